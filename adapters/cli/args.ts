@@ -1,0 +1,166 @@
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../../runtime/errors.js';
+import { didYouMean } from '../../runtime/util/did-you-mean.js';
+
+export const COMMANDS = {
+  compile: 'render the selected models to target/compiled/ and write target/manifest.json',
+  run: 'build the selected models in graph order, --threads at a time',
+  seed: 'load the CSV files in seeds/ as tables',
+  ls: 'list the selected nodes (parse only, no database)',
+} as const;
+export type CliCommand = keyof typeof COMMANDS;
+
+export interface CliArgs {
+  readonly command?: CliCommand;
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly projectDir: string;
+  readonly target?: string;
+  readonly select: string[];
+  readonly exclude: string[];
+  readonly vars?: Record<string, unknown>;
+  readonly threads?: number;
+  readonly fullRefresh: boolean;
+  readonly force: boolean;
+  readonly state?: string;
+  readonly failFast: boolean;
+  readonly logFormat: 'text' | 'json';
+  readonly output: 'name' | 'path' | 'json';
+  readonly debug: boolean;
+}
+
+type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
+const FLAGS: Flag[] = [
+  { name: '--project-dir', takes: 'one' },
+  { name: '--target', takes: 'one', alias: '-t' },
+  { name: '--select', takes: 'many', alias: '-s' },
+  { name: '--models', takes: 'many', alias: '-m' },
+  { name: '--exclude', takes: 'many' },
+  { name: '--vars', takes: 'one' },
+  { name: '--threads', takes: 'one' },
+  { name: '--full-refresh', takes: 'none' },
+  { name: '--force', takes: 'none' },
+  { name: '--state', takes: 'one' },
+  { name: '--fail-fast', takes: 'none', alias: '-x' },
+  { name: '--log-format', takes: 'one' },
+  { name: '--output', takes: 'one', alias: '-o' },
+  { name: '--debug', takes: 'none', alias: '-d' },
+  { name: '--help', takes: 'none', alias: '-h' },
+  { name: '--version', takes: 'none', alias: '-v' },
+];
+
+/** argv (without node and script) -> CliArgs; bad usage is a UsageError (exit 2). */
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const values = new Map<string, string[]>();
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-') || arg === '-') {
+      if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
+      command = arg;
+      continue;
+    }
+    const [flagText, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const flag = FLAGS.find((f) => f.name === flagText || f.alias === flagText);
+    if (!flag) throw new UsageError(`unknown option ${flagText}`, { hint: didYouMean(flagText, FLAGS.map((f) => f.name)) ?? 'see smelter --help' });
+    const name = flag.name === '--models' ? '--select' : flag.name;
+    const list = values.get(name) ?? [];
+    values.set(name, list);
+    if (flag.takes === 'none') {
+      if (inline !== undefined) throw new UsageError(`${flag.name} takes no value`);
+      list.push('true');
+    } else if (inline !== undefined) {
+      list.push(inline);
+    } else if (flag.takes === 'one') {
+      const v = argv[++i];
+      if (v === undefined || (v.startsWith('-') && v.length > 1 && !/^-\d/.test(v))) throw new UsageError(`${flag.name} needs a value`);
+      list.push(v);
+    } else {
+      let n = 0;
+      while (i + 1 < argv.length && !argv[i + 1].startsWith('-')) {
+        list.push(argv[++i]);
+        n++;
+      }
+      if (n === 0) throw new UsageError(`${flag.name} needs at least one selector`);
+    }
+  }
+  const one = (name: string) => {
+    const v = values.get(name);
+    if (v && v.length > 1) throw new UsageError(`${name} given more than once`);
+    return v?.[0];
+  };
+  const has = (name: string) => values.has(name);
+  if (command !== undefined && !(command in COMMANDS)) {
+    throw new UsageError(`unknown command '${command}'`, { hint: didYouMean(command, Object.keys(COMMANDS)) ?? 'see smelter --help' });
+  }
+  const threadsText = one('--threads');
+  let threads: number | undefined;
+  if (threadsText !== undefined) {
+    threads = Number(threadsText);
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${threadsText}'`);
+  }
+  const logFormat = one('--log-format') ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got '${logFormat}'`);
+  const output = one('--output') ?? 'name';
+  if (output !== 'name' && output !== 'path' && output !== 'json') throw new UsageError(`--output must be name, path or json, got '${output}'`);
+  return {
+    command: command as CliCommand | undefined,
+    help: has('--help'),
+    version: has('--version'),
+    projectDir: one('--project-dir') ?? '.',
+    target: one('--target'),
+    select: values.get('--select') ?? [],
+    exclude: values.get('--exclude') ?? [],
+    vars: parseVars(one('--vars')),
+    threads,
+    fullRefresh: has('--full-refresh'),
+    force: has('--force'),
+    state: one('--state'),
+    failFast: has('--fail-fast'),
+    logFormat,
+    output,
+    debug: has('--debug'),
+  };
+}
+
+function parseVars(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new UsageError(`--vars is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { code: 'vars' });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`--vars must be a YAML mapping, e.g. --vars '{lookback_days: 30}'`, { code: 'vars' });
+  }
+  return value as Record<string, unknown>;
+}
+
+export function helpText(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'smelter: SQL-first transformations on DuckDB, in the style of dbt',
+    '',
+    'usage: smelter <command> [options]',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([c, d]) => `  ${c.padEnd(width)}  ${d}`),
+    '',
+    'options:',
+    '  --project-dir DIR         the project (default: the current directory)',
+    '  --target, -t NAME         a target of project.yml (default: its target:)',
+    '  --select, -s SEL...       nodes to act on (dbt selector grammar)',
+    '  --exclude SEL...          nodes to leave out',
+    "  --vars YAML               set declared vars, e.g. --vars '{lookback_days: 30}'",
+    '  --threads N               models built at once (default: the target\'s threads)',
+    '  --state DIR               an earlier target/ folder, for state:modified',
+    '  --fail-fast, -x           stop at the first failure',
+    '  --log-format text|json    json: one JSON object per line',
+    '  --output name|path|json   what ls prints',
+    '  --full-refresh, --force   accepted; they matter for incremental models (not in this version)',
+    '  --debug                   print stack traces',
+    '',
+    'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',
+  ].join('\n');
+}

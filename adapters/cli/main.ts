@@ -1,0 +1,129 @@
+import { relative } from 'node:path';
+import { SmelterError, listNodes, compileProject, runProject, type ManifestNode, type InvocationOptions } from '../../runtime/index.js';
+import { parseArgs, helpText, type CliArgs } from './args.js';
+import { createRunReporter, jsonLine, processOutput, type Output } from './reporter.js';
+
+const VERSION = '0.1.0';
+
+/** The `smelter` command: argv in, exit code out. Parsing and printing only. */
+export async function main(argv: readonly string[], output: Output = processOutput): Promise<number> {
+  let args: CliArgs | undefined;
+  try {
+    args = parseArgs(argv);
+    if (args.version) {
+      output.out(`smelter ${VERSION}`);
+      return 0;
+    }
+    if (args.help || args.command === undefined) {
+      output.out(helpText());
+      return args.command === undefined && !args.help ? 2 : 0;
+    }
+    return await runCommand(args, output);
+  } catch (error) {
+    return reportError(error, output, args);
+  }
+}
+
+async function runCommand(args: CliArgs, output: Output): Promise<number> {
+  const options: InvocationOptions = {
+    projectDir: args.projectDir,
+    target: args.target,
+    vars: args.vars,
+    select: args.select,
+    exclude: args.exclude,
+    threads: args.threads,
+    failFast: args.failFast,
+    stateDir: args.state,
+  };
+  const warn = (warnings: readonly string[]) => {
+    for (const w of warnings) {
+      if (args.logFormat === 'json') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
+      else output.err(`warning: ${w}`);
+    }
+  };
+  switch (args.command!) {
+    case 'ls': {
+      const { nodes, warnings } = listNodes(options);
+      warn(warnings);
+      for (const node of nodes) output.out(formatListed(node, args.output));
+      return 0;
+    }
+    case 'compile': {
+      const outcome = compileProject(options);
+      warn(outcome.warnings);
+      for (const e of outcome.errors) printError(e, output, args);
+      const where = outcome.compiled[0] ? relative(process.cwd(), outcome.compiled[0].path).split('/compiled/')[0] + '/compiled/' : 'target/compiled/';
+      if (args.logFormat === 'json') {
+        output.out(jsonLine({ level: outcome.errors.length ? 'error' : 'info', event: 'compile_finish', message: `${outcome.compiled.length} compiled, ${outcome.errors.length} failed` }));
+      } else {
+        output.out(`Compiled ${outcome.compiled.length} model${outcome.compiled.length === 1 ? '' : 's'} to ${where}${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
+      }
+      return outcome.errors.length > 0 ? 2 : 0;
+    }
+    case 'run':
+    case 'seed': {
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts > 1) process.exit(130);
+        output.err('interrupting: rolling back running models (press Ctrl-C again to quit at once)');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      try {
+        const what = args.command === 'run' ? 'model' : 'seed';
+        const { run, warnings } = await runProject(args.command!, {
+          ...options,
+          signal: controller.signal,
+          onEvent: createRunReporter(output, args.logFormat, what),
+          args: { select: args.select, exclude: args.exclude, target: args.target, threads: args.threads },
+        });
+        warn(warnings);
+        if (run.interrupted) return 130;
+        if (run.error || run.results.some((r) => r.status === 'error')) return 1;
+        return 0;
+      } finally {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+    }
+  }
+}
+
+function formatListed(node: ManifestNode, format: CliArgs['output']): string {
+  if (format === 'path') return node.original_file_path;
+  const name = node.resource_type === 'source' ? `${node.source_name}.${node.name}` : node.name;
+  if (format === 'name') return name;
+  return JSON.stringify({
+    name,
+    resource_type: node.resource_type,
+    unique_id: node.unique_id,
+    original_file_path: node.original_file_path,
+    depends_on: node.depends_on,
+    config: node.config,
+  });
+}
+
+function printError(error: SmelterError, output: Output, args?: CliArgs): void {
+  if (args?.logFormat === 'json') {
+    output.out(jsonLine({ level: 'error', event: 'error', node: error.node, message: error.format() }));
+  } else {
+    for (const line of error.format().split('\n')) output.err(`error: ${line}`);
+  }
+  if (args?.debug && error.stack) output.err(error.stack);
+}
+
+function reportError(error: unknown, output: Output, args?: CliArgs): number {
+  if (error instanceof SmelterError) {
+    printError(error, output, args);
+    return error.exitCode;
+  }
+  // Not a user error: a bug in smelter. Show what we know; the stack only with --debug.
+  const e = error as Error;
+  output.err(`internal error: ${e?.message ?? String(error)}`);
+  if (args?.debug && e?.stack) output.err(e.stack);
+  else output.err('run again with --debug for a stack trace');
+  return 1;
+}

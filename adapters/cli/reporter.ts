@@ -1,0 +1,142 @@
+import type { NodeResult, RunEvent, RunResult } from '../../runtime/index.js';
+
+/** Where the CLI writes; injectable so tests can capture. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+  /** Set when stderr is a terminal: the live progress line is shown there. */
+  readonly tty: boolean;
+}
+
+export const processOutput: Output = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  tty: Boolean(process.stderr.isTTY),
+};
+
+const STATUS_WORD: Record<NodeResult['status'], string> = { success: 'OK', error: 'ERROR', skipped: 'SKIP' };
+
+/** `3 of 7 OK table gold.fact ... [1,250 rows in 0.42s]` */
+export function formatNodeLine(result: NodeResult, index: number, total: number): string {
+  const head = `${index} of ${total} ${STATUS_WORD[result.status]} ${result.kind} ${result.relation}`;
+  const dots = ' '.padEnd(Math.max(1, 60 - head.length), '.');
+  const time = `${result.seconds.toFixed(2)}s`;
+  let tail: string;
+  if (result.status === 'skipped') tail = '[SKIP]';
+  else if (result.status === 'error') tail = `[ERROR in ${time}]`;
+  else if (result.rows !== undefined) tail = `[${result.rows.toLocaleString('en-US')} ${result.rows === 1 ? 'row' : 'rows'} in ${time}]`;
+  else tail = `[OK in ${time}]`;
+  return `${head}${dots} ${tail}`;
+}
+
+/** Counts and failures after a run. */
+export function formatSummary(run: RunResult, what: string): string[] {
+  const count = (s: NodeResult['status']) => run.results.filter((r) => r.status === s).length;
+  const lines = [
+    `Finished ${run.results.length} ${what}${run.results.length === 1 ? '' : 's'} in ${run.elapsed_seconds.toFixed(2)}s: ${count('success')} OK, ${count('error')} ERROR, ${count('skipped')} SKIP${run.interrupted ? ' (interrupted)' : ''}`,
+  ];
+  if (run.error) lines.push(`  error: ${run.error.format()}`);
+  for (const r of run.results) if (r.status === 'error') lines.push(`  ${r.name}: ${r.message ?? 'failed'}`);
+  return lines;
+}
+
+export interface JsonLogLine {
+  ts: string;
+  level: 'info' | 'warn' | 'error';
+  event: string;
+  node?: string;
+  status?: string;
+  seconds?: number;
+  rows?: number;
+  message?: string;
+}
+
+export function jsonLine(line: Omit<JsonLogLine, 'ts'>): string {
+  return JSON.stringify({ ts: new Date().toISOString(), ...line });
+}
+
+/** Turns run events into text lines (with a live progress line on a terminal) or JSON lines. */
+export function createRunReporter(output: Output, format: 'text' | 'json', what: string): (event: RunEvent) => void {
+  let progressShown = false;
+  const clearProgress = () => {
+    if (progressShown) output.err('\r\x1b[K\x1b[1A');
+    progressShown = false;
+  };
+  let total = 0;
+  let done = 0;
+  const showProgress = (running: readonly string[]) => {
+    if (!output.tty || format !== 'text') return;
+    const names = running.map((id) => id.split('.').pop()).join(', ');
+    process.stderr.write(`\r\x1b[K[${done}/${total}] running: ${names}`.slice(0, (process.stderr.columns ?? 120) - 1));
+    progressShown = true;
+  };
+  return (event) => {
+    if (format === 'json') {
+      switch (event.type) {
+        case 'run_start':
+          output.out(jsonLine({ level: 'info', event: 'run_start', message: `${event.total} ${what}s, ${event.threads} threads` }));
+          break;
+        case 'node_start':
+          output.out(jsonLine({ level: 'info', event: 'node_start', node: event.unique_id }));
+          break;
+        case 'node_finish': {
+          const r = event.result;
+          output.out(
+            jsonLine({
+              level: r.status === 'error' ? 'error' : 'info',
+              event: 'node_finish',
+              node: r.unique_id,
+              status: r.status,
+              seconds: Number(r.seconds.toFixed(3)),
+              rows: r.rows,
+              message: r.message,
+            }),
+          );
+          break;
+        }
+        case 'hook_finish':
+          output.out(jsonLine({ level: event.status === 'error' ? 'error' : 'info', event: 'hook', node: event.hook, status: event.status, seconds: Number(event.seconds.toFixed(3)), message: event.message }));
+          break;
+        case 'run_finish': {
+          const ok = event.result.results.filter((r) => r.status === 'success').length;
+          output.out(
+            jsonLine({
+              level: event.result.results.some((r) => r.status === 'error') || event.result.error ? 'error' : 'info',
+              event: 'run_finish',
+              status: event.result.interrupted ? 'interrupted' : 'done',
+              seconds: Number(event.result.elapsed_seconds.toFixed(3)),
+              message: `${ok} of ${event.result.results.length} OK`,
+            }),
+          );
+          break;
+        }
+      }
+      return;
+    }
+    switch (event.type) {
+      case 'run_start':
+        total = event.total;
+        output.out(`Running ${event.total} ${what}${event.total === 1 ? '' : 's'} with ${event.threads} thread${event.threads === 1 ? '' : 's'}`);
+        break;
+      case 'node_start':
+        showProgress(event.running);
+        break;
+      case 'node_finish':
+        done = event.index;
+        if (output.tty && progressShown) process.stderr.write('\r\x1b[K');
+        progressShown = false;
+        output.out(formatNodeLine(event.result, event.index, event.total));
+        showProgress(event.running);
+        break;
+      case 'hook_finish':
+        output.out(`${event.status === 'success' ? 'OK' : 'ERROR'} hook ${event.hook} [${event.seconds.toFixed(2)}s]`);
+        break;
+      case 'run_finish':
+        if (output.tty && progressShown) process.stderr.write('\r\x1b[K');
+        progressShown = false;
+        void clearProgress;
+        for (const line of formatSummary(event.result, what)) output.out(line);
+        break;
+    }
+  };
+}

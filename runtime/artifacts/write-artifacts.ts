@@ -1,0 +1,125 @@
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Manifest, ManifestNode } from '../manifest/types.js';
+import type { RunResult } from '../execute/results.js';
+import type { Dag } from '../graph/dag.js';
+
+const SMELTER_VERSION = '0.1.0';
+
+/** Write JSON through a temporary file so a reader never sees half an artifact. */
+function writeJson(path: string, value: unknown): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+/** target/manifest.json, shaped like dbt's v12 manifest where the concepts match. */
+export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: string, generatedAt: Date): unknown {
+  const node = (n: ManifestNode) => {
+    const common = {
+      unique_id: n.unique_id,
+      resource_type: n.resource_type,
+      name: n.name,
+      package_name: n.package_name,
+      path: n.path,
+      original_file_path: n.original_file_path,
+      fqn: n.fqn,
+      tags: n.tags,
+      description: n.description,
+      columns: n.columns,
+      config: n.config,
+      depends_on: n.depends_on,
+    };
+    switch (n.resource_type) {
+      case 'model':
+        return {
+          ...common,
+          schema: n.relation.schema,
+          alias: n.relation.identifier,
+          relation_name: `${n.relation.schema}.${n.relation.identifier}`,
+          raw_code: n.raw_code,
+          language: 'sql',
+          checksum: { name: 'sha256', checksum: n.checksum },
+          refs: n.refs.map((r) => ({ name: r.name, package: null, version: null })),
+          sources: n.sources.map((s) => [s.source, s.table]),
+        };
+      case 'seed':
+        return { ...common, schema: n.relation.schema, alias: n.relation.identifier, relation_name: `${n.relation.schema}.${n.relation.identifier}`, checksum: { name: 'sha256', checksum: n.checksum } };
+      case 'source':
+        return {
+          ...common,
+          source_name: n.source_name,
+          schema: n.relation.schema,
+          identifier: n.relation.identifier,
+          relation_name: `${n.relation.schema}.${n.relation.identifier}`,
+          external_location: n.external_location ?? null,
+          loaded_at_field: n.loaded_at_field ?? null,
+        };
+    }
+  };
+  const all = Object.values(manifest.nodes);
+  const pick = (type: string) => Object.fromEntries(all.filter((n) => n.resource_type === type).map((n) => [n.unique_id, node(n)]));
+  const parentMap: Record<string, string[]> = {};
+  const childMap: Record<string, string[]> = {};
+  for (const id of dag.nodes()) {
+    parentMap[id] = dag.inNeighbors(id).sort();
+    childMap[id] = dag.outNeighbors(id).sort();
+  }
+  return {
+    metadata: {
+      dbt_schema_version: 'https://schemas.getdbt.com/dbt/manifest/v12.json',
+      generator: `smelter ${SMELTER_VERSION}`,
+      generated_at: generatedAt.toISOString(),
+      invocation_id: invocationId,
+      project_name: manifest.project_name,
+      adapter_type: 'duckdb',
+    },
+    nodes: { ...pick('model'), ...pick('seed') },
+    sources: pick('source'),
+    macros: Object.fromEntries(
+      Object.values(manifest.macros).map((m) => [
+        m.unique_id,
+        { ...m, resource_type: 'macro', package_name: manifest.project_name, checksum: { name: 'sha256', checksum: m.checksum } },
+      ]),
+    ),
+    disabled: Object.fromEntries(Object.values(manifest.disabled).map((n) => [n.unique_id, [node(n)]])),
+    parent_map: parentMap,
+    child_map: childMap,
+    diagnostics: manifest.diagnostics,
+  };
+}
+
+export function writeManifest(dir: string, manifest: Manifest, dag: Dag, invocationId: string, generatedAt = new Date()): void {
+  mkdirSync(dir, { recursive: true });
+  writeJson(join(dir, 'manifest.json'), manifestArtifact(manifest, dag, invocationId, generatedAt));
+}
+
+/** target/run_results.json, shaped like dbt's v6 run results. */
+export function runResultsArtifact(run: RunResult, args: Record<string, unknown>): unknown {
+  return {
+    metadata: {
+      dbt_schema_version: 'https://schemas.getdbt.com/dbt/run-results/v6.json',
+      generator: `smelter ${SMELTER_VERSION}`,
+      generated_at: new Date().toISOString(),
+      invocation_id: run.invocation_id,
+    },
+    results: run.results.map((r) => ({
+      unique_id: r.unique_id,
+      status: r.status,
+      timing: r.timing,
+      thread_id: null,
+      execution_time: r.seconds,
+      adapter_response: r.rows === undefined ? {} : { rows_affected: r.rows },
+      message: r.message ?? (r.rows === undefined ? 'OK' : `OK ${r.rows}`),
+      failures: null,
+      relation_name: r.relation,
+    })),
+    elapsed_time: run.elapsed_seconds,
+    args,
+  };
+}
+
+export function writeRunResults(dir: string, run: RunResult, args: Record<string, unknown>): void {
+  mkdirSync(dir, { recursive: true });
+  writeJson(join(dir, 'run_results.json'), runResultsArtifact(run, args));
+}

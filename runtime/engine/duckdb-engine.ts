@@ -1,0 +1,75 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { LockedError, ProjectError } from '../errors.js';
+import type { Engine, EngineConnection, Row, StatementResult } from './engine.js';
+
+/**
+ * Open the target's DuckDB database. A file another process holds is a LockedError naming the
+ * holder (exit 3), rather than DuckDB's IO error.
+ */
+export async function openDuckDB(path: string, settings: Readonly<Record<string, string | number | boolean>> = {}): Promise<Engine> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const options = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)]));
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path, options);
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    const holder = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(message);
+    if (holder) {
+      throw new LockedError(`the database ${path} is locked by another process: ${holder[1]} (PID ${holder[2]})`, {
+        hint: 'wait for that run to finish, or stop it',
+      });
+    }
+    if (/setting|option|config/i.test(message)) {
+      throw new ProjectError(`cannot open the database with the target's settings: ${firstLine(message)}`, { code: 'config' });
+    }
+    throw new ProjectError(`cannot open the database ${path}: ${firstLine(message)}`);
+  }
+  return new DuckDBEngine(instance);
+}
+
+class DuckDBEngine implements Engine {
+  constructor(private readonly instance: DuckDBInstance) {}
+
+  async connect(): Promise<EngineConnection> {
+    return new DuckDBEngineConnection(await this.instance.connect());
+  }
+
+  close(): void {
+    this.instance.closeSync();
+  }
+}
+
+class DuckDBEngineConnection implements EngineConnection {
+  constructor(private readonly connection: DuckDBConnection) {}
+
+  async run(sql: string): Promise<StatementResult> {
+    const result = await this.connection.run(sql);
+    let rowsAffected = result.rowsChanged;
+    // CREATE TABLE AS reports its rows as a one-row result with a Count column.
+    if (rowsAffected === 0 && result.columnCount === 1 && result.columnName(0) === 'Count') {
+      const rows = await result.getRows();
+      if (rows.length === 1) rowsAffected = Number(rows[0][0]);
+    }
+    return { rowsAffected };
+  }
+
+  async query(sql: string): Promise<Row[]> {
+    const result = await this.connection.run(sql);
+    return (await result.getRowObjectsJson()) as Row[];
+  }
+
+  interrupt(): void {
+    this.connection.interrupt();
+  }
+
+  close(): void {
+    this.connection.closeSync();
+  }
+}
+
+export function firstLine(message: string): string {
+  return message.split('\n')[0];
+}

@@ -1,0 +1,160 @@
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DiagnosticsError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
+import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
+import { loadProject, type LoadedProject } from './project/load-project.js';
+import { parseProject, type ParseResult } from './parse/parse-project.js';
+import { buildDag, type Dag } from './graph/dag.js';
+import { selectNodes, type StateManifest } from './select/select.js';
+import { planRun } from './plan/plan.js';
+import { renderModel } from './render/render-model.js';
+import { openDuckDB } from './engine/duckdb-engine.js';
+import { executePlan } from './execute/run-plan.js';
+import type { RunEvent, RunResult } from './execute/results.js';
+import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
+
+export type Command = 'ls' | 'compile' | 'run' | 'seed';
+
+export interface InvocationOptions {
+  readonly projectDir: string;
+  readonly target?: string;
+  readonly vars?: Readonly<Record<string, unknown>>;
+  readonly select?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly threads?: number;
+  readonly failFast?: boolean;
+  /** --state DIR: the folder holding an earlier manifest.json, for state:modified. */
+  readonly stateDir?: string;
+  readonly signal?: AbortSignal;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onEvent?: (event: RunEvent) => void;
+  /** Recorded in run_results.json `args`. */
+  readonly args?: Readonly<Record<string, unknown>>;
+}
+
+/** A loaded and parsed project with its graph: what every command starts from. */
+export interface ParsedProject {
+  readonly project: LoadedProject;
+  readonly parsed: ParseResult;
+  readonly manifest: Manifest;
+  readonly dag: Dag;
+}
+
+/** Load and parse; a project with errors throws them all at once (exit 2). */
+export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'target' | 'vars' | 'env'>): ParsedProject {
+  const project = loadProject(options.projectDir, { target: options.target, vars: options.vars, env: options.env });
+  const parsed = parseProject(project, { env: options.env });
+  const errors = parsed.manifest.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length > 0) throw new DiagnosticsError(errors.map(errorFromDiagnostic));
+  return { project, parsed, manifest: parsed.manifest, dag: buildDag(parsed.manifest) };
+}
+
+export interface Selected {
+  readonly nodes: readonly ManifestNode[];
+  readonly warnings: readonly string[];
+}
+
+export function selectFrom(p: ParsedProject, options: InvocationOptions, resourceTypes?: readonly string[]): Selected {
+  const stateManifest = options.stateDir === undefined ? undefined : readStateManifest(options.projectDir, options.stateDir);
+  const { selected, warnings } = selectNodes(p.manifest, p.dag, {
+    select: options.select ?? [],
+    exclude: options.exclude ?? [],
+    stateManifest,
+    resourceTypes,
+  });
+  const nodes = [...selected].map((id) => p.manifest.nodes[id]).sort((a, b) => a.unique_id.localeCompare(b.unique_id));
+  return { nodes, warnings };
+}
+
+function readStateManifest(projectDir: string, stateDir: string): StateManifest {
+  const path = join(resolve(projectDir, stateDir), 'manifest.json');
+  if (!existsSync(path)) throw new UsageError(`--state ${stateDir}: no manifest.json there`, { hint: 'point --state at the target/ folder of an earlier compile or run' });
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as StateManifest;
+  } catch (error) {
+    throw new UsageError(`--state ${stateDir}: manifest.json is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** `smelter ls`: parse and select only; no database. */
+export function listNodes(options: InvocationOptions): Selected {
+  return selectFrom(openProject(options), options);
+}
+
+export interface CompileOutcome {
+  readonly compiled: ReadonlyArray<{ readonly unique_id: string; readonly path: string; readonly sql: string }>;
+  readonly errors: readonly SmelterError[];
+  readonly warnings: readonly string[];
+  readonly manifest: Manifest;
+}
+
+/** `smelter compile`: render every selected model to target/compiled/; writes manifest.json. */
+export function compileProject(options: InvocationOptions): CompileOutcome {
+  const p = openProject(options);
+  const { nodes, warnings } = selectFrom(p, options, ['model']);
+  const invocationId = randomUUID();
+  const runStartedAt = new Date();
+  const targetDir = join(p.project.config.dir, p.project.config.targetPath);
+  const compiled: Array<{ unique_id: string; path: string; sql: string }> = [];
+  const errors: SmelterError[] = [];
+  const renv = { manifest: p.manifest, project: p.project, templates: p.parsed.templates, env: options.env ?? process.env, runStartedAt, invocationId };
+  const madeDirs = new Set<string>();
+  for (const node of nodes as ModelNode[]) {
+    try {
+      const sql = renderModel(node, renv);
+      const path = join(targetDir, 'compiled', node.original_file_path);
+      const dir = dirname(path);
+      if (!madeDirs.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        madeDirs.add(dir);
+      }
+      writeFileSync(path, sql);
+      compiled.push({ unique_id: node.unique_id, path, sql });
+    } catch (error) {
+      if (error instanceof SmelterError) errors.push(error);
+      else throw error;
+    }
+  }
+  writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
+  return { compiled, errors, warnings, manifest: p.manifest };
+}
+
+export interface RunOutcome {
+  readonly run: RunResult;
+  readonly warnings: readonly string[];
+}
+
+/** `smelter run` (models) and `smelter seed` (seeds): plan, open the database, execute. */
+export async function runProject(command: 'run' | 'seed', options: InvocationOptions): Promise<RunOutcome> {
+  const p = openProject(options);
+  const { nodes, warnings } = selectFrom(p, options, [command === 'run' ? 'model' : 'seed']);
+  const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
+  const targetDir = join(p.project.config.dir, p.project.config.targetPath);
+  const invocationId = randomUUID();
+  const runStartedAt = new Date();
+  writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
+  const target = p.project.config.target;
+  const engine = await openDuckDB(target.databasePath, target.settings);
+  let run: RunResult;
+  try {
+    run = await executePlan({
+      project: p.project,
+      parsed: p.parsed,
+      plan,
+      engine,
+      threads: options.threads ?? target.threads,
+      failFast: options.failFast,
+      signal: options.signal,
+      env: options.env,
+      invocationId,
+      runStartedAt,
+      onEvent: options.onEvent,
+    });
+  } finally {
+    engine.close();
+  }
+  writeRunResults(targetDir, run, { command, ...(options.args ?? {}) });
+  return { run, warnings };
+}
+

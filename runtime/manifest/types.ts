@@ -1,0 +1,169 @@
+/**
+ * The Manifest: what parse produces. Pure, readonly, JSON-serializable data — no behaviour and no
+ * handles — so it can be built in a unit test, written to target/manifest.json and compared
+ * against an earlier one (`state:modified`).
+ */
+
+export type Materialization = 'view' | 'table' | 'ephemeral' | 'incremental' | 'scd2';
+export type IncrementalStrategy = 'append' | 'merge' | 'delete+insert' | 'microbatch';
+export type OnSchemaChange = 'ignore' | 'fail' | 'append_new_columns' | 'sync_all_columns';
+
+/** A model's resolved config: model config() > YAML properties > project.yml folders > defaults. */
+export interface ModelConfig {
+  readonly materialized: Materialization;
+  readonly schema: string;
+  readonly alias: string;
+  readonly tags: readonly string[];
+  readonly enabled: boolean;
+  readonly meta: Readonly<Record<string, unknown>>;
+  readonly docs: Readonly<Record<string, unknown>>;
+  readonly pre_hook: readonly string[];
+  readonly post_hook: readonly string[];
+  /** true/false overrides --full-refresh for this model; null follows the flag. */
+  readonly full_refresh: boolean | null;
+  readonly external: boolean;
+  readonly location?: string;
+  readonly partition_by?: readonly string[];
+  readonly unique_key?: readonly string[];
+  readonly incremental_strategy?: IncrementalStrategy;
+  readonly watermark?: string;
+  readonly on_schema_change?: OnSchemaChange;
+  readonly event_time?: string;
+  readonly batch_size?: 'hour' | 'day' | 'month' | 'year';
+  readonly begin?: string;
+  readonly lookback?: number;
+  readonly strategy?: 'check' | 'timestamp';
+  readonly check_cols?: 'all' | readonly string[];
+  readonly updated_at?: string;
+  readonly valid_from_column?: string;
+  readonly granularity?: 'day' | 'timestamp';
+  readonly surrogate_key?: string;
+  readonly hard_deletes?: 'ignore' | 'invalidate' | 'new_record';
+}
+
+export interface SeedConfig {
+  readonly schema: string;
+  readonly alias: string;
+  readonly tags: readonly string[];
+  readonly enabled: boolean;
+  readonly column_types: Readonly<Record<string, string>>;
+}
+
+/** Where a node is written in the database. */
+export interface Relation {
+  readonly schema: string;
+  readonly identifier: string;
+}
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly description?: string;
+  readonly data_type?: string;
+}
+
+/** A `ref()` or `source()` call found in a template, with where it was written. */
+export interface RefCall {
+  readonly name: string;
+  readonly line: number;
+}
+export interface SourceCall {
+  readonly source: string;
+  readonly table: string;
+  readonly line: number;
+}
+
+/**
+ * A template that needs no template engine: literal text and simple calls (ref/source/var/config)
+ * with literal arguments. Rendering it is string concatenation; the result is identical to
+ * Nunjucks' (tests hold the two paths equal).
+ */
+export type FastSegment =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'ref'; readonly name: string; readonly line: number }
+  | { readonly kind: 'source'; readonly source: string; readonly table: string; readonly line: number }
+  | { readonly kind: 'var'; readonly name: string; readonly default?: unknown; readonly hasDefault: boolean; readonly line: number }
+  | { readonly kind: 'config' };
+
+interface NodeBase {
+  /** `model.<project>.<name>`, `seed.<project>.<name>`, `source.<project>.<source>.<table>`. */
+  readonly unique_id: string;
+  readonly name: string;
+  readonly package_name: string;
+  /** Path of the defining file, relative to the project directory (POSIX separators). */
+  readonly original_file_path: string;
+  /** Path inside its resource folder (e.g. `gold/dim_date.sql`), as dbt's `path`. */
+  readonly path: string;
+  /** dbt's fully qualified name: project, folders, name. */
+  readonly fqn: readonly string[];
+  readonly tags: readonly string[];
+  readonly description: string;
+  readonly columns: Readonly<Record<string, ColumnInfo>>;
+}
+
+export interface ModelNode extends NodeBase {
+  readonly resource_type: 'model';
+  readonly raw_code: string;
+  readonly checksum: string;
+  readonly config: ModelConfig;
+  readonly relation: Relation;
+  readonly refs: readonly RefCall[];
+  readonly sources: readonly SourceCall[];
+  readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
+  /** Set when the template can be rendered without the template engine. */
+  readonly fast_path?: readonly FastSegment[];
+  /** True when a static pass could not see every call and parse rendered the template to record them. */
+  readonly parsed_by_render: boolean;
+}
+
+export interface SeedNode extends NodeBase {
+  readonly resource_type: 'seed';
+  readonly checksum: string;
+  readonly config: SeedConfig;
+  readonly relation: Relation;
+  readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
+}
+
+export interface SourceNode extends NodeBase {
+  readonly resource_type: 'source';
+  readonly source_name: string;
+  /** Rendered external location with `{name}` substituted, or undefined for an in-database relation. */
+  readonly external_location?: string;
+  readonly loaded_at_field?: string;
+  readonly relation: Relation;
+  readonly config: { readonly enabled: boolean; readonly tags: readonly string[] };
+  readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
+}
+
+export type ManifestNode = ModelNode | SeedNode | SourceNode;
+export type ResourceType = ManifestNode['resource_type'];
+
+export interface MacroDef {
+  readonly unique_id: string;
+  readonly name: string;
+  readonly original_file_path: string;
+  readonly line: number;
+  readonly checksum: string;
+  readonly depends_on: { readonly macros: readonly string[] };
+}
+
+/** A problem found while parsing; parse collects them instead of stopping at the first. */
+export interface Diagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly code: string;
+  readonly message: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly hint?: string;
+  readonly node?: string;
+}
+
+export interface Manifest {
+  readonly project_name: string;
+  /** Enabled nodes by unique_id. */
+  readonly nodes: Readonly<Record<string, ManifestNode>>;
+  /** Nodes switched off with `enabled: false`: known, so a ref to one says so instead of "not found". */
+  readonly disabled: Readonly<Record<string, ManifestNode>>;
+  readonly macros: Readonly<Record<string, MacroDef>>;
+  readonly diagnostics: readonly Diagnostic[];
+}

@@ -1,0 +1,299 @@
+/**
+ * A static reader of Jinja templates, like dbt's static parser: it finds every `{{ ... }}` and
+ * `{% ... %}` tag — in every branch, since it does not evaluate control flow — and reads the calls
+ * in them whose arguments are literals. It never executes anything.
+ */
+
+export type Literal = string | number | boolean | null | Literal[] | { [key: string]: Literal };
+
+export interface ScannedCall {
+  readonly name: string;
+  /** Positional literal arguments (only when `literal`). */
+  readonly args: readonly Literal[];
+  readonly kwargs: Readonly<Record<string, Literal>>;
+  /** False when some argument is an expression the scanner cannot evaluate. */
+  readonly literal: boolean;
+  /** 1-based line of the call's name. */
+  readonly line: number;
+  readonly column: number;
+}
+
+export type TemplatePart =
+  | { readonly kind: 'text'; readonly text: string }
+  /** An output tag consisting of exactly one call, e.g. `{{ ref('x') }}`. */
+  | { readonly kind: 'call'; readonly call: ScannedCall }
+  | { readonly kind: 'comment' }
+  /** Anything else: statements, filters, expressions, whitespace control. */
+  | { readonly kind: 'complex' };
+
+export interface ScanResult {
+  readonly calls: readonly ScannedCall[];
+  readonly parts: readonly TemplatePart[];
+  /** Every other identifier followed by `(` (macro calls, builtins). */
+  readonly calledNames: ReadonlySet<string>;
+}
+
+type Token =
+  | { t: 'str'; v: string; pos: number }
+  | { t: 'num'; v: number; pos: number }
+  | { t: 'id'; v: string; pos: number }
+  | { t: 'op'; v: string; pos: number };
+
+export function scanTemplate(text: string): ScanResult {
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const position = (offset: number) => {
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - lineStarts[lo] + 1 };
+  };
+
+  const calls: ScannedCall[] = [];
+  const parts: TemplatePart[] = [];
+  const calledNames = new Set<string>();
+  let at = 0;
+  let inRaw = false;
+  while (at < text.length) {
+    const open = nextTagOpen(text, at);
+    if (open === -1) {
+      parts.push({ kind: 'text', text: text.slice(at) });
+      break;
+    }
+    if (open > at) parts.push({ kind: 'text', text: text.slice(at, open) });
+    const kind = text[open + 1];
+    const closer = kind === '{' ? '}}' : kind === '%' ? '%}' : '#}';
+    const end = findClose(text, open + 2, closer, kind !== '#');
+    if (end === -1) {
+      // Unterminated tag: leave it to Nunjucks to report with its own message.
+      parts.push({ kind: 'complex' });
+      break;
+    }
+    const inner = text.slice(open + 2, end);
+    at = end + 2;
+    if (kind === '#') {
+      parts.push({ kind: 'comment' });
+      continue;
+    }
+    const trimmed = inner.trim();
+    if (kind === '%') {
+      if (/^-?\s*endraw\b/.test(trimmed)) inRaw = false;
+      else if (/^-?\s*raw\b/.test(trimmed)) inRaw = true;
+      parts.push({ kind: 'complex' });
+      if (inRaw) continue;
+    }
+    if (inRaw) {
+      parts.push({ kind: 'complex' });
+      continue;
+    }
+    const tokens = tokenize(inner, open + 2);
+    const found = readCalls(tokens, position, calledNames);
+    calls.push(...found.calls);
+    const whitespaceControl = /^[-+]/.test(inner) || /[-+]$/.test(inner);
+    if (kind === '{' && !whitespaceControl && found.single) parts.push({ kind: 'call', call: found.single });
+    else if (kind === '{') parts.push({ kind: 'complex' });
+  }
+  return { calls, parts, calledNames };
+}
+
+function nextTagOpen(text: string, from: number): number {
+  for (let i = text.indexOf('{', from); i !== -1; i = text.indexOf('{', i + 1)) {
+    const c = text[i + 1];
+    if (c === '{' || c === '%' || c === '#') return i;
+  }
+  return -1;
+}
+
+/** Find the tag's closer, skipping string literals inside expressions. */
+function findClose(text: string, from: number, closer: string, skipStrings: boolean): number {
+  let i = from;
+  while (i < text.length) {
+    const c = text[i];
+    if (skipStrings && (c === '"' || c === "'")) {
+      i++;
+      while (i < text.length && text[i] !== c) i += text[i] === '\\' ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === closer[0] && text[i + 1] === closer[1]) return i;
+    i++;
+  }
+  return -1;
+}
+
+function tokenize(src: string, base: number): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i];
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '"' || c === "'") {
+      let v = '';
+      const start = i++;
+      while (i < src.length && src[i] !== c) {
+        if (src[i] === '\\' && i + 1 < src.length) {
+          const n = src[i + 1];
+          v += n === 'n' ? '\n' : n === 't' ? '\t' : n === 'r' ? '\r' : n;
+          i += 2;
+        } else {
+          v += src[i++];
+        }
+      }
+      i++;
+      tokens.push({ t: 'str', v, pos: base + start });
+    } else if (/[0-9]/.test(c)) {
+      const m = /^[0-9]+(\.[0-9]+)?/.exec(src.slice(i))!;
+      tokens.push({ t: 'num', v: Number(m[0]), pos: base + i });
+      i += m[0].length;
+    } else if (/[A-Za-z_]/.test(c)) {
+      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i))!;
+      tokens.push({ t: 'id', v: m[0], pos: base + i });
+      i += m[0].length;
+    } else {
+      const two = src.slice(i, i + 2);
+      const op = ['==', '!=', '<=', '>=', '//', '**'].includes(two) ? two : c;
+      tokens.push({ t: 'op', v: op, pos: base + i });
+      i += op.length;
+    }
+  }
+  return tokens;
+}
+
+const NO_VALUE = Symbol('not a literal');
+
+/**
+ * Read every `name(...)` in a tag. `single` is set when the whole tag is exactly one call with
+ * literal arguments (the shape the fast path can render).
+ */
+function readCalls(
+  tokens: Token[],
+  position: (offset: number) => { line: number; column: number },
+  calledNames: Set<string>,
+): { calls: ScannedCall[]; single?: ScannedCall } {
+  const calls: ScannedCall[] = [];
+  let single: ScannedCall | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const tok = tokens[i];
+    const next = tokens[i + 1];
+    if (tok.t !== 'id' || next?.t !== 'op' || next.v !== '(') continue;
+    const prev = tokens[i - 1];
+    if (prev?.t === 'op' && prev.v === '.') continue; // a method call like x.get()
+    calledNames.add(tok.v);
+    const parsed = readArguments(tokens, i + 2);
+    const { line, column } = position(tok.pos);
+    const call: ScannedCall = {
+      name: tok.v,
+      args: parsed.args,
+      kwargs: parsed.kwargs,
+      literal: parsed.literal,
+      line,
+      column,
+    };
+    calls.push(call);
+    if (i === 0 && parsed.literal && parsed.end === tokens.length - 1) single = call;
+  }
+  return { calls, single };
+}
+
+function readArguments(tokens: Token[], start: number) {
+  const args: Literal[] = [];
+  const kwargs: Record<string, Literal> = {};
+  let literal = true;
+  let i = start;
+  const fail = () => {
+    literal = false;
+    // Skip to the matching parenthesis so the caller can keep scanning nested calls.
+    let depth = 1;
+    let j = start;
+    for (; j < tokens.length && depth > 0; j++) {
+      const t = tokens[j];
+      if (t.t === 'op' && (t.v === '(' || t.v === '[' || t.v === '{')) depth++;
+      if (t.t === 'op' && (t.v === ')' || t.v === ']' || t.v === '}')) depth--;
+    }
+    return { args: [], kwargs: {}, literal, end: j - 1 };
+  };
+  if (tokens[i]?.t === 'op' && tokens[i].v === ')') return { args, kwargs, literal, end: i };
+  for (;;) {
+    let key: string | undefined;
+    if (tokens[i]?.t === 'id' && tokens[i + 1]?.t === 'op' && tokens[i + 1].v === '=') {
+      key = tokens[i].v as string;
+      i += 2;
+    }
+    const value = readLiteral(tokens, i);
+    if (value.value === NO_VALUE) return fail();
+    i = value.next;
+    if (key === undefined) {
+      if (Object.keys(kwargs).length > 0) return fail();
+      args.push(value.value);
+    } else {
+      kwargs[key] = value.value;
+    }
+    const sep = tokens[i];
+    if (sep?.t === 'op' && sep.v === ',') {
+      i++;
+      if (tokens[i]?.t === 'op' && tokens[i].v === ')') return { args, kwargs, literal, end: i };
+      continue;
+    }
+    if (sep?.t === 'op' && sep.v === ')') return { args, kwargs, literal, end: i };
+    return fail();
+  }
+}
+
+function readLiteral(tokens: Token[], i: number): { value: Literal | typeof NO_VALUE; next: number } {
+  const tok = tokens[i];
+  if (!tok) return { value: NO_VALUE, next: i };
+  const after = tokens[i + 1];
+  // A literal followed by an operator or filter is an expression (e.g. 'a' ~ x, 'x' | upper).
+  const ends = (n: number) => {
+    const t = tokens[n];
+    return t === undefined || (t.t === 'op' && (t.v === ',' || t.v === ')' || t.v === ']' || t.v === '}' || t.v === ':'));
+  };
+  if (tok.t === 'str') {
+    // Adjacent string literals concatenate in Jinja; rare enough to leave to the renderer.
+    return ends(i + 1) ? { value: tok.v, next: i + 1 } : { value: NO_VALUE, next: i };
+  }
+  if (tok.t === 'num') return ends(i + 1) ? { value: tok.v, next: i + 1 } : { value: NO_VALUE, next: i };
+  if (tok.t === 'op' && tok.v === '-' && after?.t === 'num') {
+    return ends(i + 2) ? { value: -after.v, next: i + 2 } : { value: NO_VALUE, next: i };
+  }
+  if (tok.t === 'id') {
+    const constants: Record<string, Literal> = { true: true, True: true, false: false, False: false, none: null, None: null, null: null };
+    if (tok.v in constants && ends(i + 1)) return { value: constants[tok.v], next: i + 1 };
+    return { value: NO_VALUE, next: i };
+  }
+  if (tok.t === 'op' && (tok.v === '[' || tok.v === '(')) {
+    const close = tok.v === '[' ? ']' : ')';
+    const list: Literal[] = [];
+    let j = i + 1;
+    while (!(tokens[j]?.t === 'op' && tokens[j].v === close)) {
+      const item = readLiteral(tokens, j);
+      if (item.value === NO_VALUE) return { value: NO_VALUE, next: i };
+      list.push(item.value);
+      j = item.next;
+      if (tokens[j]?.t === 'op' && tokens[j].v === ',') j++;
+      else if (!(tokens[j]?.t === 'op' && tokens[j].v === close)) return { value: NO_VALUE, next: i };
+    }
+    return ends(j + 1) ? { value: list, next: j + 1 } : { value: NO_VALUE, next: i };
+  }
+  if (tok.t === 'op' && tok.v === '{') {
+    const dict: Record<string, Literal> = {};
+    let j = i + 1;
+    while (!(tokens[j]?.t === 'op' && tokens[j].v === '}')) {
+      const k = tokens[j];
+      if (k?.t !== 'str' || !(tokens[j + 1]?.t === 'op' && tokens[j + 1].v === ':')) return { value: NO_VALUE, next: i };
+      const item = readLiteral(tokens, j + 2);
+      if (item.value === NO_VALUE) return { value: NO_VALUE, next: i };
+      dict[k.v] = item.value;
+      j = item.next;
+      if (tokens[j]?.t === 'op' && tokens[j].v === ',') j++;
+      else if (!(tokens[j]?.t === 'op' && tokens[j].v === '}')) return { value: NO_VALUE, next: i };
+    }
+    return ends(j + 1) ? { value: dict, next: j + 1 } : { value: NO_VALUE, next: i };
+  }
+  return { value: NO_VALUE, next: i };
+}

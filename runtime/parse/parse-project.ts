@@ -1,0 +1,546 @@
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
+import { CompileError, ProjectError, SmelterError, type SourceLocation } from '../errors.js';
+import type {
+  Diagnostic,
+  FastSegment,
+  MacroDef,
+  Manifest,
+  ManifestNode,
+  ModelConfig,
+  ModelNode,
+  RefCall,
+  SeedNode,
+  SourceCall,
+  SourceNode,
+} from '../manifest/types.js';
+import type { LoadedProject } from '../project/load-project.js';
+import { TemplateEngine, CONTEXT_NAMES } from '../template/template-engine.js';
+import { TemplateLocatedError, lastCallSite } from '../template/strict-compiler.js';
+import { parseYamlFile } from '../util/yaml-file.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { buildRenderScope, lookupVar } from '../render/context.js';
+import { ephemeralCteName, renderRelation } from '../render/relation.js';
+import { buildDag, findCycle } from '../graph/dag.js';
+import { discoverFiles } from './discover.js';
+import { readMacroDefinitions } from './macros.js';
+import { readPropertiesFile, type NodeProperties, type SourceProperties } from './properties.js';
+import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
+import { scanTemplate, type ScanResult } from './jinja-scan.js';
+
+export interface ParseOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Used only by templates that parse must render (run_started_at is not a dependency). */
+  readonly now?: Date;
+}
+
+/**
+ * Parse output: the Manifest (pure data) plus the compiled macros, kept so that rendering does
+ * not compile them again.
+ */
+export interface ParseResult {
+  readonly manifest: Manifest;
+  readonly macroFiles: ReadonlyArray<{ readonly path: string; readonly text: string }>;
+  /** Created on first use: `ls` on a project whose models need no render never compiles macros. */
+  templates(): TemplateEngine;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** files -> Manifest. Reads the project's files; opens no database; collects every error it can. */
+export function parseProject(project: LoadedProject, options: ParseOptions = {}): ParseResult {
+  const { config } = project;
+  const env = options.env ?? process.env;
+  const diagnostics: Diagnostic[] = [];
+  const report = (error: unknown) => {
+    if (!(error instanceof SmelterError)) throw error;
+    diagnostics.push(toDiagnostic(error));
+  };
+  const read = (rel: string) => readFileSync(join(config.dir, rel), 'utf8');
+
+  // Macros
+  const macroFiles = discoverFiles(config.dir, config.macroPaths, ['.sql']).map((path) => ({ path, text: read(path) }));
+  const macros: Record<string, MacroDef> = {};
+  const macroCalls = new Map<string, ReadonlySet<string>>();
+  for (const file of macroFiles) {
+    for (const def of readMacroDefinitions(file, config.name)) {
+      const { calls, ...macro } = def;
+      const earlier = macros[macro.name];
+      if (earlier) {
+        report(
+          new ProjectError(`macro '${macro.name}' is defined twice (also in ${earlier.original_file_path}:${earlier.line})`, {
+            code: 'duplicate',
+            location: { file: file.path, line: macro.line },
+          }),
+        );
+        continue;
+      }
+      if ((CONTEXT_NAMES as readonly string[]).includes(macro.name)) {
+        report(new ProjectError(`macro '${macro.name}' would hide smelter's own ${macro.name}()`, { code: 'duplicate', location: { file: file.path, line: macro.line } }));
+        continue;
+      }
+      macros[macro.name] = macro;
+      macroCalls.set(macro.name, calls);
+    }
+  }
+  const macroClosure = memoizedClosure(macroCalls, macros);
+  for (const name of Object.keys(macros)) {
+    macros[name] = { ...macros[name], depends_on: { macros: [...macroClosure(name)].map((m) => macros[m].unique_id) } };
+  }
+
+  let engine: TemplateEngine | undefined;
+  const templates = () => (engine ??= new TemplateEngine(macroFiles));
+  const renderString = (text: string) =>
+    templates().render('<properties>', text, buildRenderScope({
+      resolver: noRefs,
+      varValues: project.varValues,
+      env,
+      target: config.target,
+      runStartedAt: options.now ?? new Date(),
+      invocationId: '',
+    }));
+
+  // YAML properties
+  const modelProps = new Map<string, NodeProperties>();
+  const seedProps = new Map<string, NodeProperties>();
+  const sourceProps: SourceProperties[] = [];
+  for (const path of discoverFiles(config.dir, config.modelPaths, ['.yml', '.yaml'])) {
+    try {
+      const props = readPropertiesFile(parseYamlFile(read(path), path), renderString);
+      for (const [list, target, kind] of [
+        [props.models, modelProps, 'model'],
+        [props.seeds, seedProps, 'seed'],
+      ] as const) {
+        for (const p of list) {
+          const earlier = target.get(p.name);
+          if (earlier) {
+            report(new ProjectError(`properties for ${kind} '${p.name}' are given twice (also in ${earlier.file}:${earlier.line})`, { code: 'duplicate', location: { file: p.file, line: p.line } }));
+          } else {
+            target.set(p.name, p);
+          }
+        }
+      }
+      sourceProps.push(...props.sources);
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  const nodes: Record<string, ManifestNode> = {};
+  const disabled: Record<string, ManifestNode> = {};
+  const byName = new Map<string, ModelNode | SeedNode>();
+  const add = (node: ManifestNode, enabled: boolean) => {
+    if (enabled) nodes[node.unique_id] = node;
+    else disabled[node.unique_id] = node;
+  };
+
+  // Seeds
+  for (const path of discoverFiles(config.dir, config.seedPaths, ['.csv'])) {
+    const name = basename(path, '.csv');
+    const uniqueId = `seed.${config.name}.${name}`;
+    const { root, folders } = splitPath(path, config.seedPaths);
+    const props = seedProps.get(name);
+    seedProps.delete(name);
+    try {
+      const layers: ConfigLayer[] = [...folderLayers(config.seeds, folders, () => ({ file: 'project.yml' }))];
+      if (props) layers.push({ values: props.config.values, locate: props.config.locate });
+      const seedConfig = resolveSeedConfig(name, layers, uniqueId);
+      const seed: SeedNode = {
+        resource_type: 'seed',
+        unique_id: uniqueId,
+        name,
+        package_name: config.name,
+        original_file_path: path,
+        path: path.slice(root.length + 1),
+        fqn: [config.name, ...folders, name],
+        tags: seedConfig.tags,
+        description: props?.description ?? '',
+        columns: props?.columns ?? {},
+        checksum: sha256(read(path)),
+        config: seedConfig,
+        relation: { schema: seedConfig.schema, identifier: seedConfig.alias },
+        depends_on: { nodes: [], macros: [] },
+      };
+      const clash = byName.get(name);
+      if (clash && seedConfig.enabled) {
+        report(new ProjectError(`two nodes are named '${name}': ${clash.original_file_path} and ${path}`, { code: 'duplicate', location: { file: path } }));
+        continue;
+      }
+      if (seedConfig.enabled) byName.set(name, seed);
+      add(seed, seedConfig.enabled);
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  // Sources
+  const sourceTables = new Map<string, SourceNode>();
+  for (const source of sourceProps) {
+    for (const table of source.tables) {
+      const uniqueId = `source.${config.name}.${source.name}.${table.name}`;
+      if (nodes[uniqueId] || disabled[uniqueId]) {
+        report(new ProjectError(`source ${source.name}.${table.name} is declared twice`, { code: 'duplicate', location: { file: source.file, line: table.line } }));
+        continue;
+      }
+      const node: SourceNode = {
+        resource_type: 'source',
+        unique_id: uniqueId,
+        name: table.name,
+        source_name: source.name,
+        package_name: config.name,
+        original_file_path: source.file,
+        path: source.file,
+        fqn: [config.name, source.name, table.name],
+        tags: table.tags,
+        description: table.description,
+        columns: table.columns,
+        external_location: table.externalLocation,
+        loaded_at_field: table.loadedAtField,
+        relation: { schema: source.schema, identifier: table.identifier },
+        config: { enabled: table.enabled, tags: table.tags },
+        depends_on: { nodes: [], macros: [] },
+      };
+      add(node, table.enabled);
+      if (table.enabled) sourceTables.set(`${source.name}.${table.name}`, node);
+    }
+  }
+
+  // Models: first pass reads, scans and configures each file.
+  interface Draft {
+    path: string;
+    text: string;
+    scan: ScanResult;
+    refs: RefCall[];
+    sources: SourceCall[];
+    config: ModelConfig;
+    parsedByRender: boolean;
+    uniqueId: string;
+    name: string;
+    root: string;
+    folders: string[];
+    props?: NodeProperties;
+  }
+  const drafts: Draft[] = [];
+  for (const path of discoverFiles(config.dir, config.modelPaths, ['.sql'])) {
+    const name = basename(path, '.sql');
+    const uniqueId = `model.${config.name}.${name}`;
+    const text = read(path);
+    const { root, folders } = splitPath(path, config.modelPaths);
+    const props = modelProps.get(name);
+    modelProps.delete(name);
+    try {
+      const scan = scanTemplate(text);
+      const refs: RefCall[] = [];
+      const sources: SourceCall[] = [];
+      const configCalls: ConfigLayer[] = [];
+      let needsRender = false;
+      let hasStatements = false;
+      for (const part of scan.parts) if (part.kind === 'complex') hasStatements = true;
+      for (const call of scan.calls) {
+        if (call.name === 'ref' || call.name === 'source' || call.name === 'config') {
+          if (!call.literal) {
+            needsRender = true;
+            continue;
+          }
+        }
+        if (call.name === 'ref') {
+          const args = call.args;
+          const refName = args.length === 2 ? args[1] : args[0];
+          if (typeof refName === 'string' && (args.length === 1 || args.length === 2)) refs.push({ name: refName, line: call.line });
+          else needsRender = true;
+        } else if (call.name === 'source') {
+          const [s, t] = call.args;
+          if (typeof s === 'string' && typeof t === 'string' && call.args.length === 2) sources.push({ source: s, table: t, line: call.line });
+          else needsRender = true;
+        } else if (call.name === 'config') {
+          if (hasStatements) needsRender = true;
+          const at: SourceLocation = { file: path, line: call.line, column: call.column };
+          configCalls.push({ values: { ...call.kwargs }, locate: () => at });
+        }
+      }
+      let parsedByRender = false;
+      if (needsRender) {
+        parsedByRender = true;
+        const recorded = recordingRender(templates(), path, text, project, env, options.now ?? new Date(), name);
+        for (const r of recorded.refs) if (!refs.some((x) => x.name === r.name)) refs.push(r);
+        for (const s of recorded.sources) if (!sources.some((x) => x.source === s.source && x.table === s.table)) sources.push(s);
+        configCalls.splice(0, configCalls.length, ...recorded.configs);
+      }
+      const layers: ConfigLayer[] = [...folderLayers(config.models, folders, () => ({ file: 'project.yml' }))];
+      if (props) layers.push({ values: props.config.values, locate: props.config.locate });
+      layers.push(...configCalls);
+      const modelConfig = resolveModelConfig(name, layers, uniqueId);
+      drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props });
+    } catch (error) {
+      report(locateNodeError(error, uniqueId, path));
+    }
+  }
+  for (const [name, p] of modelProps) {
+    report(new ProjectError(`properties are given for model '${name}', but there is no models/**/${name}.sql`, { code: 'ref', location: { file: p.file, line: p.line }, hint: didYouMean(name, drafts.map((d) => d.name)) }));
+  }
+  for (const [name, p] of seedProps) {
+    report(new ProjectError(`properties are given for seed '${name}', but there is no seeds/**/${name}.csv`, { code: 'ref', location: { file: p.file, line: p.line } }));
+  }
+
+  const calledNames = new Map<string, ReadonlySet<string>>();
+  for (const draft of drafts) {
+    const clash = byName.get(draft.name);
+    if (clash && draft.config.enabled) {
+      report(new ProjectError(`two nodes are named '${draft.name}': ${clash.original_file_path} and ${draft.path}`, { code: 'duplicate', location: { file: draft.path } }));
+      continue;
+    }
+    const model = toModelNode(draft, config.name);
+    calledNames.set(model.unique_id, draft.scan.calledNames);
+    if (draft.config.enabled) byName.set(draft.name, model);
+    add(model, draft.config.enabled);
+  }
+
+  // Second pass: resolve refs and sources now that every node is known.
+  const disabledNames = new Set(Object.values(disabled).map((n) => n.name));
+  for (const node of Object.values(nodes)) {
+    if (node.resource_type !== 'model') continue;
+    const deps: string[] = [];
+    for (const ref of node.refs) {
+      const target = byName.get(ref.name);
+      const location = { file: node.original_file_path, line: ref.line };
+      if (!target) {
+        const message = disabledNames.has(ref.name)
+          ? `ref('${ref.name}'): model ${ref.name} is disabled (enabled: false)`
+          : `ref('${ref.name}'): no model or seed named ${ref.name}`;
+        report(new CompileError(message, { code: 'ref', location, node: node.unique_id, hint: disabledNames.has(ref.name) ? undefined : didYouMean(ref.name, byName.keys()) }));
+        continue;
+      }
+      if (!deps.includes(target.unique_id)) deps.push(target.unique_id);
+    }
+    for (const src of node.sources) {
+      const target = sourceTables.get(`${src.source}.${src.table}`);
+      if (!target) {
+        report(
+          new CompileError(`source('${src.source}', '${src.table}'): no such source table`, {
+            code: 'ref',
+            location: { file: node.original_file_path, line: src.line },
+            node: node.unique_id,
+            hint: didYouMean(`${src.source}.${src.table}`, sourceTables.keys()),
+          }),
+        );
+        continue;
+      }
+      if (!deps.includes(target.unique_id)) deps.push(target.unique_id);
+    }
+    const used = new Set<string>();
+    for (const called of calledNames.get(node.unique_id) ?? []) {
+      if (!macros[called]) continue;
+      used.add(called);
+      for (const m of macroClosure(called)) used.add(m);
+    }
+    nodes[node.unique_id] = { ...node, depends_on: { nodes: deps, macros: [...used].sort().map((m) => macros[m].unique_id) } };
+  }
+
+  // Fast-path templates need their vars to exist now; otherwise render them normally.
+  for (const node of Object.values(nodes)) {
+    if (node.resource_type !== 'model' || !node.fast_path) continue;
+    const ok = node.fast_path.every((s) => s.kind !== 'var' || varIsRenderable(project.varValues, s));
+    if (!ok) nodes[node.unique_id] = { ...node, fast_path: undefined };
+  }
+
+  const manifest: Manifest = { project_name: config.name, nodes, disabled, macros, diagnostics };
+  if (!diagnostics.some((d) => d.severity === 'error')) {
+    const cycle = findCycle(buildDag(manifest));
+    if (cycle) {
+      const names = cycle.map((id) => nodes[id]?.name ?? id);
+      const first = nodes[cycle[0]];
+      diagnostics.push(
+        toDiagnostic(
+          new ProjectError(`dependency cycle: ${names.join(' -> ')}`, { code: 'cycle', location: { file: first.original_file_path }, node: cycle[0] }),
+        ),
+      );
+    }
+  }
+  return { manifest, macroFiles, templates };
+}
+
+function toModelNode(
+  draft: {
+    path: string;
+    text: string;
+    scan: ScanResult;
+    refs: RefCall[];
+    sources: SourceCall[];
+    config: ModelConfig;
+    parsedByRender: boolean;
+    uniqueId: string;
+    name: string;
+    root: string;
+    folders: string[];
+    props?: NodeProperties;
+  },
+  projectName: string,
+): ModelNode {
+  return {
+    resource_type: 'model',
+    unique_id: draft.uniqueId,
+    name: draft.name,
+    package_name: projectName,
+    original_file_path: draft.path,
+    path: draft.path.slice(draft.root.length + 1),
+    fqn: [projectName, ...draft.folders, draft.name],
+    tags: draft.config.tags,
+    description: draft.props?.description ?? '',
+    columns: draft.props?.columns ?? {},
+    raw_code: draft.text,
+    checksum: sha256(draft.text),
+    config: draft.config,
+    relation: { schema: draft.config.schema, identifier: draft.config.alias },
+    refs: draft.refs,
+    sources: draft.sources,
+    depends_on: { nodes: [], macros: [] },
+    fast_path: draft.parsedByRender ? undefined : fastPath(draft.scan),
+    parsed_by_render: draft.parsedByRender,
+  };
+}
+
+/** Segments for templates made of text and simple calls only; undefined otherwise. */
+function fastPath(scan: ScanResult): FastSegment[] | undefined {
+  const out: FastSegment[] = [];
+  for (const part of scan.parts) {
+    if (part.kind === 'text') out.push({ kind: 'text', text: part.text });
+    else if (part.kind === 'comment') continue;
+    else if (part.kind === 'complex') return undefined;
+    else {
+      const { call } = part;
+      if (call.name === 'ref' && call.args.length === 1 && typeof call.args[0] === 'string' && Object.keys(call.kwargs).length === 0) {
+        out.push({ kind: 'ref', name: call.args[0], line: call.line });
+      } else if (call.name === 'source' && call.args.length === 2 && typeof call.args[0] === 'string' && typeof call.args[1] === 'string' && Object.keys(call.kwargs).length === 0) {
+        out.push({ kind: 'source', source: call.args[0], table: call.args[1], line: call.line });
+      } else if (call.name === 'var' && typeof call.args[0] === 'string' && call.args.length <= 2 && Object.keys(call.kwargs).length === 0) {
+        out.push({ kind: 'var', name: call.args[0], hasDefault: call.args.length === 2, default: call.args[1], line: call.line });
+      } else if (call.name === 'config' && call.args.length === 0) {
+        out.push({ kind: 'config' });
+      } else {
+        return undefined;
+      }
+    }
+  }
+  return out;
+}
+
+/** A var segment renders on the fast path only when its value prints the way Nunjucks prints it. */
+function varIsRenderable(varValues: Readonly<Record<string, unknown>>, s: Extract<FastSegment, { kind: 'var' }>): boolean {
+  try {
+    const v = lookupVar(varValues, s.name, s.hasDefault, s.default);
+    return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  } catch {
+    return false;
+  }
+}
+
+const noRefs = {
+  ref: () => {
+    throw new Error('ref() is not available here');
+  },
+  source: () => {
+    throw new Error('source() is not available here');
+  },
+  config: () => undefined,
+  isIncremental: () => false,
+  watermark: () => 'NULL',
+};
+
+/**
+ * For templates the static reader cannot see through (a `ref()` of a computed name, `config()`
+ * under a condition): render once with the real vars and target, recording what is called.
+ */
+function recordingRender(
+  engine: TemplateEngine,
+  path: string,
+  text: string,
+  project: LoadedProject,
+  env: NodeJS.ProcessEnv,
+  now: Date,
+  name: string,
+): { refs: RefCall[]; sources: SourceCall[]; configs: ConfigLayer[] } {
+  const refs: RefCall[] = [];
+  const sources: SourceCall[] = [];
+  const configs: ConfigLayer[] = [];
+  engine.render(
+    path,
+    text,
+    buildRenderScope({
+      resolver: {
+        ref: (refName) => {
+          refs.push({ name: refName, line: lastCallSite().line });
+          return ephemeralCteName(refName);
+        },
+        source: (s, t) => {
+          sources.push({ source: s, table: t, line: lastCallSite().line });
+          return renderRelation({ schema: s, identifier: t });
+        },
+        config: (values) => {
+          const site = { file: path, line: lastCallSite().line };
+          configs.push({ values, locate: () => site });
+        },
+        isIncremental: () => false,
+        watermark: () => 'NULL',
+      },
+      varValues: project.varValues,
+      env,
+      target: project.config.target,
+      thisRelation: renderRelation({ schema: 'main', identifier: name }),
+      runStartedAt: now,
+      invocationId: '',
+    }),
+  );
+  return { refs, sources, configs };
+}
+
+function memoizedClosure(calls: Map<string, ReadonlySet<string>>, macros: Record<string, MacroDef>) {
+  const memo = new Map<string, Set<string>>();
+  const visit = (name: string, seen: Set<string>): Set<string> => {
+    const cached = memo.get(name);
+    if (cached) return cached;
+    const out = new Set<string>();
+    for (const c of calls.get(name) ?? []) {
+      if (!macros[c] || seen.has(c)) continue;
+      out.add(c);
+      seen.add(c);
+      for (const d of visit(c, seen)) out.add(d);
+    }
+    memo.set(name, out);
+    return out;
+  };
+  return (name: string) => visit(name, new Set([name]));
+}
+
+function splitPath(path: string, roots: readonly string[]): { root: string; folders: string[] } {
+  const root = roots.map((r) => r.replace(/\/+$/, '')).find((r) => path.startsWith(`${r}/`)) ?? roots[0];
+  const parts = path.slice(root.length + 1).split('/');
+  return { root, folders: parts.slice(0, -1) };
+}
+
+/** Template errors found during parse become errors of the node, located in its file. */
+export function locateNodeError(error: unknown, uniqueId: string, path: string): unknown {
+  if (error instanceof TemplateLocatedError) {
+    return new CompileError(error.message, {
+      code: 'template',
+      location: { file: error.templateFile || path, line: error.line, column: error.column },
+      hint: error.hint,
+      node: uniqueId,
+      cause: error,
+    });
+  }
+  return error;
+}
+
+export function toDiagnostic(error: SmelterError, severity: 'error' | 'warning' = 'error'): Diagnostic {
+  return {
+    severity,
+    code: error.code,
+    message: error.message,
+    file: error.location?.file,
+    line: error.location?.line,
+    column: error.location?.column,
+    hint: error.hint,
+    node: error.node,
+  };
+}

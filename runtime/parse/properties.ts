@@ -1,0 +1,199 @@
+import { ProjectError } from '../errors.js';
+import type { ColumnInfo } from '../manifest/types.js';
+import type { YamlFile } from '../util/yaml-file.js';
+import { didYouMean } from '../util/did-you-mean.js';
+
+/**
+ * dbt's `version: 2` properties files: docs, columns and config for models and seeds, and source
+ * declarations. Structure is validated here; config values are checked where config is merged.
+ */
+
+export interface PropertyConfig {
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly locate: (key: string) => { file: string; line?: number; column?: number };
+}
+
+export interface NodeProperties {
+  readonly name: string;
+  readonly file: string;
+  readonly line?: number;
+  readonly description: string;
+  readonly columns: Readonly<Record<string, ColumnInfo>>;
+  readonly config: PropertyConfig;
+  /** Data tests declared on the node or its columns: validated by the tests feature, kept here. */
+  readonly testCount: number;
+}
+
+export interface SourceTableProperties {
+  readonly name: string;
+  readonly identifier: string;
+  readonly description: string;
+  readonly externalLocation?: string;
+  readonly loadedAtField?: string;
+  readonly columns: Readonly<Record<string, ColumnInfo>>;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  readonly line?: number;
+}
+
+export interface SourceProperties {
+  readonly name: string;
+  readonly file: string;
+  readonly line?: number;
+  readonly schema: string;
+  readonly description: string;
+  readonly externalLocation?: string;
+  readonly tables: readonly SourceTableProperties[];
+}
+
+export interface PropertiesFile {
+  readonly models: readonly NodeProperties[];
+  readonly seeds: readonly NodeProperties[];
+  readonly sources: readonly SourceProperties[];
+  readonly unitTestCount: number;
+}
+
+const FILE_KEYS = ['version', 'models', 'seeds', 'sources', 'unit_tests', 'macros'];
+const NODE_KEYS = ['name', 'description', 'config', 'columns', 'tests', 'data_tests', 'docs', 'meta', 'tags', 'latest_version'];
+const COLUMN_KEYS = ['name', 'description', 'data_type', 'tests', 'data_tests', 'meta', 'tags', 'quote', 'constraints'];
+const SOURCE_KEYS = ['name', 'description', 'schema', 'database', 'external_location', 'loaded_at_field', 'tables', 'meta', 'tags', 'config', 'freshness', 'loader'];
+const TABLE_KEYS = ['name', 'description', 'identifier', 'external_location', 'loaded_at_field', 'columns', 'tests', 'data_tests', 'meta', 'tags', 'config', 'freshness'];
+
+type Path = (string | number)[];
+
+/** `render` expands templates in source strings (`var()`, `env_var()`); it throws with a message. */
+export function readPropertiesFile(yaml: YamlFile, render: (text: string) => string): PropertiesFile {
+  const fail = (path: Path, message: string, hint?: string) =>
+    new ProjectError(message, { code: 'config', location: yaml.locate(path), hint });
+  const asMap = (v: unknown, path: Path, what: string): Record<string, unknown> => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw fail(path, `${what} must be a mapping`);
+    return v as Record<string, unknown>;
+  };
+  const asList = (v: unknown, path: Path, what: string): unknown[] => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) throw fail(path, `${what} must be a list`);
+    return v;
+  };
+  const checkKeys = (m: Record<string, unknown>, allowed: string[], path: Path, what: string) => {
+    for (const k of Object.keys(m)) {
+      if (!allowed.includes(k)) throw fail([...path, k], `unknown key '${k}' in ${what}`, didYouMean(k, allowed));
+    }
+  };
+  const str = (v: unknown, path: Path, what: string, required = false): string | undefined => {
+    if (v === undefined || v === null) {
+      if (required) throw fail(path, `${what} is required`);
+      return undefined;
+    }
+    if (typeof v !== 'string') throw fail(path, `${what} must be a string`);
+    return v;
+  };
+  const rendered = (v: string | undefined, path: Path): string | undefined => {
+    if (v === undefined || (!v.includes('{{') && !v.includes('{%'))) return v;
+    try {
+      return render(v);
+    } catch (error) {
+      throw fail(path, `${(error as Error).message}`, (error as { hint?: string }).hint);
+    }
+  };
+  const tags = (v: unknown, path: Path): string[] => {
+    if (v === undefined || v === null) return [];
+    if (typeof v === 'string') return [v];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
+    throw fail(path, 'tags must be a string or a list of strings');
+  };
+  const countTests = (m: Record<string, unknown>, path: Path): number =>
+    asList(m.tests, [...path, 'tests'], 'tests').length + asList(m.data_tests, [...path, 'data_tests'], 'data_tests').length;
+
+  const columns = (v: unknown, path: Path): { columns: Record<string, ColumnInfo>; tests: number } => {
+    const out: Record<string, ColumnInfo> = {};
+    let tests = 0;
+    asList(v, path, 'columns').forEach((raw, i) => {
+      const m = asMap(raw, [...path, i], 'a column');
+      checkKeys(m, COLUMN_KEYS, [...path, i], 'a column');
+      const name = str(m.name, [...path, i], 'column name', true)!;
+      out[name] = {
+        name,
+        description: str(m.description, [...path, i, 'description'], 'description') ?? '',
+        data_type: str(m.data_type, [...path, i, 'data_type'], 'data_type'),
+      };
+      tests += countTests(m, [...path, i]);
+    });
+    return { columns: out, tests };
+  };
+
+  const nodeList = (key: 'models' | 'seeds'): NodeProperties[] =>
+    asList(root[key], [key], key).map((raw, i) => {
+      const path: Path = [key, i];
+      const m = asMap(raw, path, `an entry of ${key}`);
+      checkKeys(m, NODE_KEYS, path, `${key}[${i}]`);
+      const name = str(m.name, path, `${key}[${i}].name`, true)!;
+      const config = m.config === undefined ? {} : { ...asMap(m.config, [...path, 'config'], `${name}: config`) };
+      if (m.tags !== undefined) config.tags = [...tags(config.tags, [...path, 'config', 'tags']), ...tags(m.tags, [...path, 'tags'])];
+      if (m.meta !== undefined) config.meta = { ...asMap(m.meta, [...path, 'meta'], 'meta'), ...((config.meta as object) ?? {}) };
+      if (m.docs !== undefined) config.docs = asMap(m.docs, [...path, 'docs'], 'docs');
+      const cols = columns(m.columns, [...path, 'columns']);
+      return {
+        name,
+        file: yaml.file,
+        line: yaml.locate(path).line,
+        description: str(m.description, [...path, 'description'], 'description') ?? '',
+        columns: cols.columns,
+        config: {
+          values: config,
+          locate: (k: string) => yaml.locate(m.config !== undefined && k in (m.config as object) ? [...path, 'config', k] : [...path, k]),
+        },
+        testCount: countTests(m, path) + cols.tests,
+      };
+    });
+
+  const root = asMap(yaml.value ?? {}, [], yaml.file);
+  checkKeys(root, FILE_KEYS, [], 'a properties file');
+  if (root.version !== undefined && root.version !== 2) throw fail(['version'], 'version must be 2');
+
+  const sources = asList(root.sources, ['sources'], 'sources').map((raw, i): SourceProperties => {
+    const path: Path = ['sources', i];
+    const m = asMap(raw, path, 'a source');
+    checkKeys(m, SOURCE_KEYS, path, `sources[${i}]`);
+    const name = str(m.name, path, `sources[${i}].name`, true)!;
+    const sourceLocation = rendered(str(m.external_location, [...path, 'external_location'], 'external_location'), [...path, 'external_location']);
+    const sourceLoadedAt = str(m.loaded_at_field, [...path, 'loaded_at_field'], 'loaded_at_field');
+    const tables = asList(m.tables, [...path, 'tables'], 'tables').map((rawTable, j): SourceTableProperties => {
+      const tpath: Path = [...path, 'tables', j];
+      const t = asMap(rawTable, tpath, 'a source table');
+      checkKeys(t, TABLE_KEYS, tpath, `source ${name} table`);
+      const tableName = str(t.name, tpath, `source ${name} table name`, true)!;
+      const location =
+        rendered(str(t.external_location, [...tpath, 'external_location'], 'external_location'), [...tpath, 'external_location']) ?? sourceLocation;
+      const tconfig = t.config === undefined ? {} : asMap(t.config, [...tpath, 'config'], 'config');
+      const enabled = tconfig.enabled ?? true;
+      if (typeof enabled !== 'boolean') throw fail([...tpath, 'config', 'enabled'], 'enabled must be true or false');
+      return {
+        name: tableName,
+        identifier: str(t.identifier, [...tpath, 'identifier'], 'identifier') ?? tableName,
+        description: str(t.description, [...tpath, 'description'], 'description') ?? '',
+        externalLocation: location?.replaceAll('{name}', tableName),
+        loadedAtField: str(t.loaded_at_field, [...tpath, 'loaded_at_field'], 'loaded_at_field') ?? sourceLoadedAt,
+        columns: columns(t.columns, [...tpath, 'columns']).columns,
+        enabled,
+        tags: [...tags(m.tags, [...path, 'tags']), ...tags(t.tags, [...tpath, 'tags'])],
+        line: yaml.locate(tpath).line,
+      };
+    });
+    return {
+      name,
+      file: yaml.file,
+      line: yaml.locate(path).line,
+      schema: str(m.schema, [...path, 'schema'], 'schema') ?? name,
+      description: str(m.description, [...path, 'description'], 'description') ?? '',
+      externalLocation: sourceLocation,
+      tables,
+    };
+  });
+
+  return {
+    models: nodeList('models'),
+    seeds: nodeList('seeds'),
+    sources,
+    unitTestCount: asList(root.unit_tests, ['unit_tests'], 'unit_tests').length,
+  };
+}

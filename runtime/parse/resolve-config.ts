@@ -1,0 +1,98 @@
+import { ProjectError, type SourceLocation } from '../errors.js';
+import type { ModelConfig, SeedConfig } from '../manifest/types.js';
+import type { FolderConfig } from '../project/project-config.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { ADDITIVE_KEYS, MODEL_CONFIG_KEYS, SEED_CONFIG_KEYS, canonicalConfigKey, type CheckResult } from '../project/config-keys.js';
+
+/** One place config was written, lowest precedence first when layers are merged. */
+export interface ConfigLayer {
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly locate: (key: string) => SourceLocation;
+  /** Already validated and normalized (folder config is checked when project.yml loads). */
+  readonly checked?: boolean;
+}
+
+const MERGED_KEYS = new Set(['meta', 'docs']);
+
+/** The folder layers that apply to a file `folders` deep under its resource root. */
+export function folderLayers(tree: FolderConfig, folders: readonly string[], locate: (key: string) => SourceLocation): ConfigLayer[] {
+  const layers: ConfigLayer[] = [{ values: tree.config, locate, checked: true }];
+  let at: FolderConfig | undefined = tree;
+  for (const folder of folders) {
+    at = at.folders[folder];
+    if (at === undefined) break;
+    layers.push({ values: at.config, locate, checked: true });
+  }
+  return layers;
+}
+
+function mergeLayers(layers: readonly ConfigLayer[], keys: Readonly<Record<string, (v: unknown) => CheckResult>>, node: string): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [rawKey, raw] of Object.entries(layer.values)) {
+      const key = canonicalConfigKey(rawKey);
+      let value = raw;
+      if (!layer.checked) {
+        const check = keys[key];
+        if (!check) {
+          throw new ProjectError(`unknown config key '${rawKey}'`, {
+            code: 'config',
+            location: layer.locate(rawKey),
+            hint: didYouMean(rawKey, Object.keys(keys)),
+            node,
+          });
+        }
+        const result = check(raw);
+        if (!result.ok) {
+          throw new ProjectError(`config ${rawKey} must be ${result.expected}, got ${JSON.stringify(raw)}`, {
+            code: 'config',
+            location: layer.locate(rawKey),
+            node,
+          });
+        }
+        value = result.value;
+      }
+      if (ADDITIVE_KEYS.has(key) && Array.isArray(merged[key])) {
+        merged[key] = [...(merged[key] as unknown[]), ...(value as unknown[]).filter((v) => !(merged[key] as unknown[]).includes(v))];
+      } else if (MERGED_KEYS.has(key) && merged[key] !== undefined) {
+        merged[key] = { ...(merged[key] as object), ...(value as object) };
+      } else {
+        merged[key] = value;
+      }
+    }
+  }
+  return merged;
+}
+
+/** Model config by precedence: config() > YAML properties > folders > built-in defaults. */
+export function resolveModelConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string): ModelConfig {
+  const m = mergeLayers(layers, MODEL_CONFIG_KEYS, uniqueId);
+  const config = {
+    materialized: 'view',
+    schema: 'main',
+    alias: name,
+    tags: [],
+    enabled: true,
+    meta: {},
+    docs: {},
+    pre_hook: [],
+    post_hook: [],
+    full_refresh: null,
+    external: false,
+    ...m,
+  } as ModelConfig;
+  if (config.external && (config.materialized === 'view' || config.materialized === 'ephemeral')) {
+    const where = [...layers].reverse().find((l) => 'external' in l.values);
+    throw new ProjectError(`external: true is only for table, incremental and scd2 models, not ${config.materialized}`, {
+      code: 'config',
+      location: where?.locate('external'),
+      node: uniqueId,
+    });
+  }
+  return config;
+}
+
+export function resolveSeedConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string): SeedConfig {
+  const m = mergeLayers(layers, SEED_CONFIG_KEYS, uniqueId);
+  return { schema: 'main', alias: name, tags: [], enabled: true, column_types: {}, ...m } as SeedConfig;
+}

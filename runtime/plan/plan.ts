@@ -1,0 +1,63 @@
+import { ProjectError } from '../errors.js';
+import type { Manifest } from '../manifest/types.js';
+import type { TargetConfig } from '../project/project-config.js';
+import { topologicalOrder, type Dag } from '../graph/dag.js';
+import { materializationFor } from '../materializations/index.js';
+
+/** Which nodes a run builds, in what order, and what each waits for. Pure data. */
+export interface RunPlan {
+  /** Executable nodes in topological order. */
+  readonly nodes: readonly string[];
+  /** For each node, the planned nodes it must wait for (directly or through unplanned nodes). */
+  readonly parents: Readonly<Record<string, readonly string[]>>;
+  /** Schemas the plan writes to, created before the first node runs. */
+  readonly schemas: readonly string[];
+}
+
+/**
+ * Manifest + selection -> RunPlan. Sources and ephemeral models are not built; a node waits for
+ * every planned ancestor even when the nodes between them are not selected.
+ */
+export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<string>, target: TargetConfig): RunPlan {
+  const planned = new Set<string>();
+  for (const id of selected) {
+    const node = manifest.nodes[id];
+    if (!node) continue;
+    if (node.resource_type === 'seed') planned.add(id);
+    if (node.resource_type !== 'model') continue;
+    const strategy = materializationFor(node.config.materialized);
+    if (node.config.materialized === 'ephemeral') continue;
+    if ('unavailable' in strategy) {
+      throw new ProjectError(strategy.unavailable, { code: 'config', location: { file: node.original_file_path }, node: id });
+    }
+    if (target.database === ':memory:' && node.config.materialized !== 'view' && !node.config.external) {
+      throw new ProjectError(
+        `target ${target.name} keeps its database in memory, so ${node.config.materialized} model ${node.name} must be external (nothing else outlives the process)`,
+        { code: 'config', location: { file: node.original_file_path }, node: id },
+      );
+    }
+    planned.add(id);
+  }
+  const order = topologicalOrder(dag).filter((id) => planned.has(id));
+  const nearest = new Map<string, readonly string[]>();
+  const plannedAncestors = (id: string): readonly string[] => {
+    const cached = nearest.get(id);
+    if (cached) return cached;
+    const out = new Set<string>();
+    for (const p of dag.inNeighbors(id)) {
+      if (planned.has(p)) out.add(p);
+      else for (const a of plannedAncestors(p)) out.add(a);
+    }
+    const list = [...out];
+    nearest.set(id, list);
+    return list;
+  };
+  const parents: Record<string, readonly string[]> = {};
+  const schemas = new Set<string>();
+  for (const id of order) {
+    parents[id] = plannedAncestors(id);
+    const node = manifest.nodes[id];
+    if (node.resource_type === 'model' || node.resource_type === 'seed') schemas.add(node.relation.schema);
+  }
+  return { nodes: order, parents, schemas: [...schemas].sort() };
+}

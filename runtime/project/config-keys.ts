@@ -1,0 +1,89 @@
+/**
+ * The config keys a model or seed accepts, each with its type. One table serves every place config
+ * can be written — project.yml folders, YAML properties, `config()` in a model — so a key means the
+ * same thing everywhere and is checked the same way.
+ */
+
+export type CheckResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly expected: string };
+type Check = (value: unknown) => CheckResult;
+
+const ok = (value: unknown): CheckResult => ({ ok: true, value });
+const fail = (expected: string): CheckResult => ({ ok: false, expected });
+
+const string: Check = (v) => (typeof v === 'string' ? ok(v) : fail('a string'));
+const identifier: Check = (v) =>
+  typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_$]*$/.test(v) ? ok(v) : fail('an identifier (letters, digits, _)');
+const boolean: Check = (v) => (typeof v === 'boolean' ? ok(v) : fail('true or false'));
+const nullableBoolean: Check = (v) => (v === null || typeof v === 'boolean' ? ok(v) : fail('true, false or null'));
+const map: Check = (v) =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? ok(v) : fail('a mapping');
+const positiveInteger: Check = (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 ? ok(v) : fail('a non-negative integer');
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? ok(v) : fail(`one of ${values.map((x) => `'${x}'`).join(', ')}`);
+/** A string or a list of strings, normalized to a list. */
+const stringList: Check = (v) => {
+  if (typeof v === 'string') return ok([v]);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return ok([...v]);
+  return fail('a string or a list of strings');
+};
+const stringMap: Check = (v) => {
+  const m = map(v);
+  if (!m.ok) return m;
+  for (const x of Object.values(v as object)) if (typeof x !== 'string') return fail('a mapping of strings');
+  return ok(v);
+};
+const checkCols: Check = (v) => (v === 'all' ? ok(v) : stringList(v));
+
+export const MATERIALIZATIONS = ['view', 'table', 'ephemeral', 'incremental', 'scd2'] as const;
+
+export const MODEL_CONFIG_KEYS: Readonly<Record<string, Check>> = {
+  materialized: oneOf(...MATERIALIZATIONS),
+  schema: identifier,
+  alias: identifier,
+  tags: stringList,
+  enabled: boolean,
+  meta: map,
+  docs: map,
+  pre_hook: stringList,
+  post_hook: stringList,
+  full_refresh: nullableBoolean,
+  external: boolean,
+  location: string,
+  partition_by: stringList,
+  unique_key: stringList,
+  incremental_strategy: oneOf('append', 'merge', 'delete+insert', 'microbatch'),
+  watermark: string,
+  on_schema_change: oneOf('ignore', 'fail', 'append_new_columns', 'sync_all_columns'),
+  event_time: string,
+  batch_size: oneOf('hour', 'day', 'month', 'year'),
+  begin: string,
+  lookback: positiveInteger,
+  strategy: oneOf('check', 'timestamp'),
+  check_cols: checkCols,
+  updated_at: string,
+  valid_from_column: string,
+  granularity: oneOf('day', 'timestamp'),
+  surrogate_key: identifier,
+  hard_deletes: oneOf('ignore', 'invalidate', 'new_record'),
+};
+
+export const SEED_CONFIG_KEYS: Readonly<Record<string, Check>> = {
+  schema: identifier,
+  alias: identifier,
+  tags: stringList,
+  enabled: boolean,
+  column_types: stringMap,
+};
+
+/** dbt spells hooks with a dash in YAML; both spellings mean the same key. */
+const ALIASES: Readonly<Record<string, string>> = { 'pre-hook': 'pre_hook', 'post-hook': 'post_hook' };
+
+export function canonicalConfigKey(key: string): string {
+  return ALIASES[key] ?? key;
+}
+
+/** Keys whose values accumulate across levels (folder, YAML, config()) instead of replacing. */
+export const ADDITIVE_KEYS: ReadonlySet<string> = new Set(['tags', 'pre_hook', 'post_hook']);

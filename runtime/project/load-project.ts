@@ -1,0 +1,361 @@
+import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
+import { join, resolve, isAbsolute } from 'node:path';
+import { ProjectError } from '../errors.js';
+import { parseYamlFile, type YamlFile } from '../util/yaml-file.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import { TemplateEngine } from '../template/template-engine.js';
+import { TemplateLocatedError, TemplateUserError } from '../template/strict-compiler.js';
+import { MODEL_CONFIG_KEYS, SEED_CONFIG_KEYS, canonicalConfigKey } from './config-keys.js';
+import type { DeclaredVar, FolderConfig, ProjectConfig, StateConfig, TargetConfig, VarType } from './project-config.js';
+
+export const PROJECT_FILE = 'project.yml';
+
+export interface LoadProjectOptions {
+  /** --target: overrides project.yml's `target:`. */
+  readonly target?: string;
+  /** --vars (already parsed): may set declared vars only. */
+  readonly vars?: Readonly<Record<string, unknown>>;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedProject {
+  readonly config: ProjectConfig;
+  /** Final var values: project defaults < target vars < --vars. */
+  readonly varValues: Readonly<Record<string, unknown>>;
+}
+
+const TOP_LEVEL_KEYS = [
+  'name',
+  'version',
+  'model-paths',
+  'macro-paths',
+  'seed-paths',
+  'data-test-paths',
+  'target-path',
+  'vars',
+  'target',
+  'targets',
+  'on-run-start',
+  'on-run-end',
+  'models',
+  'seeds',
+] as const;
+const TARGET_KEYS = ['database', 'threads', 'settings', 'storage', 'state', 'vars'] as const;
+const STATE_KEYS = ['backend', 'table', 'lease_seconds'] as const;
+const DEFAULT_TARGET = 'dev';
+
+/** Read and validate `project.yml` in `dir`; the active target alone is rendered. */
+export function loadProject(dir: string, options: LoadProjectOptions = {}): LoadedProject {
+  const projectDir = resolve(dir);
+  const path = join(projectDir, PROJECT_FILE);
+  if (!existsSync(path)) {
+    throw new ProjectError(`no ${PROJECT_FILE} in ${projectDir}`, {
+      hint: 'run smelter in a project directory or pass --project-dir DIR',
+    });
+  }
+  const yaml = parseYamlFile(readFileSync(path, 'utf8'), PROJECT_FILE);
+  const reader = new ProjectReader(yaml, options.env ?? process.env);
+  return reader.read(projectDir, options);
+}
+
+/** The type a var takes from its default (null: any scalar). */
+export function varTypeOf(value: unknown): VarType {
+  if (value === null || value === undefined) return 'any';
+  if (Array.isArray(value)) return 'list';
+  if (typeof value === 'object') return 'map';
+  if (typeof value === 'number' || typeof value === 'bigint') return 'number';
+  if (typeof value === 'boolean') return 'boolean';
+  return 'string';
+}
+
+function varAccepts(type: VarType, value: unknown): boolean {
+  if (type === 'any') return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+  return varTypeOf(value) === type;
+}
+
+class ProjectReader {
+  private readonly engine = new TemplateEngine([]);
+  constructor(
+    private readonly yaml: YamlFile,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  private error(path: readonly (string | number)[], message: string, hint?: string): ProjectError {
+    return new ProjectError(message, { code: 'config', location: this.yaml.locate(path), hint });
+  }
+
+  private keyName(path: readonly (string | number)[]): string {
+    return path.join('.');
+  }
+
+  read(projectDir: string, options: LoadProjectOptions): LoadedProject {
+    const root = this.yaml.value;
+    if (root === null || root === undefined) throw this.error([], `${PROJECT_FILE} is empty`, 'it needs at least `name:`');
+    const top = this.map(root, []);
+    this.checkKeys(top, TOP_LEVEL_KEYS, [], `key`);
+
+    const name = this.string(top.name, ['name'], true)!;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw this.error(['name'], `name must be an identifier (letters, digits, _), got '${name}'`);
+    const paths = (key: string, fallback: string) => this.stringList(top[key], [key]) ?? [fallback];
+
+    const vars = this.declaredVars(top.vars);
+    const { target, targetNames } = this.target(top, projectDir, options.target, vars);
+
+    const varValues: Record<string, unknown> = {};
+    for (const v of Object.values(vars)) varValues[v.name] = v.default;
+    for (const [k, v] of Object.entries(target.vars)) varValues[k] = v;
+    for (const [k, v] of Object.entries(options.vars ?? {})) {
+      const declared = vars[k];
+      const targetVar = k in target.vars;
+      if (!declared && !targetVar) {
+        throw new ProjectError(`--vars sets '${k}', which ${PROJECT_FILE} does not declare`, {
+          code: 'vars',
+          hint: didYouMean(k, [...Object.keys(vars), ...Object.keys(target.vars)]) ?? 'declare it under vars: in project.yml',
+        });
+      }
+      const type = declared ? declared.type : varTypeOf(target.vars[k]);
+      if (!varAccepts(type, v)) {
+        throw new ProjectError(`--vars '${k}' must be ${describeType(type)}, got ${JSON.stringify(v)}`, { code: 'vars' });
+      }
+      varValues[k] = v;
+    }
+
+    const config: ProjectConfig = {
+      dir: projectDir,
+      name,
+      modelPaths: paths('model-paths', 'models'),
+      macroPaths: paths('macro-paths', 'macros'),
+      seedPaths: paths('seed-paths', 'seeds'),
+      dataTestPaths: paths('data-test-paths', 'data_tests'),
+      targetPath: this.string(top['target-path'], ['target-path']) ?? 'target',
+      vars,
+      target,
+      targetNames,
+      onRunStart: this.stringList(top['on-run-start'], ['on-run-start']) ?? [],
+      onRunEnd: this.stringList(top['on-run-end'], ['on-run-end']) ?? [],
+      models: { config: {}, folders: {} },
+      seeds: { config: {}, folders: {} },
+    };
+    const models = this.folderConfig(top.models, ['models'], projectDir, config.modelPaths, MODEL_CONFIG_KEYS);
+    const seeds = this.folderConfig(top.seeds, ['seeds'], projectDir, config.seedPaths, SEED_CONFIG_KEYS);
+    return { config: { ...config, models, seeds }, varValues };
+  }
+
+  private declaredVars(value: unknown): Record<string, DeclaredVar> {
+    if (value === undefined || value === null) return {};
+    const m = this.map(value, ['vars']);
+    const out: Record<string, DeclaredVar> = {};
+    for (const [k, raw] of Object.entries(m)) {
+      const v = this.renderDeep(raw, ['vars', k]);
+      out[k] = { name: k, default: v, type: varTypeOf(v) };
+    }
+    return out;
+  }
+
+  private target(
+    top: Record<string, unknown>,
+    projectDir: string,
+    requested: string | undefined,
+    vars: Record<string, DeclaredVar>,
+  ): { target: TargetConfig; targetNames: string[] } {
+    const targets = top.targets === undefined ? undefined : this.map(top.targets, ['targets']);
+    const targetNames = targets ? Object.keys(targets) : [DEFAULT_TARGET];
+    const defaultName = this.string(top.target, ['target']) ?? (targets ? targetNames[0] : DEFAULT_TARGET);
+    if (targets && top.target !== undefined && !(defaultName in targets)) {
+      throw this.error(['target'], `target '${defaultName}' is not defined under targets:`, didYouMean(defaultName, targetNames));
+    }
+    const name = requested ?? defaultName;
+    if (!targetNames.includes(name)) {
+      throw new ProjectError(`--target '${name}' is not defined in ${PROJECT_FILE}`, {
+        code: 'config',
+        hint: didYouMean(name, targetNames) ?? `targets: ${targetNames.join(', ')}`,
+      });
+    }
+    const raw = targets ? this.map(targets[name] ?? {}, ['targets', name]) : {};
+    const at = (key: string) => ['targets', name, key];
+    this.checkKeys(raw, TARGET_KEYS, ['targets', name], 'target key');
+    const rendered = (key: string) => this.renderDeep(raw[key], at(key));
+
+    const database = this.string(rendered('database'), at('database')) ?? join(this.string(top['target-path'], ['target-path']) ?? 'target', `${name}.duckdb`);
+    const threads = rendered('threads') ?? 4;
+    if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) {
+      throw this.error(at('threads'), `targets.${name}.threads must be a positive integer`);
+    }
+    const settingsRaw = rendered('settings') ?? {};
+    const settings = this.map(settingsRaw, at('settings')) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(settings)) {
+      if (!['string', 'number', 'boolean'].includes(typeof v)) {
+        throw this.error([...at('settings'), k], `targets.${name}.settings.${k} must be a string, number or boolean`);
+      }
+    }
+    const stateRaw = rendered('state') ?? { backend: 'local' };
+    const stateMap = this.map(stateRaw, at('state'));
+    this.checkKeys(stateMap, STATE_KEYS, at('state'), 'state key');
+    const backend = stateMap.backend ?? 'local';
+    if (backend !== 'local' && backend !== 'dynamodb') {
+      throw this.error([...at('state'), 'backend'], `targets.${name}.state.backend must be 'local' or 'dynamodb', got ${JSON.stringify(backend)}`);
+    }
+    const state: StateConfig = {
+      backend,
+      table: this.string(stateMap.table, [...at('state'), 'table']),
+      lease_seconds: stateMap.lease_seconds === undefined ? undefined : this.positiveInt(stateMap.lease_seconds, [...at('state'), 'lease_seconds']),
+    };
+    if (backend === 'dynamodb' && !state.table) throw this.error(at('state'), `targets.${name}.state: the dynamodb backend needs table:`);
+    const targetVarsRaw = rendered('vars') ?? {};
+    const targetVars = this.map(targetVarsRaw, at('vars'));
+    for (const [k, v] of Object.entries(targetVars)) {
+      const declared = vars[k];
+      if (declared && !varAccepts(declared.type, v)) {
+        throw this.error([...at('vars'), k], `targets.${name}.vars.${k} must be ${describeType(declared.type)} like its default in vars:`);
+      }
+    }
+    const storage = this.string(rendered('storage'), at('storage'));
+    return {
+      targetNames,
+      target: {
+        name,
+        database,
+        databasePath: database === ':memory:' ? database : isAbsolute(database) ? database : join(projectDir, database),
+        threads,
+        settings: settings as Record<string, string | number | boolean>,
+        storage,
+        state,
+        vars: targetVars,
+      },
+    };
+  }
+
+  private folderConfig(
+    value: unknown,
+    path: string[],
+    projectDir: string,
+    roots: readonly string[],
+    keys: Readonly<Record<string, (v: unknown) => { ok: boolean; value?: unknown; expected?: string }>>,
+  ): FolderConfig {
+    if (value === undefined || value === null) return { config: {}, folders: {} };
+    const walk = (node: unknown, at: string[], folder: string): FolderConfig => {
+      const m = this.map(node, at);
+      const config: Record<string, unknown> = {};
+      const folders: Record<string, FolderConfig> = {};
+      for (const [rawKey, v] of Object.entries(m)) {
+        const keyPath = [...at, rawKey];
+        const isConfig = rawKey.startsWith('+');
+        const key = canonicalConfigKey(isConfig ? rawKey.slice(1) : rawKey);
+        const sub = folder === '' ? rawKey : `${folder}/${rawKey}`;
+        const folderExists = !isConfig && roots.some((r) => isDir(join(projectDir, r, sub)));
+        if (folderExists && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+          folders[rawKey] = walk(v, keyPath, sub);
+          continue;
+        }
+        const check = keys[key];
+        if (!check) {
+          const where = `${roots[0]}/${sub}`;
+          throw this.error(
+            keyPath,
+            isConfig ? `unknown config key '${key}' in ${this.keyName(keyPath)}` : `no folder ${where} and no config key ${rawKey}`,
+            didYouMean(key, Object.keys(keys)) ?? didYouMean(rawKey, listFolders(projectDir, roots, folder)),
+          );
+        }
+        const result = check(v);
+        if (!result.ok) throw this.error(keyPath, `${this.keyName(keyPath)} must be ${result.expected}, got ${JSON.stringify(v)}`);
+        config[key] = result.value;
+      }
+      return { config, folders };
+    };
+    return walk(value, path, '');
+  }
+
+  /** Render `{{ env_var(...) }}` in strings (recursively); other values pass through. */
+  private renderDeep(value: unknown, path: readonly (string | number)[]): unknown {
+    if (typeof value === 'string') {
+      if (!value.includes('{{') && !value.includes('{%')) return value;
+      try {
+        return this.engine.render(PROJECT_FILE, value, {
+          functions: { env_var: (name: unknown, fallback?: unknown) => envVar(this.env, name, fallback) },
+          values: {},
+        });
+      } catch (error) {
+        const message = error instanceof TemplateLocatedError ? error.message : String(error);
+        const hint = (error as { hint?: string }).hint;
+        throw this.error(path, `${this.keyName(path)}: ${message}`, hint);
+      }
+    }
+    if (Array.isArray(value)) return value.map((v, i) => this.renderDeep(v, [...path, i]));
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.renderDeep(v, [...path, k])]));
+    }
+    return value;
+  }
+
+  private checkKeys(m: Record<string, unknown>, allowed: readonly string[], at: string[], what: string): void {
+    for (const key of Object.keys(m)) {
+      if (!allowed.includes(key)) {
+        const where = at.length ? ` in ${this.keyName(at)}` : '';
+        throw this.error([...at, key], `unknown ${what} '${key}'${where}`, didYouMean(key, allowed));
+      }
+    }
+  }
+
+  private map(value: unknown, path: readonly (string | number)[]): Record<string, unknown> {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw this.error(path, `${this.keyName(path) || PROJECT_FILE} must be a mapping`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  private string(value: unknown, path: readonly (string | number)[], required = false): string | undefined {
+    if (value === undefined || value === null) {
+      if (required) throw this.error(path, `${this.keyName(path)} is required`);
+      return undefined;
+    }
+    if (typeof value !== 'string') throw this.error(path, `${this.keyName(path)} must be a string, got ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  private stringList(value: unknown, path: readonly (string | number)[]): string[] | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === 'string') return [value];
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      throw this.error(path, `${this.keyName(path)} must be a string or a list of strings`);
+    }
+    return value;
+  }
+
+  private positiveInt(value: unknown, path: readonly (string | number)[]): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      throw this.error(path, `${this.keyName(path)} must be a positive integer`);
+    }
+    return value;
+  }
+}
+
+/** `env_var('NAME', 'default')`, shared by project.yml, YAML properties and templates. */
+export function envVar(env: NodeJS.ProcessEnv, name: unknown, fallback?: unknown): unknown {
+  if (typeof name !== 'string') throw new TemplateUserError(`env_var() needs a variable name, got ${JSON.stringify(name)}`);
+  const value = env[name];
+  if (value !== undefined) return value;
+  if (fallback !== undefined) return fallback;
+  throw new TemplateUserError(`environment variable ${name} is not set`, `set it, or give a default: env_var('${name}', '...')`);
+}
+
+function describeType(type: VarType): string {
+  return type === 'any' ? 'a string, number, boolean or null' : type === 'list' ? 'a list' : type === 'map' ? 'a mapping' : `a ${type}`;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function listFolders(projectDir: string, roots: readonly string[], folder: string): string[] {
+  const out: string[] = [];
+  for (const r of roots) {
+    const dir = join(projectDir, r, folder);
+    if (!isDir(dir)) continue;
+    for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) out.push(d.name);
+  }
+  return out;
+}

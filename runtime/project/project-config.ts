@@ -1,0 +1,57 @@
+/** The validated contents of project.yml, with only the active target resolved. */
+
+export type ScalarVarType = 'string' | 'number' | 'boolean';
+export type VarType = ScalarVarType | 'list' | 'map' | 'any';
+
+export interface DeclaredVar {
+  readonly name: string;
+  readonly default: unknown;
+  readonly type: VarType;
+}
+
+export interface StateConfig {
+  readonly backend: 'local' | 'dynamodb';
+  readonly table?: string;
+  readonly lease_seconds?: number;
+}
+
+export interface TargetConfig {
+  readonly name: string;
+  /** As written (":memory:" or a path relative to the project directory). */
+  readonly database: string;
+  /** Absolute path, or ":memory:". */
+  readonly databasePath: string;
+  readonly threads: number;
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  readonly storage?: string;
+  readonly state: StateConfig;
+  readonly vars: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Folder-level config: `config` applies to every node in the folder (and below), `folders` holds
+ * the subfolders' own levels. Each config value remembers where it was written.
+ */
+export interface FolderConfig {
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly folders: Readonly<Record<string, FolderConfig>>;
+}
+
+export interface ProjectConfig {
+  /** Absolute project directory. */
+  readonly dir: string;
+  readonly name: string;
+  readonly modelPaths: readonly string[];
+  readonly macroPaths: readonly string[];
+  readonly seedPaths: readonly string[];
+  readonly dataTestPaths: readonly string[];
+  readonly targetPath: string;
+  /** Declared vars with their project defaults. */
+  readonly vars: Readonly<Record<string, DeclaredVar>>;
+  readonly target: TargetConfig;
+  readonly targetNames: readonly string[];
+  readonly onRunStart: readonly string[];
+  readonly onRunEnd: readonly string[];
+  readonly models: FolderConfig;
+  readonly seeds: FolderConfig;
+}

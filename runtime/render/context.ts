@@ -1,0 +1,129 @@
+import { TemplateUserError } from '../template/strict-compiler.js';
+import type { RenderScope } from '../template/template-engine.js';
+import { envVar } from '../project/load-project.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import type { TargetConfig } from '../project/project-config.js';
+
+/**
+ * How the context functions answer. Parse records calls and answers placeholders; execution
+ * answers with real relations and state. Everything else in the context is the same in both.
+ */
+export interface ContextResolver {
+  ref(name: string, packageName?: string): string;
+  source(sourceName: string, tableName: string): string;
+  config(values: Record<string, unknown>): void;
+  isIncremental(): boolean;
+  watermark(): string;
+}
+
+export interface ContextInputs {
+  readonly resolver: ContextResolver;
+  readonly varValues: Readonly<Record<string, unknown>>;
+  readonly env: NodeJS.ProcessEnv;
+  readonly target: TargetConfig;
+  /** The node's own relation, rendered (`this`); undefined outside a model (hooks). */
+  readonly thisRelation?: string;
+  readonly runStartedAt: Date;
+  readonly invocationId: string;
+}
+
+/** Split Nunjucks call arguments into positional and keyword arguments. */
+export function splitArgs(args: unknown[]): { positional: unknown[]; kwargs: Record<string, unknown> } {
+  const last = args[args.length - 1] as Record<string, unknown> | undefined;
+  if (last !== null && typeof last === 'object' && (last as { __keywords?: boolean }).__keywords) {
+    const { __keywords: _, ...kwargs } = last;
+    return { positional: args.slice(0, -1), kwargs };
+  }
+  return { positional: args, kwargs: {} };
+}
+
+/** dbt's template context for one render. */
+export function buildRenderScope(inputs: ContextInputs): RenderScope {
+  const { resolver } = inputs;
+  const needString = (fn: string, what: string, v: unknown): string => {
+    if (typeof v !== 'string' || v === '') throw new TemplateUserError(`${fn}() needs ${what} as a string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const functions = {
+    ref(...args: unknown[]) {
+      const { positional } = splitArgs(args);
+      if (positional.length === 2) return resolver.ref(needString('ref', 'a model name', positional[1]), needString('ref', 'a package name', positional[0]));
+      if (positional.length !== 1) throw new TemplateUserError(`ref() takes a model name, got ${positional.length} arguments`);
+      return resolver.ref(needString('ref', 'a model name', positional[0]));
+    },
+    source(...args: unknown[]) {
+      const { positional } = splitArgs(args);
+      if (positional.length !== 2) throw new TemplateUserError(`source() takes a source name and a table name, got ${positional.length} arguments`);
+      return resolver.source(needString('source', 'a source name', positional[0]), needString('source', 'a table name', positional[1]));
+    },
+    config(...args: unknown[]) {
+      const { positional, kwargs } = splitArgs(args);
+      const values = { ...kwargs };
+      for (const p of positional) {
+        if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new TemplateUserError('config() takes keyword arguments, e.g. config(materialized=\'table\')');
+        Object.assign(values, p);
+      }
+      resolver.config(values);
+      return '';
+    },
+    var(...args: unknown[]) {
+      const { positional, kwargs } = splitArgs(args);
+      const name = needString('var', 'a variable name', positional[0]);
+      const hasDefault = positional.length > 1 || 'default' in kwargs;
+      const fallback = positional.length > 1 ? positional[1] : kwargs.default;
+      return lookupVar(inputs.varValues, name, hasDefault, fallback);
+    },
+    env_var(...args: unknown[]) {
+      const { positional } = splitArgs(args);
+      return envVar(inputs.env, positional[0], positional[1]);
+    },
+    is_incremental: () => resolver.isIncremental(),
+    watermark: () => resolver.watermark(),
+    log: () => '',
+  };
+  return {
+    functions,
+    values: {
+      this: inputs.thisRelation,
+      target: strictObject('target', targetContext(inputs.target)),
+      run_started_at: inputs.runStartedAt.toISOString(),
+      invocation_id: inputs.invocationId,
+    },
+  };
+}
+
+/** var(name, default): declared vars resolve; an undeclared name needs a default (dbt's rule). */
+export function lookupVar(varValues: Readonly<Record<string, unknown>>, name: string, hasDefault: boolean, fallback: unknown): unknown {
+  if (Object.prototype.hasOwnProperty.call(varValues, name)) {
+    const value = varValues[name];
+    return (value === null || value === undefined) && hasDefault ? fallback : value;
+  }
+  if (hasDefault) return fallback;
+  throw new TemplateUserError(
+    `var '${name}' is not declared in project.yml and has no default`,
+    didYouMean(name, Object.keys(varValues)) ?? `declare it under vars: or call var('${name}', default)`,
+  );
+}
+
+function targetContext(target: TargetConfig): Record<string, unknown> {
+  return {
+    name: target.name,
+    type: 'duckdb',
+    database: target.database,
+    schema: 'main',
+    threads: target.threads,
+    storage: target.storage ?? null,
+  };
+}
+
+/** An object whose misspelled attributes are errors (`target.nmae`), not silent undefined. */
+function strictObject(label: string, value: Record<string, unknown>): Record<string, unknown> {
+  return new Proxy(value, {
+    get(obj, key) {
+      if (typeof key !== 'string' || key in obj) return Reflect.get(obj, key);
+      // Probes by the template runtime and JS itself, not the user's.
+      if (key === 'toJSON' || key === 'then' || key === '__keywords' || key === 'length' || key === 'constructor') return undefined;
+      throw new TemplateUserError(`'${label}' has no attribute '${key}'`, didYouMean(key, Object.keys(obj)));
+    },
+  });
+}

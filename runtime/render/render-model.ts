@@ -1,0 +1,139 @@
+import { CompileError } from '../errors.js';
+import type { Manifest, ModelNode, SeedNode, SourceNode } from '../manifest/types.js';
+import type { LoadedProject } from '../project/load-project.js';
+import type { TemplateEngine } from '../template/template-engine.js';
+import { TemplateUserError } from '../template/strict-compiler.js';
+import { locateNodeError } from '../parse/parse-project.js';
+import { buildRenderScope, lookupVar, type ContextResolver } from './context.js';
+import { ephemeralCteName, quoteLiteral, renderRelation } from './relation.js';
+import { injectCtes } from './inject-ctes.js';
+
+/** What rendering needs from the run: the project, the compiled templates and the run's identity. */
+export interface RenderEnvironment {
+  readonly manifest: Manifest;
+  readonly project: LoadedProject;
+  readonly templates: () => TemplateEngine;
+  readonly env: NodeJS.ProcessEnv;
+  readonly runStartedAt: Date;
+  readonly invocationId: string;
+  /** The relation a ref() to this node reads (committed data); defaults to its database relation. */
+  readonly relationOf?: (node: ModelNode | SeedNode) => string;
+  readonly isIncremental?: (node: ModelNode) => boolean;
+  readonly watermark?: (node: ModelNode) => string;
+}
+
+/** How a source reads: its table, or its external files. */
+export function renderSource(node: SourceNode): string {
+  if (node.external_location === undefined) return renderRelation(node.relation);
+  const loc = quoteLiteral(node.external_location);
+  if (/\.csv(\.gz)?$/i.test(node.external_location)) return `read_csv(${loc}, union_by_name = true)`;
+  if (/\.jsonl?(\.gz)?$/i.test(node.external_location)) return `read_json_auto(${loc}, union_by_name = true)`;
+  return `read_parquet(${loc}, union_by_name = true)`;
+}
+
+/**
+ * The full SQL of one model with the run's real context: ephemeral models it refers to (also
+ * through other ephemerals) are inlined as CTEs, in dependency order.
+ */
+export function renderModel(node: ModelNode, renv: RenderEnvironment): string {
+  const ctes: Array<{ name: string; sql: string }> = [];
+  const sql = renderOne(node, renv, ctes, [node.unique_id]);
+  return injectCtes(sql, ctes);
+}
+
+function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name: string; sql: string }>, stack: string[]): string {
+  const { manifest } = renv;
+  const byName = (name: string): ModelNode | SeedNode | undefined => {
+    for (const id of node.depends_on.nodes) {
+      const dep = manifest.nodes[id];
+      if (dep && dep.resource_type !== 'source' && dep.name === name) return dep;
+    }
+    return undefined;
+  };
+  const resolver: ContextResolver = {
+    ref(name) {
+      const dep = byName(name);
+      if (!dep) {
+        throw new TemplateUserError(
+          `ref('${name}') was not seen when the project was parsed`,
+          `write the call with a literal name, or add a comment: -- depends_on: {{ ref('${name}') }}`,
+        );
+      }
+      if (dep.resource_type === 'model' && dep.config.materialized === 'ephemeral') {
+        const cteName = ephemeralCteName(dep.name);
+        if (!ctes.some((c) => c.name === cteName)) {
+          const cteSql = renderOne(dep, renv, ctes, [...stack, dep.unique_id]);
+          if (!ctes.some((c) => c.name === cteName)) ctes.push({ name: cteName, sql: cteSql });
+        }
+        return cteName;
+      }
+      return renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
+    },
+    source(sourceName, tableName) {
+      const id = node.depends_on.nodes.find((d) => {
+        const n = manifest.nodes[d];
+        return n?.resource_type === 'source' && n.source_name === sourceName && n.name === tableName;
+      });
+      if (!id) throw new TemplateUserError(`source('${sourceName}', '${tableName}') was not seen when the project was parsed`);
+      return renderSource(manifest.nodes[id] as SourceNode);
+    },
+    config: () => undefined,
+    isIncremental: () => renv.isIncremental?.(node) ?? false,
+    watermark: () => {
+      if (!renv.watermark) throw new TemplateUserError('watermark() is only available in an incremental model, where is_incremental() is true');
+      return renv.watermark(node);
+    },
+  };
+  try {
+    if (node.fast_path) return renderFast(node, resolver, renv.project.varValues);
+    return renv.templates().render(
+      node.original_file_path,
+      node.raw_code,
+      buildRenderScope({
+        resolver,
+        varValues: renv.project.varValues,
+        env: renv.env,
+        target: renv.project.config.target,
+        thisRelation: renderRelation(node.relation),
+        runStartedAt: renv.runStartedAt,
+        invocationId: renv.invocationId,
+      }),
+    );
+  } catch (error) {
+    const located = locateNodeError(error, node.unique_id, node.original_file_path);
+    if (located instanceof CompileError && stack.length > 1) {
+      throw new CompileError(located.message, {
+        code: located.code,
+        location: located.location,
+        hint: located.hint,
+        node: stack[0],
+        cause: error,
+      });
+    }
+    throw located;
+  }
+}
+
+/** Text and literal calls only: the same output as the template engine, without it. */
+function renderFast(node: ModelNode, resolver: ContextResolver, varValues: Readonly<Record<string, unknown>>): string {
+  let out = '';
+  for (const segment of node.fast_path!) {
+    switch (segment.kind) {
+      case 'text':
+        out += segment.text;
+        break;
+      case 'ref':
+        out += resolver.ref(segment.name);
+        break;
+      case 'source':
+        out += resolver.source(segment.source, segment.table);
+        break;
+      case 'var':
+        out += String(lookupVar(varValues, segment.name, segment.hasDefault, segment.default));
+        break;
+      case 'config':
+        break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,147 @@
+import { createRequire } from 'node:module';
+import { didYouMean } from '../util/did-you-mean.js';
+
+/**
+ * Nunjucks, made strict for SQL. Nunjucks' own `throwOnUndefined` only checks values that are
+ * output, so `{% if is_incremntal() %}` or `ref(modle_name)` would silently render wrong SQL.
+ * We change two code generators of its compiler:
+ *  - a name lookup throws when the name is defined nowhere (except as the operand of
+ *    `is defined` / `is undefined`, and Jinja's literals True/False/None);
+ *  - a function call records the template and position, so an error raised by the called
+ *    function (or by a macro in another file) names the file and line where it happened.
+ * The patch is applied once per process; it affects only environments created by this module.
+ */
+
+const require = createRequire(import.meta.url);
+// nunjucks ships no types for its internals; these are the three objects we touch.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const compilerModule = require('nunjucks/src/compiler') as { Compiler: any };
+const runtime = require('nunjucks/src/runtime') as any;
+const nodes = require('nunjucks/src/nodes') as any;
+
+/** An error raised while rendering, with the template and 1-based position where it happened. */
+export class TemplateLocatedError extends Error {
+  readonly templateFile: string;
+  readonly line: number;
+  readonly column: number;
+  /** Set so nunjucks' handleError keeps this error as is. */
+  readonly lineno: number;
+  constructor(message: string, templateFile: string, line: number, column: number, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TemplateLocatedError';
+    this.templateFile = templateFile;
+    this.line = line;
+    this.column = column;
+    this.lineno = line;
+    this.hint = options?.hint;
+  }
+  readonly hint?: string;
+  /** nunjucks calls Update(path) on errors passing out of a template; ours already know their file. */
+  Update(): this {
+    return this;
+  }
+}
+
+/** Thrown by context functions (ref, var, ...) for user errors; gets a location on the way out. */
+export class TemplateUserError extends Error {
+  readonly hint?: string;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.name = 'TemplateUserError';
+    this.hint = hint;
+  }
+}
+
+const JINJA_LITERALS: Readonly<Record<string, string>> = { True: 'true', False: 'false', None: 'null' };
+const LENIENT_TESTS = new Set(['defined', 'undefined']);
+
+let patched = false;
+let callSite = { file: '', line: 0, column: 0 };
+
+/**
+ * Where the function being called right now was called from. Context functions (ref, config)
+ * read it to record the line of a call found by rendering rather than by the static reader.
+ */
+export function lastCallSite(): { readonly file: string; readonly line: number; readonly column: number } {
+  return callSite;
+}
+
+export function installStrictCompiler(): void {
+  if (patched) return;
+  patched = true;
+  const proto = compilerModule.Compiler.prototype;
+
+  proto.compileSymbol = function compileSymbol(this: any, node: any, frame: any) {
+    const name: string = node.value;
+    const local = frame.lookup(name);
+    if (local) {
+      this._emit(local);
+    } else if (this._smelterLenient) {
+      this._emit(`runtime.contextOrFrameLookup(context, frame, ${JSON.stringify(name)})`);
+    } else if (name in JINJA_LITERALS) {
+      this._emit(
+        `runtime.smelterLiteral(context, frame, ${JSON.stringify(name)}, ${JINJA_LITERALS[name]})`,
+      );
+    } else {
+      this._emit(
+        `runtime.smelterLookup(context, frame, ${JSON.stringify(name)}, ${node.lineno}, ${node.colno}, ${JSON.stringify(this.templateName ?? '')})`,
+      );
+    }
+  };
+
+  const compileIs = proto.compileIs;
+  proto.compileIs = function (this: any, node: any, frame: any) {
+    const test = node.right.name ? node.right.name.value : node.right.value;
+    const lenient = LENIENT_TESTS.has(test) && node.left instanceof nodes.Symbol;
+    const before = this._smelterLenient;
+    if (lenient) this._smelterLenient = true;
+    try {
+      compileIs.call(this, node, frame);
+    } finally {
+      this._smelterLenient = before;
+    }
+  };
+
+  proto.compileFunCall = function compileFunCall(this: any, node: any, frame: any) {
+    this._emit(`(lineno = ${node.lineno}, colno = ${node.colno}, `);
+    this._emit('runtime.smelterCall(');
+    this._compileExpression(node.name, frame);
+    this._emit(`, ${JSON.stringify(this._getNodeName(node.name))}, context, `);
+    this._compileAggregate(node.args, frame, '[', ']');
+    this._emit(`, ${node.lineno}, ${node.colno}, ${JSON.stringify(this.templateName ?? '')}))`);
+  };
+
+  runtime.smelterLiteral = (context: any, frame: any, name: string, literal: unknown) => {
+    const value = runtime.contextOrFrameLookup(context, frame, name);
+    return value === undefined ? literal : value;
+  };
+
+  runtime.smelterLookup = (context: any, frame: any, name: string, line: number, col: number, file: string) => {
+    const value = runtime.contextOrFrameLookup(context, frame, name);
+    if (value !== undefined) return value;
+    throw new TemplateLocatedError(`'${name}' is undefined`, file, line + 1, col + 1, {
+      hint: didYouMean(name, visibleNames(context, frame)),
+    });
+  };
+
+  runtime.smelterCall = (fn: any, name: string, context: any, args: unknown[], line: number, col: number, file: string) => {
+    callSite = { file, line: line + 1, column: col + 1 };
+    try {
+      return runtime.callWrap(fn, name, context, args);
+    } catch (error) {
+      if (error instanceof TemplateLocatedError) throw error;
+      const e = error as Error & { hint?: string };
+      const message = error instanceof TemplateUserError ? e.message : `${name}(): ${e?.message ?? String(error)}`;
+      throw new TemplateLocatedError(message, file, line + 1, col + 1, { cause: error, hint: e?.hint });
+    }
+  };
+}
+
+function visibleNames(context: any, frame: any): string[] {
+  const names = new Set<string>();
+  for (let f = frame; f; f = f.parent) for (const k of Object.keys(f.variables ?? {})) names.add(k);
+  for (const k of Object.keys(context?.ctx ?? {})) names.add(k);
+  for (const k of Object.keys(context?.env?.globals ?? {})) names.add(k);
+  for (const builtin of ['range', 'cycler', 'joiner', 'loop']) names.delete(builtin);
+  return [...names];
+}

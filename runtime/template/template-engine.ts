@@ -1,0 +1,145 @@
+import nunjucks from 'nunjucks';
+import { createHash } from 'node:crypto';
+import { installStrictCompiler, TemplateLocatedError } from './strict-compiler.js';
+
+/**
+ * What a template can see: dbt's context. One scope per render; the engine exposes the innermost
+ * scope to models and macros alike, so a macro that calls `ref()` resolves it for the model being
+ * rendered.
+ */
+export interface RenderScope {
+  readonly functions: Readonly<Record<string, (...args: any[]) => unknown>>;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+export interface MacroFile {
+  /** Project-relative path. */
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Names every scope provides; macros may not shadow them. */
+export const CONTEXT_NAMES = [
+  'ref',
+  'source',
+  'config',
+  'var',
+  'env_var',
+  'is_incremental',
+  'watermark',
+  'this',
+  'target',
+  'run_started_at',
+  'invocation_id',
+  'return',
+  'log',
+  'exceptions',
+] as const;
+
+/**
+ * Nunjucks set up for SQL: no autoescape, strict names, Jinja literals, global macros. Compiled
+ * templates are cached by content, so a project's repeated templates compile once.
+ */
+export class TemplateEngine {
+  private readonly env: nunjucks.Environment;
+  private readonly scopes: RenderScope[] = [];
+  private readonly compiled = new Map<string, nunjucks.Template>();
+  readonly macroNames: ReadonlySet<string>;
+
+  /** Throws TemplateLocatedError for a macro file that does not compile. */
+  constructor(macroFiles: readonly MacroFile[]) {
+    installStrictCompiler();
+    // dev: keep our located errors as thrown instead of re-wrapping them in a plain Error.
+    this.env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: true, dev: true } as nunjucks.ConfigureOptions);
+    (this.env as unknown as { addTest(name: string, fn: (v: unknown) => boolean): void }).addTest('none', (v: unknown) => v === null || v === undefined);
+    this.env.addFilter('as_bool', (v: unknown) => v === true || v === 'true' || v === 'True');
+    this.env.addFilter('as_number', (v: unknown) => Number(v));
+    this.env.addFilter('as_text', (v: unknown) => (v === null || v === undefined ? '' : String(v)));
+    for (const name of CONTEXT_NAMES) this.defineScopedGlobal(name);
+
+    const names = new Set<string>();
+    const noScope: RenderScope = { functions: {}, values: {} };
+    for (const file of macroFiles) {
+      const template = this.compile(file.path, file.text);
+      const exported = this.withScope(noScope, () => getExportedSync(template));
+      for (const [name, value] of Object.entries(exported)) {
+        if (typeof value !== 'function') continue;
+        this.env.addGlobal(name, value);
+        names.add(name);
+      }
+    }
+    this.macroNames = names;
+  }
+
+  /** Render `text` (the contents of project file `path`) with `scope`; synchronous. */
+  render(path: string, text: string, scope: RenderScope): string {
+    const template = this.compile(path, text);
+    try {
+      return this.withScope(scope, () => template.render({}));
+    } catch (error) {
+      throw locateError(error, path, 'template error');
+    }
+  }
+
+  /** Compile without rendering: surfaces syntax errors (with file and line). */
+  compile(path: string, text: string): nunjucks.Template {
+    const key = `${path}\u0000${createHash('sha1').update(text).digest('base64')}`;
+    let template = this.compiled.get(key);
+    if (template === undefined) {
+      try {
+        template = new nunjucks.Template(text, this.env, path, true);
+      } catch (error) {
+        throw locateError(error, path, 'template syntax error');
+      }
+      this.compiled.set(key, template);
+    }
+    return template;
+  }
+
+  private withScope<T>(scope: RenderScope, fn: () => T): T {
+    this.scopes.push(scope);
+    try {
+      return fn();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  private defineScopedGlobal(name: string): void {
+    const scopes = this.scopes;
+    const globals = (this.env as unknown as { globals: object }).globals;
+    Object.defineProperty(globals, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const scope = scopes[scopes.length - 1];
+        if (scope === undefined) return undefined;
+        return name in scope.functions ? scope.functions[name] : scope.values[name];
+      },
+    });
+  }
+}
+
+function getExportedSync(template: nunjucks.Template): Record<string, unknown> {
+  let result: Record<string, unknown> | undefined;
+  let failure: unknown;
+  (template as unknown as { getExported(cb: (err: unknown, exported: Record<string, unknown>) => void): void }).getExported(
+    (err, exported) => {
+      failure = err;
+      result = exported;
+    },
+  );
+  if (failure) throw failure;
+  return result ?? {};
+}
+
+/** Nunjucks' own errors carry lineno/colno and a decorated message; give them our shape. */
+function locateError(error: unknown, path: string, what: string): Error {
+  if (error instanceof TemplateLocatedError) return error;
+  const e = error as { message?: string; lineno?: number; colno?: number };
+  const raw = String(e.message ?? error);
+  const message = raw.replace(/^\(.*?\)( \[Line \d+(, Column \d+)?\])?\n\s*/, '').trim();
+  return new TemplateLocatedError(`${what}: ${message}`, path, e.lineno || 1, e.colno || 1, { cause: error });
+}
+
+export { TemplateLocatedError };

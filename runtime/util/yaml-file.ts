@@ -1,0 +1,68 @@
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
+import { ProjectError, type SourceLocation } from '../errors.js';
+
+/**
+ * A parsed YAML file that remembers where every value was written, so validation errors can
+ * name file, line and key.
+ */
+export interface YamlFile {
+  readonly file: string;
+  readonly value: unknown;
+  /** Location of the value at `path` (or of its key, for map entries); the file alone if unknown. */
+  locate(path: readonly (string | number)[]): SourceLocation;
+}
+
+/**
+ * Parse YAML text. A syntax error is a ProjectError at the line and column the parser reports.
+ * `file` is the project-relative path used in messages.
+ */
+export function parseYamlFile(text: string, file: string): YamlFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0];
+    const pos = lineCounter.linePos(err.pos[0]);
+    const message = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw new ProjectError(`invalid YAML: ${message}`, {
+      code: 'yaml',
+      location: { file, line: pos.line, column: pos.col },
+    });
+  }
+  const positions = new Map<string, { line: number; column: number }>();
+  const record = (path: string, offset: number | undefined) => {
+    if (offset === undefined) return;
+    const pos = lineCounter.linePos(offset);
+    positions.set(path, { line: pos.line, column: pos.col });
+  };
+  const walk = (node: unknown, path: string) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const keyNode = pair.key as YamlNode | null;
+        const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+        const childPath = path === '' ? key : `${path}\u0000${key}`;
+        record(childPath, keyNode?.range?.[0]);
+        walk(pair.value, childPath);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        const childPath = path === '' ? String(i) : `${path}\u0000${i}`;
+        record(childPath, (item as YamlNode | null)?.range?.[0]);
+        walk(item, childPath);
+      });
+    }
+  };
+  walk(doc.contents, '');
+  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  return {
+    file,
+    value,
+    locate(path) {
+      for (let n = path.length; n > 0; n--) {
+        const pos = positions.get(path.slice(0, n).map(String).join('\u0000'));
+        if (pos) return { file, ...pos };
+      }
+      return { file };
+    },
+  };
+}
