@@ -5,7 +5,7 @@ import { DiagnosticsError, UsageError, SmelterError, errorFromDiagnostic } from 
 import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
-import { buildDag, type Dag } from './graph/dag.js';
+import type { Dag } from './graph/dag.js';
 import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
@@ -29,6 +29,8 @@ export interface InvocationOptions {
   readonly signal?: AbortSignal;
   readonly env?: NodeJS.ProcessEnv;
   readonly onEvent?: (event: RunEvent) => void;
+  /** Selection warnings (a criterion that matched nothing), reported before anything runs. */
+  readonly onWarning?: (message: string) => void;
   /** Recorded in run_results.json `args`. */
   readonly args?: Readonly<Record<string, unknown>>;
 }
@@ -47,7 +49,7 @@ export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'tar
   const parsed = parseProject(project, { env: options.env });
   const errors = parsed.manifest.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new DiagnosticsError(errors.map(errorFromDiagnostic));
-  return { project, parsed, manifest: parsed.manifest, dag: buildDag(parsed.manifest) };
+  return { project, parsed, manifest: parsed.manifest, dag: parsed.dag };
 }
 
 export interface Selected {
@@ -64,6 +66,7 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
     resourceTypes,
   });
   const nodes = [...selected].map((id) => p.manifest.nodes[id]).sort((a, b) => a.unique_id.localeCompare(b.unique_id));
+  for (const w of warnings) options.onWarning?.(w);
   return { nodes, warnings };
 }
 

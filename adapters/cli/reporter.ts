@@ -58,10 +58,6 @@ export function jsonLine(line: Omit<JsonLogLine, 'ts'>): string {
 /** Turns run events into text lines (with a live progress line on a terminal) or JSON lines. */
 export function createRunReporter(output: Output, format: 'text' | 'json', what: string): (event: RunEvent) => void {
   let progressShown = false;
-  const clearProgress = () => {
-    if (progressShown) output.err('\r\x1b[K\x1b[1A');
-    progressShown = false;
-  };
   let total = 0;
   let done = 0;
   const showProgress = (running: readonly string[]) => {
@@ -116,6 +112,10 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
     switch (event.type) {
       case 'run_start':
         total = event.total;
+        if (event.total === 0) {
+          output.out(`Nothing to do: no ${what}s selected`);
+          break;
+        }
         output.out(`Running ${event.total} ${what}${event.total === 1 ? '' : 's'} with ${event.threads} thread${event.threads === 1 ? '' : 's'}`);
         break;
       case 'node_start':
@@ -134,7 +134,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
       case 'run_finish':
         if (output.tty && progressShown) process.stderr.write('\r\x1b[K');
         progressShown = false;
-        void clearProgress;
+        if (event.result.results.length === 0 && !event.result.error) break;
         for (const line of formatSummary(event.result, what)) output.out(line);
         break;
     }

@@ -12,10 +12,9 @@ export function buildDag(manifest: Manifest): Dag {
   const graph = new DirectedGraph();
   for (const id of Object.keys(manifest.nodes)) graph.addNode(id);
   for (const node of Object.values(manifest.nodes)) {
+    // depends_on lists each parent once (parse dedupes), so no edge can be added twice.
     for (const parent of node.depends_on.nodes) {
-      if (graph.hasNode(parent) && !graph.hasEdge(parent, node.unique_id)) {
-        graph.addDirectedEdge(parent, node.unique_id);
-      }
+      if (graph.hasNode(parent)) graph.addDirectedEdge(parent, node.unique_id);
     }
   }
   return graph;

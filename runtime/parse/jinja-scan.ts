@@ -16,6 +16,8 @@ export interface ScannedCall {
   /** 1-based line of the call's name. */
   readonly line: number;
   readonly column: number;
+  /** Inside an if/for/macro/set block: whether it runs depends on how the template renders. */
+  readonly conditional: boolean;
 }
 
 export type TemplatePart =
@@ -58,6 +60,7 @@ export function scanTemplate(text: string): ScanResult {
   const calledNames = new Set<string>();
   let at = 0;
   let inRaw = false;
+  let depth = 0;
   while (at < text.length) {
     const open = nextTagOpen(text, at);
     if (open === -1) {
@@ -85,13 +88,20 @@ export function scanTemplate(text: string): ScanResult {
       else if (/^-?\s*raw\b/.test(trimmed)) inRaw = true;
       parts.push({ kind: 'complex' });
       if (inRaw) continue;
+      const keyword = /^-?\s*([a-z_]+)/.exec(trimmed)?.[1] ?? '';
+      if (keyword.startsWith('end')) depth = Math.max(0, depth - 1);
+      else if (BLOCK_KEYWORDS.has(keyword) && !(keyword === 'set' && trimmed.includes('='))) depth++;
+      // A block's own tag (`{% if ref('x') %}`) is as conditional as its body.
+      const found = readCalls(tokenize(inner, open + 2), position, calledNames, depth > 0);
+      calls.push(...found.calls);
+      continue;
     }
     if (inRaw) {
       parts.push({ kind: 'complex' });
       continue;
     }
     const tokens = tokenize(inner, open + 2);
-    const found = readCalls(tokens, position, calledNames);
+    const found = readCalls(tokens, position, calledNames, depth > 0);
     calls.push(...found.calls);
     const whitespaceControl = /^[-+]/.test(inner) || /[-+]$/.test(inner);
     if (kind === '{' && !whitespaceControl && found.single) parts.push({ kind: 'call', call: found.single });
@@ -99,6 +109,8 @@ export function scanTemplate(text: string): ScanResult {
   }
   return { calls, parts, calledNames };
 }
+
+const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block']);
 
 function nextTagOpen(text: string, from: number): number {
   for (let i = text.indexOf('{', from); i !== -1; i = text.indexOf('{', i + 1)) {
@@ -125,12 +137,15 @@ function findClose(text: string, from: number, closer: string, skipStrings: bool
   return -1;
 }
 
+const NUMBER = /[0-9]+(\.[0-9]+)?/y;
+const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
+
 function tokenize(src: string, base: number): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i];
-    if (/\s/.test(c)) {
+    if (c === ' ' || c === '\n' || c === '\t' || c === '\r') {
       i++;
     } else if (c === '"' || c === "'") {
       let v = '';
@@ -146,12 +161,14 @@ function tokenize(src: string, base: number): Token[] {
       }
       i++;
       tokens.push({ t: 'str', v, pos: base + start });
-    } else if (/[0-9]/.test(c)) {
-      const m = /^[0-9]+(\.[0-9]+)?/.exec(src.slice(i))!;
+    } else if (c >= '0' && c <= '9') {
+      NUMBER.lastIndex = i;
+      const m = NUMBER.exec(src)!;
       tokens.push({ t: 'num', v: Number(m[0]), pos: base + i });
       i += m[0].length;
-    } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i))!;
+    } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c === '_') {
+      IDENT.lastIndex = i;
+      const m = IDENT.exec(src)!;
       tokens.push({ t: 'id', v: m[0], pos: base + i });
       i += m[0].length;
     } else {
@@ -174,6 +191,7 @@ function readCalls(
   tokens: Token[],
   position: (offset: number) => { line: number; column: number },
   calledNames: Set<string>,
+  conditional: boolean,
 ): { calls: ScannedCall[]; single?: ScannedCall } {
   const calls: ScannedCall[] = [];
   let single: ScannedCall | undefined;
@@ -193,6 +211,7 @@ function readCalls(
       literal: parsed.literal,
       line,
       column,
+      conditional,
     };
     calls.push(call);
     if (i === 0 && parsed.literal && parsed.end === tokens.length - 1) single = call;

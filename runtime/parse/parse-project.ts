@@ -22,7 +22,7 @@ import { parseYamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { buildRenderScope, lookupVar } from '../render/context.js';
 import { ephemeralCteName, renderRelation } from '../render/relation.js';
-import { buildDag, findCycle } from '../graph/dag.js';
+import { buildDag, findCycle, type Dag } from '../graph/dag.js';
 import { discoverFiles } from './discover.js';
 import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties } from './properties.js';
@@ -41,6 +41,8 @@ export interface ParseOptions {
  */
 export interface ParseResult {
   readonly manifest: Manifest;
+  /** The dependency graph of the manifest's enabled nodes. */
+  readonly dag: Dag;
   readonly macroFiles: ReadonlyArray<{ readonly path: string; readonly text: string }>;
   /** Created on first use: `ls` on a project whose models need no render never compiles macros. */
   templates(): TemplateEngine;
@@ -235,8 +237,6 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const sources: SourceCall[] = [];
       const configCalls: ConfigLayer[] = [];
       let needsRender = false;
-      let hasStatements = false;
-      for (const part of scan.parts) if (part.kind === 'complex') hasStatements = true;
       for (const call of scan.calls) {
         if (call.name === 'ref' || call.name === 'source' || call.name === 'config') {
           if (!call.literal) {
@@ -254,7 +254,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
           if (typeof s === 'string' && typeof t === 'string' && call.args.length === 2) sources.push({ source: s, table: t, line: call.line });
           else needsRender = true;
         } else if (call.name === 'config') {
-          if (hasStatements) needsRender = true;
+          // config() under a condition applies only if that branch renders: ask the renderer.
+          if (call.conditional) needsRender = true;
           const at: SourceLocation = { file: path, line: call.line, column: call.column };
           configCalls.push({ values: { ...call.kwargs }, locate: () => at });
         }
@@ -345,8 +346,9 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   }
 
   const manifest: Manifest = { project_name: config.name, nodes, disabled, macros, diagnostics };
+  const dag = buildDag(manifest);
   if (!diagnostics.some((d) => d.severity === 'error')) {
-    const cycle = findCycle(buildDag(manifest));
+    const cycle = findCycle(dag);
     if (cycle) {
       const names = cycle.map((id) => nodes[id]?.name ?? id);
       const first = nodes[cycle[0]];
@@ -357,7 +359,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       );
     }
   }
-  return { manifest, macroFiles, templates };
+  return { manifest, dag, macroFiles, templates };
 }
 
 function toModelNode(

@@ -74,7 +74,7 @@ function varAccepts(type: VarType, value: unknown): boolean {
 }
 
 class ProjectReader {
-  private readonly engine = new TemplateEngine([]);
+  private engine: TemplateEngine | undefined;
   constructor(
     private readonly yaml: YamlFile,
     private readonly env: NodeJS.ProcessEnv,
@@ -270,6 +270,7 @@ class ProjectReader {
     if (typeof value === 'string') {
       if (!value.includes('{{') && !value.includes('{%')) return value;
       try {
+        this.engine ??= new TemplateEngine([]);
         return this.engine.render(PROJECT_FILE, value, {
           functions: { env_var: (name: unknown, fallback?: unknown) => envVar(this.env, name, fallback) },
           values: {},

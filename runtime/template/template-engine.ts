@@ -1,6 +1,12 @@
-import nunjucks from 'nunjucks';
+import type nunjucksTypes from 'nunjucks';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { installStrictCompiler, TemplateLocatedError } from './strict-compiler.js';
+
+// Loaded on first use: `smelter ls` on a project whose templates need no engine never pays for it.
+const requireModule = createRequire(import.meta.url);
+let nunjucksModule: typeof nunjucksTypes | undefined;
+const nunjucks = () => (nunjucksModule ??= requireModule('nunjucks') as typeof nunjucksTypes);
 
 /**
  * What a template can see: dbt's context. One scope per render; the engine exposes the innermost
@@ -41,16 +47,16 @@ export const CONTEXT_NAMES = [
  * templates are cached by content, so a project's repeated templates compile once.
  */
 export class TemplateEngine {
-  private readonly env: nunjucks.Environment;
+  private readonly env: nunjucksTypes.Environment;
   private readonly scopes: RenderScope[] = [];
-  private readonly compiled = new Map<string, nunjucks.Template>();
+  private readonly compiled = new Map<string, nunjucksTypes.Template>();
   readonly macroNames: ReadonlySet<string>;
 
   /** Throws TemplateLocatedError for a macro file that does not compile. */
   constructor(macroFiles: readonly MacroFile[]) {
     installStrictCompiler();
     // dev: keep our located errors as thrown instead of re-wrapping them in a plain Error.
-    this.env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: true, dev: true } as nunjucks.ConfigureOptions);
+    this.env = new (nunjucks().Environment)([], { autoescape: false, throwOnUndefined: true, dev: true } as nunjucksTypes.ConfigureOptions);
     (this.env as unknown as { addTest(name: string, fn: (v: unknown) => boolean): void }).addTest('none', (v: unknown) => v === null || v === undefined);
     this.env.addFilter('as_bool', (v: unknown) => v === true || v === 'true' || v === 'True');
     this.env.addFilter('as_number', (v: unknown) => Number(v));
@@ -82,12 +88,12 @@ export class TemplateEngine {
   }
 
   /** Compile without rendering: surfaces syntax errors (with file and line). */
-  compile(path: string, text: string): nunjucks.Template {
+  compile(path: string, text: string): nunjucksTypes.Template {
     const key = `${path}\u0000${createHash('sha1').update(text).digest('base64')}`;
     let template = this.compiled.get(key);
     if (template === undefined) {
       try {
-        template = new nunjucks.Template(text, this.env, path, true);
+        template = new (nunjucks().Template)(text, this.env, path, true);
       } catch (error) {
         throw locateError(error, path, 'template syntax error');
       }
@@ -120,7 +126,7 @@ export class TemplateEngine {
   }
 }
 
-function getExportedSync(template: nunjucks.Template): Record<string, unknown> {
+function getExportedSync(template: nunjucksTypes.Template): Record<string, unknown> {
   let result: Record<string, unknown> | undefined;
   let failure: unknown;
   (template as unknown as { getExported(cb: (err: unknown, exported: Record<string, unknown>) => void): void }).getExported(
