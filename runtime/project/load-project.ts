@@ -174,7 +174,9 @@ class ProjectReader {
     const raw = targets ? this.map(targets[name] ?? {}, ['targets', name]) : {};
     const at = (key: string) => ['targets', name, key];
     this.checkKeys(raw, TARGET_KEYS, ['targets', name], 'target key');
-    const rendered = (key: string) => this.renderDeep(raw[key], at(key));
+    // Rendered in the order written, so the first error reported is the first in the file.
+    const renderedValues = new Map(Object.entries(raw).map(([k, v]) => [k, this.renderDeep(v, at(k))]));
+    const rendered = (key: string) => renderedValues.get(key);
 
     const database = this.string(rendered('database'), at('database')) ?? join(this.string(top['target-path'], ['target-path']) ?? 'target', `${name}.duckdb`);
     const threads = rendered('threads') ?? 4;

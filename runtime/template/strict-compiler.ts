@@ -108,7 +108,9 @@ export function installStrictCompiler(): void {
     this._compileExpression(node.name, frame);
     this._emit(`, ${JSON.stringify(this._getNodeName(node.name))}, context, `);
     this._compileAggregate(node.args, frame, '[', ']');
-    this._emit(`, ${node.lineno}, ${node.colno}, ${JSON.stringify(this.templateName ?? '')}))`);
+    // Point at the callee's name rather than at the parenthesis, where nunjucks puts a call.
+    const at = node.name?.lineno === undefined ? node : node.name;
+    this._emit(`, ${at.lineno}, ${at.colno}, ${JSON.stringify(this.templateName ?? '')}))`);
   };
 
   runtime.smelterLiteral = (context: any, frame: any, name: string, literal: unknown) => {

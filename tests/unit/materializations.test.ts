@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { materializationFor, type MaterializationInput, type MaterializationStrategy } from '../../runtime/materializations/index.js';
+import { injectCtes } from '../../runtime/render/inject-ctes.js';
+import type { ModelNode } from '../../runtime/manifest/types.js';
+
+const input = (over: Partial<MaterializationInput>): MaterializationInput => ({
+  node: {} as ModelNode,
+  sql: 'select 1 as id;\n',
+  relation: '"gold"."t"',
+  existing: undefined,
+  preHooks: [],
+  postHooks: [],
+  ...over,
+});
+
+const strategy = (kind: 'view' | 'table') => materializationFor(kind) as MaterializationStrategy;
+
+describe('materializations', () => {
+  it('view: hooks around CREATE OR REPLACE VIEW', () => {
+    expect(strategy('view').plan(input({ preHooks: ['set x = 1'], postHooks: ['analyze'] }))).toEqual([
+      { sql: 'set x = 1', role: 'hook' },
+      { sql: 'CREATE OR REPLACE VIEW "gold"."t" AS\nselect 1 as id\n', role: 'main' },
+      { sql: 'analyze', role: 'hook' },
+    ]);
+  });
+
+  it('view replacing a table drops the table in the same transaction', () => {
+    expect(strategy('view').plan(input({ existing: 'table' })).map((s) => s.sql)).toEqual([
+      'DROP TABLE "gold"."t"',
+      'CREATE OR REPLACE VIEW "gold"."t" AS\nselect 1 as id\n',
+    ]);
+  });
+
+  it('table: CREATE OR REPLACE TABLE, dropping a view of the same name first', () => {
+    expect(strategy('table').plan(input({ existing: 'view', sql: 'select 2 -- trailing comment' })).map((s) => s.sql)).toEqual([
+      'DROP VIEW "gold"."t"',
+      'CREATE OR REPLACE TABLE "gold"."t" AS\nselect 2 -- trailing comment\n',
+    ]);
+  });
+
+  it('ephemeral, incremental and scd2 have no build strategy in this version', () => {
+    expect(materializationFor('ephemeral')).toEqual({ unavailable: 'ephemeral models are inlined where they are referenced, not built' });
+    expect(materializationFor('incremental')).toEqual({
+      unavailable: 'materialized: incremental needs the state store, which this version of smelter does not have yet',
+    });
+  });
+});
+
+describe('injectCtes', () => {
+  const ctes = [{ name: 'c1', sql: 'select 1 as x;' }];
+  it('prepends a WITH clause', () => {
+    expect(injectCtes('select * from c1', ctes)).toBe('WITH c1 AS (\nselect 1 as x\n)\nselect * from c1');
+  });
+  it('joins an existing WITH after leading comments, also WITH RECURSIVE', () => {
+    expect(injectCtes('-- note\n/* block */ WITH a AS (select 1) select * from a, c1', ctes)).toBe(
+      '-- note\n/* block */ WITH c1 AS (\nselect 1 as x\n),\na AS (select 1) select * from a, c1',
+    );
+    expect(injectCtes('with recursive r(n) as (select 1) select * from r, c1', ctes)).toBe(
+      'with recursive c1 AS (\nselect 1 as x\n),\nr(n) as (select 1) select * from r, c1',
+    );
+  });
+  it('leaves a query alone when there is nothing to inline', () => {
+    expect(injectCtes('select 1', [])).toBe('select 1');
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { loadProject } from '../../runtime/project/load-project.js';
+import { parseProject } from '../../runtime/parse/parse-project.js';
+import { renderModel } from '../../runtime/render/render-model.js';
+import type { ModelNode } from '../../runtime/manifest/types.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+
+const PROJECT = `name: shop
+vars:
+  n: 3
+  region: eu
+targets:
+  dev: { database: ':memory:' }
+models:
+  marts:
+    +materialized: table
+    +tags: [nightly]
+    +schema: marts
+`;
+
+function parse(files: Record<string, string>, vars?: Record<string, unknown>) {
+  const dir = writeTempProject({ 'project.yml': PROJECT, 'models/marts/README.md': 'folder config applies here', ...files });
+  const project = loadProject(dir, { vars, env: {} });
+  return { project, ...parseProject(project, { env: {} }) };
+}
+
+const model = (m: { nodes: Record<string, unknown> }, name: string) => m.nodes[`model.shop.${name}`] as ModelNode;
+
+describe('parse', () => {
+  it('records ref() and source() from every branch and from depends_on comments', () => {
+    const { manifest } = parse({
+      'models/a.sql': 'select 1 as id',
+      'models/b.sql': 'select 2 as id',
+      'models/c.sql': 'select 3 as id',
+      'models/d.sql': "select 4 as id",
+      'models/x.sql': [
+        "-- depends_on: {{ ref('d') }}",
+        '{% if is_incremental() %}',
+        "select * from {{ ref('a') }}",
+        '{% else %}',
+        "select * from {{ ref('b') }} join {{ source('raw', 'orders') }} using (id)",
+        '{% endif %}',
+        "{# {{ ref('c') }} is commented out #}",
+      ].join('\n'),
+      'models/sources.yml': 'version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n',
+    });
+    expect(manifest.diagnostics).toEqual([]);
+    const x = model(manifest, 'x');
+    expect([...x.depends_on.nodes].sort()).toEqual(['model.shop.a', 'model.shop.b', 'model.shop.d', 'source.shop.raw.orders']);
+    expect(x.parsed_by_render).toBe(false);
+    expect(x.refs.map((r) => [r.name, r.line])).toEqual([
+      ['d', 1],
+      ['a', 3],
+      ['b', 5],
+    ]);
+  });
+
+  it('renders to record refs the static reader cannot see', () => {
+    const { manifest } = parse({
+      'models/a.sql': 'select 1 as id',
+      'models/b.sql': 'select 2 as id',
+      'models/u.sql': "{% for m in ['a', 'b'] %}select * from {{ ref(m) }}{% if not loop.last %} union all {% endif %}{% endfor %}",
+    });
+    const u = model(manifest, 'u');
+    expect(u.parsed_by_render).toBe(true);
+    expect([...u.depends_on.nodes].sort()).toEqual(['model.shop.a', 'model.shop.b']);
+  });
+
+  it('resolves config by precedence: config() > YAML > folder > defaults', () => {
+    const { manifest } = parse({
+      'models/marts/f.sql': "{{ config(alias='fact_orders', tags=['finance']) }}\nselect 1 as id",
+      'models/marts/g.sql': 'select 1 as id',
+      'models/marts/props.yml': 'version: 2\nmodels:\n  - name: f\n    config:\n      materialized: view\n      tags: [pii]\n',
+      'models/v.sql': 'select 1 as id',
+    });
+    const f = model(manifest, 'f');
+    expect(f.config).toMatchObject({ materialized: 'view', schema: 'marts', alias: 'fact_orders', tags: ['nightly', 'pii', 'finance'] });
+    expect(f.relation).toEqual({ schema: 'marts', identifier: 'fact_orders' });
+    expect(model(manifest, 'g').config).toMatchObject({ materialized: 'table', schema: 'marts', alias: 'g', tags: ['nightly'] });
+    expect(model(manifest, 'v').config).toMatchObject({ materialized: 'view', schema: 'main', alias: 'v', tags: [] });
+  });
+
+  it('takes config() under a condition from the branch that renders', () => {
+    const { manifest } = parse({
+      'models/c.sql': "{% if target.name == 'dev' %}{{ config(materialized='table') }}{% else %}{{ config(materialized='view') }}{% endif %}\nselect 1",
+    });
+    expect(model(manifest, 'c').config.materialized).toBe('table');
+    expect(model(manifest, 'c').parsed_by_render).toBe(true);
+  });
+
+  it('records the macros a model uses, through macros that call macros', () => {
+    const { manifest } = parse({
+      'macros/m.sql': '{% macro inner(x) %}{{ x }}{% endmacro %}\n{% macro outer(x) %}{{ inner(x) }}{% endmacro %}\n{% macro unused() %}{% endmacro %}',
+      'models/a.sql': "select {{ outer('1') }} as id",
+    });
+    expect(model(manifest, 'a').depends_on.macros).toEqual(['macro.shop.inner', 'macro.shop.outer']);
+    expect(manifest.macros.outer).toMatchObject({ original_file_path: 'macros/m.sql', line: 2, depends_on: { macros: ['macro.shop.inner'] } });
+  });
+
+  it('collects every error with file, line and a hint', () => {
+    const { manifest } = parse({
+      'models/dim_member.sql': 'select 1 as id',
+      'models/a.sql': "select *\nfrom {{ ref('dim_members') }}",
+      'models/b.sql': "select * from {{ source('raw', 'nope') }}",
+      'models/off.sql': "{{ config(enabled=false) }}\nselect 1",
+      'models/c.sql': "select * from {{ ref('off') }}",
+      'models/d.sql': "{{ config(materialised='table') }}\nselect 1",
+    });
+    expect(manifest.diagnostics.map((d) => [d.file, d.line, d.message, d.hint])).toEqual([
+      ['models/d.sql', 1, "unknown config key 'materialised'", 'did you mean materialized?'],
+      ['models/a.sql', 2, "ref('dim_members'): no model or seed named dim_members", 'did you mean dim_member?'],
+      ['models/b.sql', 1, "source('raw', 'nope'): no such source table", undefined],
+      ['models/c.sql', 1, "ref('off'): model off is disabled (enabled: false)", undefined],
+    ]);
+    expect(manifest.disabled['model.shop.off']).toBeDefined();
+  });
+
+  it('reports a cycle as a path', () => {
+    const { manifest } = parse({
+      'models/a.sql': "select * from {{ ref('c') }}",
+      'models/b.sql': "select * from {{ ref('a') }}",
+      'models/c.sql': "select * from {{ ref('b') }}",
+    });
+    expect(manifest.diagnostics.map((d) => d.message)).toEqual(['dependency cycle: a -> b -> c -> a']);
+  });
+
+  it('reports two models with one name', () => {
+    const { manifest } = parse({ 'models/x/a.sql': 'select 1', 'models/y/a.sql': 'select 2' });
+    expect(manifest.diagnostics.map((d) => [d.file, d.message])).toEqual([
+      ['models/y/a.sql', "two nodes are named 'a': models/x/a.sql and models/y/a.sql"],
+    ]);
+  });
+
+  it('renders simple templates without the engine, identically to the engine', () => {
+    const templates: Record<string, string> = {
+      'models/base.sql': 'select 1 as id',
+      'models/plain.sql': "-- a comment {# with a jinja comment #}\nselect * from {{ ref('base') }} where id < {{ var('n') }} and r = '{{ var(\"region\") }}'\n{{ config(materialized='table') }}\n",
+      'models/src.sql': "select * from {{ source('raw', 'orders') }} limit {{ var('missing_var', 7) }}",
+      'models/sources.yml': "version: 2\nsources:\n  - name: raw\n    external_location: 'data/{name}.parquet'\n    tables:\n      - name: orders\n",
+    };
+    const parsed = parse(templates);
+    const renv = { manifest: parsed.manifest, project: parsed.project, templates: parsed.templates, env: {}, runStartedAt: new Date(0), invocationId: 'x' };
+    for (const name of ['plain', 'src']) {
+      const node = model(parsed.manifest, name);
+      expect(node.fast_path).toBeDefined();
+      const fast = renderModel(node, renv);
+      const slow = renderModel({ ...node, fast_path: undefined }, renv);
+      expect(fast).toBe(slow);
+    }
+    expect(renderModel(model(parsed.manifest, 'src'), renv)).toBe("select * from read_parquet('data/orders.parquet', union_by_name = true) limit 7");
+    expect(renderModel(model(parsed.manifest, 'plain'), renv)).toBe(
+      "-- a comment \nselect * from \"main\".\"base\" where id < 3 and r = 'eu'\n\n",
+    );
+  });
+
+  it('inlines ephemeral models as CTEs, nested ones first', () => {
+    const parsed = parse({
+      'models/e1.sql': "{{ config(materialized='ephemeral') }}select 1 as id",
+      'models/e2.sql': "{{ config(materialized='ephemeral') }}select id + 1 as id from {{ ref('e1') }}",
+      'models/m.sql': "-- top\nwith z as (select 9 as id)\nselect * from {{ ref('e2') }} union all select * from {{ ref('e1') }} union all select * from z",
+    });
+    const renv = { manifest: parsed.manifest, project: parsed.project, templates: parsed.templates, env: {}, runStartedAt: new Date(0), invocationId: 'x' };
+    expect(renderModel(model(parsed.manifest, 'm'), renv)).toBe(
+      [
+        '-- top',
+        'with __smelter_cte__e1 AS (',
+        'select 1 as id',
+        '),',
+        '__smelter_cte__e2 AS (',
+        'select id + 1 as id from __smelter_cte__e1',
+        '),',
+        'z as (select 9 as id)',
+        'select * from __smelter_cte__e2 union all select * from __smelter_cte__e1 union all select * from z',
+      ].join('\n'),
+    );
+  });
+});
