@@ -207,7 +207,11 @@ async function buildNode(
       ? new InterruptedError('interrupted', { node: node.unique_id })
       : error instanceof SmelterError
         ? error
-        : new ExecutionError(databaseMessage(error), { node: node.unique_id, location: { file: node.original_file_path } });
+        : new ExecutionError(databaseMessage(error), {
+            node: node.unique_id,
+            location: { file: node.original_file_path },
+            hint: `the statements are in ${join(project.config.targetPath, 'run', node.original_file_path)}`,
+          });
     fail(smelterError, timing, statements.map((s) => s.sql));
   } finally {
     signal.removeEventListener('abort', onAbort);
