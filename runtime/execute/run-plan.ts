@@ -64,6 +64,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   try {
     const setup = connections[0];
     for (const schema of plan.schemas) await setup.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    const catalog = await readCatalog(setup);
     runError = await runHooks('on-run-start', project.config.onRunStart, setup, renv, emit, options.signal);
 
     const running: string[] = [];
@@ -94,7 +95,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       work: async (id, signal) => {
         const connection = await acquire();
         try {
-          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, renv, project, signal);
+          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, renv, project, catalog, signal);
         } finally {
           release(connection);
         }
@@ -130,6 +131,7 @@ async function buildNode(
   connection: EngineConnection,
   renv: RenderEnvironment,
   project: LoadedProject,
+  catalog: Map<string, RelationKind>,
   signal: AbortSignal,
 ): Promise<NodeResult> {
   const compileStart = new Date();
@@ -169,7 +171,7 @@ async function buildNode(
         node,
         sql,
         relation,
-        existing: await existingKind(connection, node.relation.schema, node.relation.identifier),
+        existing: catalog.get(catalogKey(node.relation.schema, node.relation.identifier)),
         preHooks: node.config.pre_hook.map(renderHook),
         postHooks: node.config.post_hook.map(renderHook),
       });
@@ -216,6 +218,9 @@ async function buildNode(
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+  if (node.resource_type === 'model') {
+    catalog.set(catalogKey(node.relation.schema, node.relation.identifier), node.config.materialized === 'view' ? 'view' : 'table');
+  }
   const done = new Date();
   return {
     ...base,
@@ -234,13 +239,18 @@ function noHookRef(): never {
   throw new Error('hooks cannot call ref() or source(); write the relation name');
 }
 
-async function existingKind(connection: EngineConnection, schema: string, name: string): Promise<RelationKind | undefined> {
-  const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
+/** DuckDB names are case-insensitive. */
+const catalogKey = (schema: string, name: string) => `${schema}\u0000${name}`.toLowerCase();
+
+/**
+ * The relations that exist when the run starts, read once (a query per model would cost more than
+ * building a view); the run keeps it current as it builds.
+ */
+async function readCatalog(connection: EngineConnection): Promise<Map<string, RelationKind>> {
   const rows = await connection.query(
-    `SELECT table_type FROM information_schema.tables WHERE table_schema = ${lit(schema)} AND table_name = ${lit(name)}`,
+    `SELECT table_schema, table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()`,
   );
-  if (rows.length === 0) return undefined;
-  return rows[0].table_type === 'VIEW' ? 'view' : 'table';
+  return new Map(rows.map((r) => [catalogKey(String(r.table_schema), String(r.table_name)), r.table_type === 'VIEW' ? 'view' : 'table']));
 }
 
 async function runHooks(
