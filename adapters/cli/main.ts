@@ -14,9 +14,13 @@ export async function main(argv: readonly string[], output: Output = processOutp
       output.out(`smelter ${VERSION}`);
       return 0;
     }
-    if (args.help || args.command === undefined) {
+    if (args.help) {
       output.out(helpText());
-      return args.command === undefined && !args.help ? 2 : 0;
+      return 0;
+    }
+    if (args.command === undefined) {
+      output.err(helpText());
+      return 2;
     }
     return await runCommand(args, output);
   } catch (error) {
