@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -205,10 +205,13 @@ async function main(): Promise<number> {
   const projects = new Map(PARSE_SIZES.map((n) => [n, ensureProject(n)]));
   const runProject = projects.get(RUN_SIZE) ?? ensureProject(RUN_SIZE);
   const rows: Row[] = [];
+  // Other work on the machine distorts every figure; record how busy it was when we started.
+  const load = loadavg()[0];
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     node: process.version,
     cpu: `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}`,
+    loadAverage1m: load,
     gnuTime: HAVE_GNU_TIME,
     generator: { version: GENERATOR_VERSION, seed: SEED },
     repeats: REPEATS,
@@ -264,7 +267,7 @@ async function main(): Promise<number> {
   const table = markdown(rows);
   results.table = table;
   writeFileSync(join(OUT, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`smelter benchmarks — ${results.cpu}, node ${process.version}, median of ${REPEATS}`);
+  console.log(`smelter benchmarks — ${results.cpu}, node ${process.version}, median of ${REPEATS}, load average ${load.toFixed(2)} at start`);
   console.log(`smelter figures are whole-process wall time (node start-up included); peak RSS ${HAVE_GNU_TIME ? 'from GNU time' : 'unavailable (no /usr/bin/time)'}.\n`);
   console.log(table);
   console.log(`\nwrote ${join(OUT, 'results.json')}`);

@@ -58,7 +58,7 @@ export interface Selected {
 }
 
 export function selectFrom(p: ParsedProject, options: InvocationOptions, resourceTypes?: readonly string[]): Selected {
-  const stateManifest = options.stateDir === undefined ? undefined : readStateManifest(options.projectDir, options.stateDir);
+  const stateManifest = options.stateDir === undefined ? undefined : readStateManifest(options.stateDir);
   const { selected, warnings } = selectNodes(p.manifest, p.dag, {
     select: options.select ?? [],
     exclude: options.exclude ?? [],
@@ -70,8 +70,9 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
   return { nodes, warnings };
 }
 
-function readStateManifest(projectDir: string, stateDir: string): StateManifest {
-  const path = join(resolve(projectDir, stateDir), 'manifest.json');
+/** --state is a command-line path: relative to the working directory, as in dbt. */
+function readStateManifest(stateDir: string): StateManifest {
+  const path = join(resolve(stateDir), 'manifest.json');
   if (!existsSync(path)) throw new UsageError(`--state ${stateDir}: no manifest.json there`, { hint: 'point --state at the target/ folder of an earlier compile or run' });
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as StateManifest;

@@ -48,10 +48,12 @@ export interface CliResult {
 export interface SmelterOptions {
   /** Working directory of the process (default: the repository root). */
   readonly cwd?: string;
-  /** Extra environment variables (merged over a copy of process.env without SMELTER_* and NO_COLOR games). */
+  /** Environment variables set (a string) or removed (undefined) on top of this process's environment. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Appended as `--project-dir DIR`. */
   readonly projectDir?: string;
+  /** Close the read end of stdout at once, as `smelter ls | head -1` does after one line. */
+  readonly closeStdout?: boolean;
 }
 
 /**
@@ -66,7 +68,8 @@ export function smelter(args: readonly string[], opts: SmelterOptions = {}): Pro
     const child = spawn(process.execPath, argv, { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    if (opts.closeStdout) child.stdout.destroy();
+    else child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
