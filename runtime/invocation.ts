@@ -1,5 +1,5 @@
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DiagnosticsError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
 import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
@@ -13,6 +13,7 @@ import { openDuckDB } from './engine/duckdb-engine.js';
 import { executePlan } from './execute/run-plan.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
+import { BoundedWrites } from './util/bounded-writes.js';
 
 export type Command = 'ls' | 'compile' | 'run' | 'seed';
 
@@ -91,10 +92,15 @@ export interface CompileOutcome {
   readonly errors: readonly SmelterError[];
   readonly warnings: readonly string[];
   readonly manifest: Manifest;
+  /** Where the files went, relative to the project directory (`target/compiled`). */
+  readonly outputDir: string;
 }
 
-/** `smelter compile`: render every selected model to target/compiled/; writes manifest.json. */
-export function compileProject(options: InvocationOptions): CompileOutcome {
+/**
+ * `smelter compile`: render every selected model to target/compiled/; writes manifest.json.
+ * Files are written asynchronously while later models render, so a slow disk overlaps with the CPU.
+ */
+export async function compileProject(options: InvocationOptions): Promise<CompileOutcome> {
   const p = openProject(options);
   const { nodes, warnings } = selectFrom(p, options, ['model']);
   const invocationId = randomUUID();
@@ -103,25 +109,25 @@ export function compileProject(options: InvocationOptions): CompileOutcome {
   const compiled: Array<{ unique_id: string; path: string; sql: string }> = [];
   const errors: SmelterError[] = [];
   const renv = { manifest: p.manifest, project: p.project, templates: p.parsed.templates, env: options.env ?? process.env, runStartedAt, invocationId };
-  const madeDirs = new Set<string>();
+  const writes = new BoundedWrites(64);
   for (const node of nodes as ModelNode[]) {
+    let sql: string;
     try {
-      const sql = renderModel(node, renv);
-      const path = join(targetDir, 'compiled', node.original_file_path);
-      const dir = dirname(path);
-      if (!madeDirs.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        madeDirs.add(dir);
-      }
-      writeFileSync(path, sql);
-      compiled.push({ unique_id: node.unique_id, path, sql });
+      sql = renderModel(node, renv);
     } catch (error) {
-      if (error instanceof SmelterError) errors.push(error);
-      else throw error;
+      if (error instanceof SmelterError) {
+        errors.push(error);
+        continue;
+      }
+      throw error;
     }
+    const path = join(targetDir, 'compiled', node.original_file_path);
+    await writes.add(path, sql);
+    compiled.push({ unique_id: node.unique_id, path, sql });
   }
+  await writes.done();
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
-  return { compiled, errors, warnings, manifest: p.manifest };
+  return { compiled, errors, warnings, manifest: p.manifest, outputDir: join(p.project.config.targetPath, 'compiled') };
 }
 
 export interface RunOutcome {

@@ -1,4 +1,3 @@
-import { relative } from 'node:path';
 import { SmelterError, listNodes, compileProject, runProject, type ManifestNode, type InvocationOptions } from '../../runtime/index.js';
 import { parseArgs, helpText, type CliArgs } from './args.js';
 import { createRunReporter, jsonLine, processOutput, type Output } from './reporter.js';
@@ -51,13 +50,13 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       return 0;
     }
     case 'compile': {
-      const outcome = compileProject(options);
+      const outcome = await compileProject(options);
       for (const e of outcome.errors) printError(e, output, args);
-      const where = outcome.compiled[0] ? relative(process.cwd(), outcome.compiled[0].path).split('/compiled/')[0] + '/compiled/' : 'target/compiled/';
+      const n = outcome.compiled.length;
       if (args.logFormat === 'json') {
-        output.out(jsonLine({ level: outcome.errors.length ? 'error' : 'info', event: 'compile_finish', message: `${outcome.compiled.length} compiled, ${outcome.errors.length} failed` }));
+        output.out(jsonLine({ level: outcome.errors.length ? 'error' : 'info', event: 'compile_finish', message: `${n} compiled, ${outcome.errors.length} failed` }));
       } else {
-        output.out(`Compiled ${outcome.compiled.length} model${outcome.compiled.length === 1 ? '' : 's'} to ${where}${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
+        output.out(`Compiled ${n} model${n === 1 ? '' : 's'} to ${outcome.outputDir}/${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
       }
       return outcome.errors.length > 0 ? 2 : 0;
     }

@@ -9,7 +9,7 @@ const SMELTER_VERSION = '0.1.0';
 /** Write JSON through a temporary file so a reader never sees half an artifact. */
 function writeJson(path: string, value: unknown): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileSync(tmp, JSON.stringify(value));
   renameSync(tmp, path);
 }
 

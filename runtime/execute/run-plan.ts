@@ -1,5 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CompileError, ExecutionError, InterruptedError, SmelterError } from '../errors.js';
 import type { Manifest, ModelNode, SeedNode } from '../manifest/types.js';
@@ -14,6 +13,7 @@ import { quoteIdentifier, renderRelation } from '../render/relation.js';
 import { materializationFor, type PlannedStatement, type RelationKind } from '../materializations/index.js';
 import { seedStatements } from '../materializations/seed.js';
 import { schedule } from './scheduler.js';
+import { BoundedWrites } from '../util/bounded-writes.js';
 import type { NodeResult, RunEvent, RunResult } from './results.js';
 
 export interface ExecuteOptions {
@@ -59,6 +59,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   const release = (c: EngineConnection) => (waiters.length > 0 ? waiters.shift()!(c) : free.push(c));
 
   const results: NodeResult[] = [];
+  // target/run/ files are written while DuckDB works, never holding up the next statement.
+  const runFiles = new BoundedWrites(16);
   let runError: SmelterError | undefined;
   emit({ type: 'run_start', total: plan.nodes.length, threads });
   try {
@@ -95,13 +97,14 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       work: async (id, signal) => {
         const connection = await acquire();
         try {
-          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, renv, project, catalog, signal);
+          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, renv, project, catalog, runFiles, signal);
         } finally {
           release(connection);
         }
       },
     });
     void outcomes;
+    await runFiles.done();
     if (!runError && !options.signal?.aborted) {
       runError = await runHooks('on-run-end', project.config.onRunEnd, setup, renv, emit, options.signal);
     }
@@ -132,6 +135,7 @@ async function buildNode(
   renv: RenderEnvironment,
   project: LoadedProject,
   catalog: Map<string, RelationKind>,
+  runFiles: BoundedWrites,
   signal: AbortSignal,
 ): Promise<NodeResult> {
   const compileStart = new Date();
@@ -182,23 +186,28 @@ async function buildNode(
     throw located;
   }
   const compiled = new Date();
-  writeRunFile(project, node.original_file_path, statements);
+  await writeRunFile(project, node.original_file_path, statements, runFiles);
   const onAbort = () => connection.interrupt();
   signal.addEventListener('abort', onAbort, { once: true });
   let rows: number | undefined;
   try {
     if (signal.aborted) throw new InterruptedError();
-    await connection.run('BEGIN TRANSACTION');
-    try {
-      for (const s of statements) {
-        const r = await connection.run(s.sql);
-        if (s.role === 'main') rows = r.rowsAffected;
+    if (statements.length === 1) {
+      // One statement is its own transaction; BEGIN/COMMIT around it would only cost round trips.
+      rows = (await connection.run(statements[0].sql)).rowsAffected;
+    } else {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        for (const s of statements) {
+          const r = await connection.run(s.sql);
+          if (s.role === 'main') rows = r.rowsAffected;
+        }
+        if (signal.aborted) throw new InterruptedError();
+        await connection.run('COMMIT');
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      if (signal.aborted) throw new InterruptedError();
-      await connection.run('COMMIT');
-    } catch (error) {
-      await connection.run('ROLLBACK').catch(() => undefined);
-      throw error;
     }
   } catch (error) {
     const timing = [
@@ -286,10 +295,17 @@ async function runHooks(
   return undefined;
 }
 
-function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly PlannedStatement[]): void {
+async function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly PlannedStatement[], files: BoundedWrites): Promise<void> {
   const path = join(project.config.dir, project.config.targetPath, 'run', originalPath);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, statements.map((s) => `${s.sql.trimEnd()};\n`).join('\n'));
+  const body = statements.map((s) => s.sql).map((sql) => terminate(sql)).join('\n');
+  await files.add(path, statements.length > 1 ? `BEGIN TRANSACTION;\n\n${body}\nCOMMIT;\n` : body);
+}
+
+/** A statement with its `;`, on a line of its own when the SQL ends in a line comment. */
+function terminate(sql: string): string {
+  const trimmed = sql.trimEnd();
+  const lastLine = trimmed.slice(trimmed.lastIndexOf('\n') + 1);
+  return lastLine.includes('--') ? `${trimmed}\n;\n` : `${trimmed};\n`;
 }
 
 /** DuckDB's message without the caret diagram, which points into SQL the user did not write. */
