@@ -51,6 +51,13 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     invocationId,
   };
   const threads = Math.max(1, Math.min(options.threads, plan.nodes.length || 1));
+  if (plan.nodes.length === 0) {
+    // Nothing selected: no hooks either, as in dbt.
+    const empty: RunResult = { invocation_id: invocationId, started_at: runStartedAt.toISOString(), elapsed_seconds: 0, results: [], interrupted: false };
+    emit({ type: 'run_start', total: 0, threads });
+    emit({ type: 'run_finish', result: empty });
+    return empty;
+  }
   const connections: EngineConnection[] = [];
   for (let i = 0; i < threads; i++) connections.push(await engine.connect());
   const free = [...connections];
@@ -104,6 +111,13 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       },
     });
     void outcomes;
+    if (runError) {
+      for (const [i, id] of plan.nodes.entries()) {
+        const skipped = { ...skippedResult(manifest, id), message: 'skipped because on-run-start failed' };
+        results.push(skipped);
+        emit({ type: 'node_finish', result: skipped, index: i + 1, total: plan.nodes.length, running: [] });
+      }
+    }
     await runFiles.done();
     if (!runError && !options.signal?.aborted) {
       runError = await runHooks('on-run-end', project.config.onRunEnd, setup, renv, emit, options.signal);

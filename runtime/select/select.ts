@@ -26,6 +26,8 @@ export interface StateNode {
 /** The minimal shape of the target/manifest.json of an earlier run (`--state DIR`). */
 export interface StateManifest {
   readonly nodes: Readonly<Record<string, StateNode>>;
+  /** dbt keeps sources apart from nodes in manifest.json. */
+  readonly sources?: Readonly<Record<string, StateNode>>;
   readonly macros?: Readonly<Record<string, { readonly checksum?: StateChecksum }>>;
 }
 
@@ -98,6 +100,7 @@ class Matcher {
   private readonly nodes: readonly ManifestNode[];
   private readonly indexes = new Map<'fqn' | 'path', Map<string, string[]>>();
   private readonly flatFqns = new Map<string, string[]>();
+  private macrosById: Map<string, Manifest['macros'][string]> | undefined;
   private readonly macroChanged = new Map<string, boolean>();
 
   constructor(
@@ -232,10 +235,10 @@ class Matcher {
 
   private statePredicate(value: StateValue): NodePredicate {
     const state = this.state!;
-    const isNew = (node: ManifestNode) => state.nodes[node.unique_id] === undefined;
-    const body = (node: ManifestNode) => isNew(node) || bodyChanged(node, state.nodes[node.unique_id]);
-    const configs = (node: ManifestNode) =>
-      isNew(node) || canonicalJson(node.config) !== canonicalJson(state.nodes[node.unique_id].config);
+    const old = (node: ManifestNode) => state.nodes[node.unique_id] ?? state.sources?.[node.unique_id];
+    const isNew = (node: ManifestNode) => old(node) === undefined;
+    const body = (node: ManifestNode) => isNew(node) || bodyChanged(node, old(node)!);
+    const configs = (node: ManifestNode) => isNew(node) || canonicalJson(node.config) !== canonicalJson(old(node)!.config);
     const macros = (node: ManifestNode) => node.depends_on.macros.some((id) => this.macroModified(id));
     const modified = (node: ManifestNode) => body(node) || configs(node) || macros(node);
     switch (value) {
@@ -260,7 +263,8 @@ class Matcher {
   private macroModified(id: string): boolean {
     const known = this.macroChanged.get(id);
     if (known !== undefined) return known;
-    const macro = this.manifest.macros[id];
+    this.macrosById ??= new Map(Object.values(this.manifest.macros).map((m) => [m.unique_id, m]));
+    const macro = this.macrosById.get(id);
     if (macro === undefined) return false;
     // Provisional answer, so mutually recursive macros terminate.
     this.macroChanged.set(id, false);
