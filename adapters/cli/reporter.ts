@@ -14,6 +14,8 @@ export const processOutput: Output = {
   tty: Boolean(process.stderr.isTTY),
 };
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 const STATUS_WORD: Record<NodeResult['status'], string> = { success: 'OK', error: 'ERROR', skipped: 'SKIP' };
 
 /** `3 of 7 OK table gold.fact ... [1,250 rows in 0.42s]` */
@@ -47,7 +49,7 @@ export interface JsonLogLine {
   node?: string;
   status?: string;
   seconds?: number;
-  rows?: number;
+  rows?: number | null;
   message?: string;
 }
 
@@ -70,7 +72,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
     if (format === 'json') {
       switch (event.type) {
         case 'run_start':
-          output.out(jsonLine({ level: 'info', event: 'run_start', message: `${event.total} ${what}s, ${event.threads} threads` }));
+          output.out(jsonLine({ level: 'info', event: 'run_start', message: `${plural(event.total, what)}, ${plural(event.threads, 'thread')}` }));
           break;
         case 'node_start':
           output.out(jsonLine({ level: 'info', event: 'node_start', node: event.unique_id }));
@@ -84,7 +86,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
               node: r.unique_id,
               status: r.status,
               seconds: Number(r.seconds.toFixed(3)),
-              rows: r.rows,
+              rows: r.rows ?? null,
               message: r.message,
             }),
           );
@@ -116,7 +118,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
           output.out(`Nothing to do: no ${what}s selected`);
           break;
         }
-        output.out(`Running ${event.total} ${what}${event.total === 1 ? '' : 's'} with ${event.threads} thread${event.threads === 1 ? '' : 's'}`);
+        output.out(`Running ${plural(event.total, what)} with ${plural(event.threads, 'thread')}`);
         break;
       case 'node_start':
         showProgress(event.running);

@@ -33,6 +33,11 @@ export interface ScanResult {
   readonly parts: readonly TemplatePart[];
   /** Every other identifier followed by `(` (macro calls, builtins). */
   readonly calledNames: ReadonlySet<string>;
+  /**
+   * Where the template's structure looks broken (an unterminated tag, unbalanced brackets, an
+   * unclosed or stray block): the parser should then be asked for the exact error.
+   */
+  readonly suspect?: { readonly line: number; readonly column: number };
 }
 
 type Token =
@@ -61,6 +66,9 @@ export function scanTemplate(text: string): ScanResult {
   let at = 0;
   let inRaw = false;
   let depth = 0;
+  const blocks: Array<{ keyword: string; offset: number }> = [];
+  let suspect: { line: number; column: number } | undefined;
+  const suspectAt = (offset: number) => (suspect ??= position(offset));
   while (at < text.length) {
     const open = nextTagOpen(text, at);
     if (open === -1) {
@@ -72,8 +80,8 @@ export function scanTemplate(text: string): ScanResult {
     const closer = kind === '{' ? '}}' : kind === '%' ? '%}' : '#}';
     const end = findClose(text, open + 2, closer, kind !== '#');
     if (end === -1) {
-      // Unterminated tag: leave it to Nunjucks to report with its own message.
       parts.push({ kind: 'complex' });
+      suspectAt(open);
       break;
     }
     const inner = text.slice(open + 2, end);
@@ -89,10 +97,18 @@ export function scanTemplate(text: string): ScanResult {
       parts.push({ kind: 'complex' });
       if (inRaw) continue;
       const keyword = /^-?\s*([a-z_]+)/.exec(trimmed)?.[1] ?? '';
-      if (keyword.startsWith('end')) depth = Math.max(0, depth - 1);
-      else if (BLOCK_KEYWORDS.has(keyword) && !(keyword === 'set' && trimmed.includes('='))) depth++;
+      if (keyword.startsWith('end')) {
+        depth = Math.max(0, depth - 1);
+        const opened = blocks.pop();
+        if (opened === undefined || `end${opened.keyword}` !== keyword) suspectAt(open);
+      } else if (BLOCK_KEYWORDS.has(keyword) && !(keyword === 'set' && trimmed.includes('='))) {
+        depth++;
+        blocks.push({ keyword, offset: open + 2 + inner.indexOf(keyword) });
+      }
       // A block's own tag (`{% if ref('x') %}`) is as conditional as its body.
-      const found = readCalls(tokenize(inner, open + 2), position, calledNames, depth > 0);
+      const statementTokens = tokenize(inner, open + 2);
+      if (!balanced(statementTokens)) suspectAt(open);
+      const found = readCalls(statementTokens, position, calledNames, depth > 0);
       calls.push(...found.calls);
       continue;
     }
@@ -101,16 +117,32 @@ export function scanTemplate(text: string): ScanResult {
       continue;
     }
     const tokens = tokenize(inner, open + 2);
+    if (!balanced(tokens)) suspectAt(open);
     const found = readCalls(tokens, position, calledNames, depth > 0);
     calls.push(...found.calls);
     const whitespaceControl = /^[-+]/.test(inner) || /[-+]$/.test(inner);
     if (kind === '{' && !whitespaceControl && found.single) parts.push({ kind: 'call', call: found.single });
     else if (kind === '{') parts.push({ kind: 'complex' });
   }
-  return { calls, parts, calledNames };
+  if (blocks.length > 0) suspectAt(blocks[blocks.length - 1].offset);
+  return { calls, parts, calledNames, suspect };
 }
 
-const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block']);
+const OPENERS: Readonly<Record<string, string>> = { '(': ')', '[': ']', '{': '}' };
+
+function balanced(tokens: readonly Token[]): boolean {
+  const expected: string[] = [];
+  for (const t of tokens) {
+    if (t.t !== 'op') continue;
+    if (t.v in OPENERS) expected.push(OPENERS[t.v]);
+    else if (t.v === ')' || t.v === ']' || t.v === '}') {
+      if (expected.pop() !== t.v) return false;
+    }
+  }
+  return expected.length === 0;
+}
+
+const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block', 'raw']);
 
 function nextTagOpen(text: string, from: number): number {
   for (let i = text.indexOf('{', from); i !== -1; i = text.indexOf('{', i + 1)) {

@@ -233,6 +233,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     modelProps.delete(name);
     try {
       const scan = scanTemplate(text);
+      if (scan.suspect) templates().checkSyntax(path, text, scan.suspect);
       const refs: RefCall[] = [];
       const sources: SourceCall[] = [];
       const configCalls: ConfigLayer[] = [];
@@ -298,7 +299,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   }
 
   // Second pass: resolve refs and sources now that every node is known.
-  const disabledNames = new Set(Object.values(disabled).map((n) => n.name));
+  const disabledByName = new Map(Object.values(disabled).map((n) => [n.name, n]));
   for (const node of Object.values(nodes)) {
     if (node.resource_type !== 'model') continue;
     const deps: string[] = [];
@@ -306,10 +307,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const target = byName.get(ref.name);
       const location = { file: node.original_file_path, line: ref.line };
       if (!target) {
-        const message = disabledNames.has(ref.name)
-          ? `ref('${ref.name}'): model ${ref.name} is disabled (enabled: false)`
+        const off = disabledByName.get(ref.name);
+        const message = off
+          ? `ref('${ref.name}'): ${off.resource_type} ${ref.name} is disabled (enabled: false)`
           : `ref('${ref.name}'): no model or seed named ${ref.name}`;
-        report(new CompileError(message, { code: 'ref', location, node: node.unique_id, hint: disabledNames.has(ref.name) ? undefined : didYouMean(ref.name, byName.keys()) }));
+        report(new CompileError(message, { code: 'ref', location, node: node.unique_id, hint: off ? undefined : didYouMean(ref.name, byName.keys()) }));
         continue;
       }
       if (!deps.includes(target.unique_id)) deps.push(target.unique_id);

@@ -250,6 +250,7 @@ class ProjectReader {
           continue;
         }
         const check = keys[key];
+        if (folderExists && !check) throw this.error(keyPath, `${this.keyName(keyPath)} must be a mapping`);
         if (!check) {
           const where = `${roots[0]}/${sub}`;
           throw this.error(

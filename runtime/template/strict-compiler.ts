@@ -113,6 +113,39 @@ export function installStrictCompiler(): void {
     this._emit(`, ${at.lineno}, ${at.colno}, ${JSON.stringify(this.templateName ?? '')}))`);
   };
 
+  proto.compileLookupVal = function compileLookupVal(this: any, node: any, frame: any) {
+    this._emit('runtime.smelterMember((');
+    this._compileExpression(node.target, frame);
+    this._emit('),');
+    this._compileExpression(node.val, frame);
+    const at = node.val?.lineno === undefined ? node : node.val;
+    this._emit(`, ${at.lineno}, ${at.colno}, ${JSON.stringify(this.templateName ?? '')})`);
+  };
+
+  proto.compileFilter = function compileFilter(this: any, node: any, frame: any) {
+    const name = node.name;
+    this.assertType(name, nodes.Symbol);
+    this._emit(
+      `runtime.smelterFilter(env, ${JSON.stringify(name.value)}, ${name.lineno}, ${name.colno}, ${JSON.stringify(this.templateName ?? '')}).call(context, `,
+    );
+    this._compileAggregate(node.args, frame);
+    this._emit(')');
+  };
+
+  runtime.smelterMember = (obj: unknown, key: unknown, line: number, col: number, file: string) => {
+    try {
+      return runtime.memberLookup(obj, key);
+    } catch (error) {
+      throw locate(error, `.${String(key)}`, line, col, file);
+    }
+  };
+
+  runtime.smelterFilter = (env: any, name: string, line: number, col: number, file: string) => {
+    const filter = env.filters[name];
+    if (filter) return filter;
+    throw new TemplateLocatedError(`unknown filter '${name}'`, file, line + 1, col + 1, { hint: didYouMean(name, Object.keys(env.filters)) });
+  };
+
   runtime.smelterLiteral = (context: any, frame: any, name: string, literal: unknown) => {
     const value = runtime.contextOrFrameLookup(context, frame, name);
     return value === undefined ? literal : value;
@@ -131,12 +164,17 @@ export function installStrictCompiler(): void {
     try {
       return runtime.callWrap(fn, name, context, args);
     } catch (error) {
-      if (error instanceof TemplateLocatedError) throw error;
-      const e = error as Error & { hint?: string };
-      const message = error instanceof TemplateUserError ? e.message : `${name}(): ${e?.message ?? String(error)}`;
-      throw new TemplateLocatedError(message, file, line + 1, col + 1, { cause: error, hint: e?.hint });
+      throw locate(error, `${name}()`, line, col, file);
     }
   };
+}
+
+/** An error thrown at a known place becomes a TemplateLocatedError there (unless it already is one). */
+function locate(error: unknown, what: string, line: number, col: number, file: string): TemplateLocatedError {
+  if (error instanceof TemplateLocatedError) return error;
+  const e = error as Error & { hint?: string };
+  const message = error instanceof TemplateUserError ? e.message : `${what}: ${e?.message ?? String(error)}`;
+  return new TemplateLocatedError(message, file, line + 1, col + 1, { cause: error, hint: e?.hint });
 }
 
 function visibleNames(context: any, frame: any): string[] {

@@ -87,6 +87,22 @@ export class TemplateEngine {
     }
   }
 
+  /**
+   * Parse only (no code generation): throws a TemplateLocatedError for a syntax error, placed at
+   * `fallback` when the parser gives no position (an unclosed block reported at end of file).
+   */
+  checkSyntax(path: string, text: string, fallback: { line: number; column: number }): void {
+    const parser = requireModule('nunjucks/src/parser') as { parse(src: string, extensions: unknown[], opts: unknown): unknown };
+    try {
+      parser.parse(text, [], (this.env as unknown as { opts: unknown }).opts);
+    } catch (error) {
+      const located = locateError(error, path, 'template syntax error') as TemplateLocatedError;
+      const known = (error as { lineno?: number }).lineno;
+      if (known) throw located;
+      throw new TemplateLocatedError(located.message, path, fallback.line, fallback.column, { cause: error });
+    }
+  }
+
   /** Compile without rendering: surfaces syntax errors (with file and line). */
   compile(path: string, text: string): nunjucksTypes.Template {
     const key = `${path}\u0000${createHash('sha1').update(text).digest('base64')}`;
@@ -142,9 +158,14 @@ function getExportedSync(template: nunjucksTypes.Template): Record<string, unkno
 /** Nunjucks' own errors carry lineno/colno and a decorated message; give them our shape. */
 function locateError(error: unknown, path: string, what: string): Error {
   if (error instanceof TemplateLocatedError) return error;
-  const e = error as { message?: string; lineno?: number; colno?: number };
-  const raw = String(e.message ?? error);
-  const message = raw.replace(/^\(.*?\)( \[Line \d+(, Column \d+)?\])?\n\s*/, '').trim();
+  const e = error as { message?: string; lineno?: number; colno?: number; cause?: unknown };
+  const cause = e.cause as { message?: string } | undefined;
+  const raw = cause?.message ?? String(e.message ?? error);
+  // Drop nunjucks' decorations: "(path) [Line 2, Column 4]" and the parser function's name.
+  const message = raw
+    .replace(/^\(.*?\)( \[Line \d+(, Column \d+)?\])?\n\s*/, '')
+    .replace(/^parse[A-Za-z]*: /, '')
+    .trim();
   return new TemplateLocatedError(`${what}: ${message}`, path, e.lineno || 1, e.colno || 1, { cause: error });
 }
 
