@@ -91,6 +91,16 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     macros[name] = { ...macros[name], depends_on: { macros: [...macroClosure(name)].map((m) => macros[m].unique_id) } };
   }
 
+  // A model that calls such a macro depends on what the macro refers to: parse renders it.
+  const refersThroughMacro = new Set(
+    Object.keys(macros).filter((name) =>
+      [name, ...macroClosure(name)].some((m) => {
+        const calls = macroCalls.get(m);
+        return calls !== undefined && (calls.has('ref') || calls.has('source'));
+      }),
+    ),
+  );
+
   let engine: TemplateEngine | undefined;
   const templates = () => (engine ??= new TemplateEngine(macroFiles));
   const renderString = (text: string) =>
@@ -239,6 +249,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const configCalls: ConfigLayer[] = [];
       let needsRender = false;
       for (const call of scan.calls) {
+        if (refersThroughMacro.has(call.name)) needsRender = true;
         if (call.name === 'ref' || call.name === 'source' || call.name === 'config') {
           if (!call.literal) {
             needsRender = true;

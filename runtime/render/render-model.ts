@@ -1,3 +1,4 @@
+import { isAbsolute, join } from 'node:path';
 import { CompileError } from '../errors.js';
 import type { Manifest, ModelNode, SeedNode, SourceNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
@@ -22,10 +23,17 @@ export interface RenderEnvironment {
   readonly watermark?: (node: ModelNode) => string;
 }
 
-/** How a source reads: its table, or its external files. */
-export function renderSource(node: SourceNode): string {
+/**
+ * How a source reads: its table, or its external files. A relative local location is relative to
+ * the project directory (SPEC §1), so it is made absolute: DuckDB would read it from the working
+ * directory, and a view over it would break elsewhere.
+ */
+export function renderSource(node: SourceNode, projectDir: string): string {
   if (node.external_location === undefined) return renderRelation(node.relation);
-  const loc = quoteLiteral(node.external_location);
+  const location = /^[a-z][a-z0-9+.-]*:\/\//i.test(node.external_location) || isAbsolute(node.external_location)
+    ? node.external_location
+    : join(projectDir, node.external_location);
+  const loc = quoteLiteral(location);
   if (/\.csv(\.gz)?$/i.test(node.external_location)) return `read_csv(${loc}, union_by_name = true)`;
   if (/\.jsonl?(\.gz)?$/i.test(node.external_location)) return `read_json_auto(${loc}, union_by_name = true)`;
   return `read_parquet(${loc}, union_by_name = true)`;
@@ -75,7 +83,7 @@ function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name:
         return n?.resource_type === 'source' && n.source_name === sourceName && n.name === tableName;
       });
       if (!id) throw new TemplateUserError(`source('${sourceName}', '${tableName}') was not seen when the project was parsed`);
-      return renderSource(manifest.nodes[id] as SourceNode);
+      return renderSource(manifest.nodes[id] as SourceNode, renv.project.config.dir);
     },
     config: () => undefined,
     isIncremental: () => renv.isIncremental?.(node) ?? false,

@@ -147,7 +147,9 @@ describe('parse', () => {
       const slow = renderModel({ ...node, fast_path: undefined }, renv);
       expect(fast).toBe(slow);
     }
-    expect(renderModel(model(parsed.manifest, 'src'), renv)).toBe("select * from read_parquet('data/orders.parquet', union_by_name = true) limit 7");
+    expect(renderModel(model(parsed.manifest, 'src'), renv)).toBe(
+      `select * from read_parquet('${parsed.project.config.dir}/data/orders.parquet', union_by_name = true) limit 7`,
+    );
     expect(renderModel(model(parsed.manifest, 'plain'), renv)).toBe(
       "-- a comment \nselect * from \"main\".\"base\" where id < 3 and r = 'eu'\n\n",
     );

@@ -97,7 +97,7 @@ describe('template engine', () => {
   });
 
   it('reports syntax errors with their line', () => {
-    expect(renderError("select\n{{ ref('a' }}")).toMatchObject({ file: 'models/m.sql', line: 2, message: 'template syntax error: parseSignature: expected comma after expression' });
+    expect(renderError("select\n{{ ref('a' }}")).toMatchObject({ file: 'models/m.sql', line: 2, message: 'template syntax error: expected comma after expression' });
   });
 
   it('compiles an identical template once', () => {
