@@ -147,11 +147,10 @@ function loadRunStatements(projectDir: string): string[][] {
  * name as smelter's (its catalog name comes from the file name and may appear in statements). The
  * clock covers what the CLI must also do: open the database, connect, execute and close. Reading
  * the files is left out: that is smelter's own work, and part of the overhead we measure.
- *
- * With `wrap`, each node's statements run inside BEGIN TRANSACTION / COMMIT, as smelter runs them
- * without writing those two to the run files; the difference prices that transaction per node.
+ * Run files hold a node's transaction too (BEGIN/COMMIT around nodes of several statements), so
+ * this executes exactly what smelter executed.
  */
-async function runDirect(nodes: readonly (readonly string[])[], wrap: boolean): Promise<Sample> {
+async function runDirect(nodes: readonly (readonly string[])[]): Promise<Sample> {
   const dir = join(OUT, 'direct');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -160,10 +159,7 @@ async function runDirect(nodes: readonly (readonly string[])[], wrap: boolean): 
   const instance = await DuckDBInstance.create(join(dir, basename(DATABASE_PATH)));
   const connection = await instance.connect();
   for (const statements of nodes) {
-    const transaction = wrap && !/^begin\b/i.test(statements[0] ?? '');
-    if (transaction) await connection.run('BEGIN TRANSACTION');
     for (const sql of statements) await connection.run(sql);
-    if (transaction) await connection.run('COMMIT');
   }
   connection.closeSync();
   instance.closeSync();
@@ -240,7 +236,6 @@ async function main(): Promise<number> {
   // Interleave the two runs so any drift in the machine's speed touches both alike.
   const smelterSamples: Sample[] = [];
   const directSamples: Sample[] = [];
-  const wrappedSamples: Sample[] = [];
   const runDb = join(runProject, DATABASE_PATH);
   const cleanTarget = (): void => rmSync(join(runProject, 'target'), { recursive: true, force: true });
   let runError: string | undefined;
@@ -252,38 +247,31 @@ async function main(): Promise<number> {
       if (!existsSync(runDb)) throw new Error(`smelter run did not create ${runDb}`);
       const statements = loadRunStatements(runProject);
       executedNodes = statements.length;
-      directSamples.push(await runDirect(statements, false));
-      wrappedSamples.push(await runDirect(statements, true));
+      directSamples.push(await runDirect(statements));
     }
   } catch (error) {
     runError = message(error);
   }
   const smelterRun = summarize(smelterSamples, runError);
   const directRun = summarize(directSamples, runError);
-  const wrappedRun = summarize(wrappedSamples, runError);
   rows.push(row('`smelter run --threads 1` (whole process)', RUN_SIZE, smelterRun));
   rows.push(row('same statements via @duckdb/node-api (open, connect, execute, close; in process)', RUN_SIZE, directRun));
-  rows.push(row('the same, each node in BEGIN/COMMIT as smelter runs it', RUN_SIZE, wrappedRun));
 
   const perModelMs = (more: number | undefined, less: number | undefined): number | undefined =>
     more === undefined || less === undefined ? undefined : ((more - less) * 1000) / RUN_SIZE;
   const perModel = perModelMs(smelterRun.seconds, directRun.seconds);
   const perModelNoStartup = perModelMs(smelterRun.seconds, directRun.seconds === undefined || startup.seconds === undefined ? undefined : directRun.seconds + startup.seconds);
-  const transactionPerModel = perModelMs(wrappedRun.seconds, directRun.seconds);
   const ms = (value: number | undefined): string | undefined => (value === undefined ? undefined : `${value.toFixed(3)} ms`);
   rows.push({ figure: 'run overhead per model: (smelter − direct) / models', models: RUN_SIZE, value: ms(perModel), target: '≤ 1 ms', met: perModel === undefined ? undefined : perModel <= 1, error: runError && 'no run figures' });
   rows.push({ figure: 'the same, less node start-up', models: RUN_SIZE, value: ms(perModelNoStartup), error: runError && 'no run figures' });
-  rows.push({ figure: 'of which BEGIN/COMMIT per node: (wrapped − direct) / models', models: RUN_SIZE, value: ms(transactionPerModel), error: runError && 'no run figures' });
   results.run = {
     models: RUN_SIZE,
     executedNodes,
     threads: 1,
     smelter: smelterRun,
     direct: directRun,
-    directWrapped: wrappedRun,
     overheadMsPerModel: perModel,
     overheadMsPerModelLessStartup: perModelNoStartup,
-    transactionMsPerModel: transactionPerModel,
   };
 
   const table = markdown(rows);
