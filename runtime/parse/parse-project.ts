@@ -219,20 +219,6 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   }
 
   // Models: first pass reads, scans and configures each file.
-  interface Draft {
-    path: string;
-    text: string;
-    scan: ScanResult;
-    refs: RefCall[];
-    sources: SourceCall[];
-    config: ModelConfig;
-    parsedByRender: boolean;
-    uniqueId: string;
-    name: string;
-    root: string;
-    folders: string[];
-    props?: NodeProperties;
-  }
   const drafts: Draft[] = [];
   for (const path of discoverFiles(config.dir, config.modelPaths, ['.sql'])) {
     const name = basename(path, '.sql');
@@ -375,21 +361,24 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   return { manifest, dag, macroFiles, templates };
 }
 
+/** A model between the two passes of parse: read and configured, its refs not yet resolved. */
+interface Draft {
+  readonly path: string;
+  readonly text: string;
+  readonly scan: ScanResult;
+  readonly refs: RefCall[];
+  readonly sources: SourceCall[];
+  readonly config: ModelConfig;
+  readonly parsedByRender: boolean;
+  readonly uniqueId: string;
+  readonly name: string;
+  readonly root: string;
+  readonly folders: string[];
+  readonly props?: NodeProperties;
+}
+
 function toModelNode(
-  draft: {
-    path: string;
-    text: string;
-    scan: ScanResult;
-    refs: RefCall[];
-    sources: SourceCall[];
-    config: ModelConfig;
-    parsedByRender: boolean;
-    uniqueId: string;
-    name: string;
-    root: string;
-    folders: string[];
-    props?: NodeProperties;
-  },
+  draft: Draft,
   projectName: string,
 ): ModelNode {
   return {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -18,7 +19,10 @@ if (!existsSync(join(REPO_ROOT, 'dist', 'adapters', 'cli', 'main.js'))) {
   throw new Error('the CLI is not built: run `npm run build` (npm test does it first)');
 }
 
-/** Copy tests/fixtures/<name> to a fresh temporary folder and return its absolute path. */
+/**
+ * Copy tests/fixtures/<name> to a fresh folder under tests/.tmp/ (git-ignored), or the system's
+ * temporary folder when that cannot be created, and return its absolute path.
+ */
 export function copyFixture(name: string): string {
   const source = join(FIXTURES, name);
   if (!existsSync(source)) throw new Error(`no fixture ${name} in ${FIXTURES}`);
@@ -27,14 +31,14 @@ export function copyFixture(name: string): string {
     mkdirSync(TMP_ROOT, { recursive: true });
     root = TMP_ROOT;
   } catch {
-    root = (process.env.TMPDIR ?? '/tmp').replace(/\/+$/, '');
+    root = tmpdir();
   }
   const dir = mkdtempSync(join(root, `${name}-`));
   cpSync(source, dir, { recursive: true, filter: (src) => !/[\\/](target|\.tmp)$/.test(src) });
   return dir;
 }
 
-/** Remove a copied fixture (tests call it in afterAll; failures keep nothing important). */
+/** Remove a copied fixture (tests call it in afterAll). */
 export function removeCopy(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -57,8 +61,8 @@ export interface SmelterOptions {
 }
 
 /**
- * Run `node bin/smelter.js ...args` and collect its output. Asynchronous so vitest can run files in
- * parallel without one blocking the event loop of another.
+ * Run `node bin/smelter.js ...args` and collect its output. Asynchronous, so the tests of a
+ * `describe.concurrent` block run their processes side by side.
  */
 export function smelter(args: readonly string[], opts: SmelterOptions = {}): Promise<CliResult> {
   const env: Record<string, string | undefined> = { ...process.env, ...(opts.env ?? {}) };
