@@ -9,7 +9,6 @@ import type { Dag } from './graph/dag.js';
 import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
-import { openDuckDB } from './engine/duckdb-engine.js';
 import { executePlan } from './execute/run-plan.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
@@ -145,6 +144,8 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   const runStartedAt = new Date();
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
   const target = p.project.config.target;
+  // Imported here: loading DuckDB's native binding is most of the start-up of commands that never open it.
+  const { openDuckDB } = await import('./engine/duckdb-engine.js');
   const engine = await openDuckDB(target.databasePath, target.settings);
   let run: RunResult;
   try {

@@ -38,7 +38,8 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     failFast: args.failFast,
     stateDir: args.state,
     onWarning: (w) => {
-      if (args.logFormat === 'json') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
+      // ls prints data on stdout: its warnings stay on stderr even in JSON mode.
+      if (args.logFormat === 'json' && args.command !== 'ls') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
       else output.err(`warning: ${w}`);
     },
   };

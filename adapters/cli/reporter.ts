@@ -4,13 +4,28 @@ import type { NodeResult, RunEvent, RunResult } from '../../runtime/index.js';
 export interface Output {
   out(line: string): void;
   err(line: string): void;
+  /** Replace the live progress line (a terminal only): `''` clears it. */
+  status(text: string): void;
   /** Set when stderr is a terminal: the live progress line is shown there. */
   readonly tty: boolean;
 }
 
+/**
+ * A reader that stops early (`smelter ls | head -1`, a closed terminal) is not an error of ours:
+ * the command goes on to its real end and exit code, and output to the closed stream is dropped.
+ */
+const closed = { stdout: false, stderr: false };
+for (const name of ['stdout', 'stderr'] as const) {
+  process[name].on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed[name] = true;
+  });
+}
+
 export const processOutput: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
+  out: (line) => void (closed.stdout || process.stdout.write(`${line}\n`)),
+  err: (line) => void (closed.stderr || process.stderr.write(`${line}\n`)),
+  status: (text) => void (closed.stderr || process.stderr.write(`\r\x1b[K${text.slice(0, (process.stderr.columns ?? 120) - 1)}`)),
   tty: Boolean(process.stderr.isTTY),
 };
 
@@ -65,7 +80,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
   const showProgress = (running: readonly string[]) => {
     if (!output.tty || format !== 'text') return;
     const names = running.map((id) => id.split('.').pop()).join(', ');
-    process.stderr.write(`\r\x1b[K[${done}/${total}] running: ${names}`.slice(0, (process.stderr.columns ?? 120) - 1));
+    output.status(`[${done}/${total}] running: ${names}`);
     progressShown = true;
   };
   return (event) => {
@@ -125,7 +140,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
         break;
       case 'node_finish':
         done = event.index;
-        if (output.tty && progressShown) process.stderr.write('\r\x1b[K');
+        if (progressShown) output.status('');
         progressShown = false;
         output.out(formatNodeLine(event.result, event.index, event.total));
         showProgress(event.running);
@@ -134,7 +149,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
         output.out(`${event.status === 'success' ? 'OK' : 'ERROR'} hook ${event.hook} [${event.seconds.toFixed(2)}s]`);
         break;
       case 'run_finish':
-        if (output.tty && progressShown) process.stderr.write('\r\x1b[K');
+        if (progressShown) output.status('');
         progressShown = false;
         if (event.result.results.length === 0 && !event.result.error) break;
         for (const line of formatSummary(event.result, what)) output.out(line);

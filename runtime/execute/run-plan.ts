@@ -287,7 +287,7 @@ async function runHooks(
   for (const [i, hook] of hooks.entries()) {
     if (signal?.aborted) return new InterruptedError();
     const t0 = performance.now();
-    const name = `${which}.${i}`;
+    const name = `${which}.${i + 1}`;
     try {
       const sql = renv.templates().render(`project.yml (${which})`, hook, buildRenderScope({
         resolver: { ref: noHookRef, source: noHookRef, config: () => undefined, isIncremental: () => false, watermark: () => 'NULL' },
@@ -301,7 +301,7 @@ async function runHooks(
       emit({ type: 'hook_finish', hook: name, status: 'success', seconds: (performance.now() - t0) / 1000 });
     } catch (error) {
       const located = locateNodeError(error, name, 'project.yml');
-      const e = located instanceof SmelterError ? located : new ExecutionError(`${which} hook ${i + 1} failed: ${databaseMessage(error)}`, { location: { file: 'project.yml' } });
+      const e = located instanceof SmelterError ? located : new ExecutionError(`${name} failed: ${databaseMessage(error)}`, { location: { file: 'project.yml' } });
       emit({ type: 'hook_finish', hook: name, status: 'error', seconds: (performance.now() - t0) / 1000, message: e.format() });
       return e;
     }
@@ -310,7 +310,8 @@ async function runHooks(
 }
 
 async function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly PlannedStatement[], files: BoundedWrites): Promise<void> {
-  const path = join(project.config.dir, project.config.targetPath, 'run', originalPath);
+  const file = originalPath.endsWith('.sql') ? originalPath : `${originalPath}.sql`;
+  const path = join(project.config.dir, project.config.targetPath, 'run', file);
   const body = statements.map((s) => s.sql).map((sql) => terminate(sql)).join('\n');
   await files.add(path, statements.length > 1 ? `BEGIN TRANSACTION;\n\n${body}\nCOMMIT;\n` : body);
 }

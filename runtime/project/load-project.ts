@@ -181,7 +181,7 @@ class ProjectReader {
     const database = this.string(rendered('database'), at('database')) ?? join(this.string(top['target-path'], ['target-path']) ?? 'target', `${name}.duckdb`);
     const threads = rendered('threads') ?? 4;
     if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) {
-      throw this.error(at('threads'), `targets.${name}.threads must be a positive integer`);
+      throw this.error(at('threads'), `targets.${name}.threads must be a positive integer, got ${JSON.stringify(threads)}`);
     }
     const settingsRaw = rendered('settings') ?? {};
     const settings = this.map(settingsRaw, at('settings')) as Record<string, unknown>;

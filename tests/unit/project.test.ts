@@ -78,7 +78,7 @@ describe('project.yml', () => {
 
   it('names file, line and key for unknown and mistyped keys', () => {
     expect(loadError('name: p\nmodel-path: [models]\n')).toBe("project.yml:2:1: unknown key 'model-path' (did you mean model-paths?)");
-    expect(loadError('name: p\ntargets:\n  dev:\n    threads: two\n')).toBe('project.yml:4:5: targets.dev.threads must be a positive integer');
+    expect(loadError('name: p\ntargets:\n  dev:\n    threads: two\n')).toBe('project.yml:4:5: targets.dev.threads must be a positive integer, got "two"');
     expect(loadError('name: p\ntargets:\n  dev:\n    databse: x.duckdb\n')).toBe("project.yml:4:5: unknown target key 'databse' in targets.dev (did you mean database?)");
   });
 
