@@ -55,6 +55,36 @@ export class TemplateUserError extends Error {
 const JINJA_LITERALS: Readonly<Record<string, string>> = { True: 'true', False: 'false', None: 'null' };
 const LENIENT_TESTS = new Set(['defined', 'undefined']);
 
+/** Python's str methods that dbt templates use; the compat layer covers lists and dicts only. */
+const STRING_METHODS: Readonly<Record<string, (this: string, ...args: any[]) => unknown>> = {
+  upper() { return this.toUpperCase(); },
+  lower() { return this.toLowerCase(); },
+  strip(chars?: string) { return chars === undefined ? this.trim() : trimChars(this, chars, true, true); },
+  lstrip(chars?: string) { return chars === undefined ? this.trimStart() : trimChars(this, chars, true, false); },
+  rstrip(chars?: string) { return chars === undefined ? this.trimEnd() : trimChars(this, chars, false, true); },
+  replace(old: string, replacement: string) { return this.split(old).join(replacement); },
+  split(sep?: string, max?: number) {
+    if (sep === undefined || sep === null) return this.trim().split(/\s+/).filter((x) => x !== '');
+    const parts = this.split(sep);
+    if (max === undefined || max < 0 || parts.length <= max + 1) return parts;
+    return [...parts.slice(0, max), parts.slice(max).join(sep)];
+  },
+  startswith(prefix: string) { return this.startsWith(prefix); },
+  endswith(suffix: string) { return this.endsWith(suffix); },
+  title() { return this.toLowerCase().replace(/(^|[^a-z])([a-z])/g, (_, a: string, b: string) => a + b.toUpperCase()); },
+  capitalize() { return this.charAt(0).toUpperCase() + this.slice(1).toLowerCase(); },
+  join(items: unknown[]) { return items.join(this); },
+  find(sub: string) { return this.indexOf(sub); },
+};
+
+function trimChars(text: string, chars: string, start: boolean, end: boolean): string {
+  let a = 0;
+  let b = text.length;
+  while (start && a < b && chars.includes(text[a])) a++;
+  while (end && b > a && chars.includes(text[b - 1])) b--;
+  return text.slice(a, b);
+}
+
 let patched = false;
 let callSite = { file: '', line: 0, column: 0 };
 
@@ -69,6 +99,8 @@ export function lastCallSite(): { readonly file: string; readonly line: number; 
 export function installStrictCompiler(): void {
   if (patched) return;
   patched = true;
+  // Jinja's Python-style methods ('x'.upper(), d.items()) and slices, as dbt users write them.
+  (require('nunjucks') as { installJinjaCompat(): void }).installJinjaCompat();
   const proto = compilerModule.Compiler.prototype;
 
   proto.compileSymbol = function compileSymbol(this: any, node: any, frame: any) {
@@ -114,6 +146,15 @@ export function installStrictCompiler(): void {
   };
 
   proto.compileLookupVal = function compileLookupVal(this: any, node: any, frame: any) {
+    if (node.val?.typename === 'Slice') {
+      // Jinja's x[a:b]: the compat layer's memberLookup takes the slice as three arguments.
+      this._emit('runtime.memberLookup((');
+      this._compileExpression(node.target, frame);
+      this._emit('),');
+      this._compileExpression(node.val, frame);
+      this._emit(')');
+      return;
+    }
     this._emit('runtime.smelterMember((');
     this._compileExpression(node.target, frame);
     this._emit('),');
@@ -133,6 +174,9 @@ export function installStrictCompiler(): void {
   };
 
   runtime.smelterMember = (obj: unknown, key: unknown, line: number, col: number, file: string) => {
+    if (typeof obj === 'string' && typeof key === 'string' && Object.hasOwn(STRING_METHODS, key)) {
+      return STRING_METHODS[key].bind(obj);
+    }
     try {
       return runtime.memberLookup(obj, key);
     } catch (error) {

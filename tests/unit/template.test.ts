@@ -56,6 +56,17 @@ describe('template engine', () => {
     expect(render('{{ True }} {{ False }} {{ None is none }} {{ 1 is none }} {{ 1 is not none }}')).toBe('true false true false true');
   });
 
+  it("has Python's string, list and dict methods and slices, as dbt templates use them", () => {
+    const engine = new TemplateEngine([]);
+    const sets = "{% set d = {'a': 1, 'b': 2} %}{% set l = [1, 2, 3, 4] %}{% set s = ' Mixed Case ' %}";
+    const r = (text: string) => engine.render('models/m.sql', sets + text, scope);
+    expect(r("{{ s.strip().upper() }}|{{ s.lower() }}|{{ 'a,b,c'.split(',', 1) | join('+') }}|{{ 'x_y'.replace('_', '-') }}")).toBe(
+      'MIXED CASE| mixed case |a+b,c|x-y',
+    );
+    expect(r("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith('x') }} {{ '-'.join(['a', 'b']) }} {{ 'hello world'.title() }}")).toBe('true false a-b Hello World');
+    expect(r('{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %} {{ l[1:3] | join(",") }} {{ l[:2] | join(",") }}')).toBe('a=1;b=2; 2,3 1,2');
+  });
+
   it('lets is defined / is undefined probe a missing name', () => {
     expect(render('{% if nothing is defined %}d{% else %}u{% endif %}{% if nothing is undefined %}!{% endif %}')).toBe('u!');
   });
