@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'usage'
   | 'execution'
   | 'locked'
+  | 'state'
   | 'interrupted';
 
 export interface SmelterErrorOptions {
@@ -105,6 +106,16 @@ export class ExecutionError extends SmelterError {
   constructor(message: string, options: SmelterErrorOptions = {}) {
     super(message, options);
     this.name = 'ExecutionError';
+  }
+}
+
+/** State could not be read or published (a stale writer, a store fault). Nothing was committed. */
+export class StateError extends SmelterError {
+  readonly code = 'state' as const;
+  readonly exitCode = 1;
+  constructor(message: string, options: SmelterErrorOptions = {}) {
+    super(message, options);
+    this.name = 'StateError';
   }
 }
 

@@ -12,11 +12,15 @@ export { selectNodes } from './select/select.js';
 export { planRun, type RunPlan } from './plan/plan.js';
 export { renderModel } from './render/render-model.js';
 export type { NodeResult, RunEvent, RunResult } from './execute/results.js';
+export type { StateRecord } from './state/state-record.js';
+export type { StateStore } from './state/state-store.js';
 export {
   openProject,
   listNodes,
   compileProject,
   runProject,
+  showState,
+  resetState,
   type Command,
   type InvocationOptions,
   type CompileOutcome,

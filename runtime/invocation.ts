@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DiagnosticsError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
+import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
 import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
@@ -9,7 +9,10 @@ import type { Dag } from './graph/dag.js';
 import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
-import { executePlan } from './execute/run-plan.js';
+import { executePlan, stateKey } from './execute/run-plan.js';
+import type { Engine } from './engine/engine.js';
+import { LocalStateStore } from './state/local-state-store.js';
+import type { StateRecord } from './state/state-record.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
@@ -31,6 +34,8 @@ export interface InvocationOptions {
   readonly onEvent?: (event: RunEvent) => void;
   /** Selection warnings (a criterion that matched nothing), reported before anything runs. */
   readonly onWarning?: (message: string) => void;
+  /** --full-refresh: rebuild incremental models from scratch. */
+  readonly fullRefresh?: boolean;
   /** Recorded in run_results.json `args`. */
   readonly args?: Readonly<Record<string, unknown>>;
 }
@@ -148,8 +153,16 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   const { openDuckDB } = await import('./engine/duckdb-engine.js');
   const engine = await openDuckDB(target.databasePath, target.settings);
   let run: RunResult;
+  let stateStore: LocalStateStore | undefined;
   try {
+    const needsState = plan.nodes.some((id) => {
+      const n = p.manifest.nodes[id];
+      return n.resource_type === 'model' && n.config.materialized === 'incremental';
+    });
+    if (needsState) stateStore = await openStateStore(p, engine);
     run = await executePlan({
+      stateStore,
+      fullRefresh: options.fullRefresh,
       project: p.project,
       parsed: p.parsed,
       plan,
@@ -163,9 +176,61 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
       onEvent: options.onEvent,
     });
   } finally {
+    stateStore?.close();
     engine.close();
   }
   writeRunResults(targetDir, run, { command, ...(options.args ?? {}) });
   return { run, warnings };
 }
 
+
+async function openStateStore(p: ParsedProject, engine: Engine): Promise<LocalStateStore> {
+  const { state } = p.project.config.target;
+  if (state.backend !== 'local') {
+    throw new ProjectError(`state backend ${state.backend} is not available in this version of smelter yet (target ${p.project.config.target.name})`, {
+      code: 'config',
+      location: { file: 'project.yml' },
+    });
+  }
+  return LocalStateStore.open(engine);
+}
+
+/** `smelter state show`: the committed state of the selected models (all stateful models without --select). */
+export async function showState(options: InvocationOptions): Promise<StateRecord[]> {
+  const p = openProject(options);
+  const keys = options.select?.length ? statefulKeys(selectFrom(p, options, ['model']).nodes) : undefined;
+  return withStateStore(p, async (store) => {
+    const all = await store.readAll();
+    return keys === undefined ? all : all.filter((r) => keys.includes(r.table_name));
+  });
+}
+
+/** `smelter state reset --select ...`: forget the state of the selected models; their next run rebuilds them. */
+export async function resetState(options: InvocationOptions): Promise<string[]> {
+  if (!options.select?.length) {
+    throw new UsageError('state reset needs --select: it forgets the state of the models you name', { hint: 'e.g. smelter state reset --select fact_orders' });
+  }
+  const p = openProject(options);
+  const keys = statefulKeys(selectFrom(p, options, ['model']).nodes);
+  return withStateStore(p, (store) => store.reset(keys));
+}
+
+function statefulKeys(nodes: readonly ManifestNode[]): string[] {
+  return nodes.filter((n): n is ModelNode => n.resource_type === 'model' && n.config.materialized === 'incremental').map(stateKey);
+}
+
+async function withStateStore<T>(p: ParsedProject, work: (store: LocalStateStore) => Promise<T>): Promise<T> {
+  const target = p.project.config.target;
+  const { openDuckDB } = await import('./engine/duckdb-engine.js');
+  const engine = await openDuckDB(target.databasePath, target.settings);
+  try {
+    const store = await openStateStore(p, engine);
+    try {
+      return await work(store);
+    } finally {
+      store.close();
+    }
+  } finally {
+    engine.close();
+  }
+}

@@ -7,11 +7,14 @@ export const COMMANDS = {
   run: 'build the selected models in graph order, --threads at a time',
   seed: 'load the CSV files in seeds/ as tables',
   ls: 'list the selected nodes (parse only, no database)',
+  state: 'state show: print the committed state of incremental models; state reset --select: forget it',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 
 export interface CliArgs {
   readonly command?: CliCommand;
+  /** `show` or `reset`, for `state`. */
+  readonly subcommand?: 'show' | 'reset';
   readonly help: boolean;
   readonly version: boolean;
   readonly projectDir: string;
@@ -53,11 +56,13 @@ const FLAGS: Flag[] = [
 export function parseArgs(argv: readonly string[]): CliArgs {
   const values = new Map<string, string[]>();
   let command: string | undefined;
+  let subcommand: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-') || arg === '-') {
-      if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
-      command = arg;
+      if (command === 'state' && subcommand === undefined) subcommand = arg;
+      else if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
+      else command = arg;
       continue;
     }
     const [flagText, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -93,6 +98,11 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (command !== undefined && !(command in COMMANDS)) {
     throw new UsageError(`unknown command '${command}'`, { hint: didYouMean(command, Object.keys(COMMANDS)) ?? 'see smelter --help' });
   }
+  if (command === 'state' && subcommand !== 'show' && subcommand !== 'reset') {
+    throw new UsageError(subcommand === undefined ? 'state needs show or reset' : `unknown state command '${subcommand}'`, {
+      hint: didYouMean(subcommand ?? '', ['show', 'reset']) ?? 'smelter state show | smelter state reset --select ...',
+    });
+  }
   const threadsText = one('--threads');
   let threads: number | undefined;
   if (threadsText !== undefined) {
@@ -105,6 +115,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (output !== 'name' && output !== 'path' && output !== 'json') throw new UsageError(`--output must be name, path or json, got '${output}'`);
   return {
     command: command as CliCommand | undefined,
+    subcommand: subcommand as CliArgs['subcommand'],
     help: has('--help'),
     version: has('--version'),
     projectDir: one('--project-dir') ?? '.',
@@ -157,8 +168,9 @@ export function helpText(): string {
     '  --state DIR               an earlier target/ folder, for state:modified',
     '  --fail-fast, -x           stop at the first failure',
     '  --log-format text|json    json: one JSON object per line',
-    '  --output name|path|json   what ls prints',
-    '  --full-refresh, --force   accepted; they matter for incremental models (not in this version)',
+    '  --output name|path|json   what ls prints (state show: json)',
+    "  --full-refresh            rebuild incremental models from scratch (a model's full_refresh config wins)",
+    '  --force                   accepted; it matters for scd2 models (not in this version)',
     '  --debug                   print stack traces',
     '',
     'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',

@@ -1,4 +1,14 @@
-import { SmelterError, listNodes, compileProject, runProject, type ManifestNode, type InvocationOptions } from '../../runtime/index.js';
+import {
+  SmelterError,
+  listNodes,
+  compileProject,
+  runProject,
+  showState,
+  resetState,
+  type ManifestNode,
+  type InvocationOptions,
+  type StateRecord,
+} from '../../runtime/index.js';
 import { parseArgs, helpText, type CliArgs } from './args.js';
 import { createRunReporter, jsonLine, processOutput, type Output } from './reporter.js';
 
@@ -37,6 +47,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     threads: args.threads,
     failFast: args.failFast,
     stateDir: args.state,
+    fullRefresh: args.fullRefresh,
     onWarning: (w) => {
       // ls prints data on stdout: its warnings stay on stderr even in JSON mode.
       if (args.logFormat === 'json' && args.command !== 'ls') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
@@ -60,6 +71,18 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
         output.out(`Compiled ${n} model${n === 1 ? '' : 's'} to ${outcome.outputDir}/${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
       }
       return outcome.errors.length > 0 ? 2 : 0;
+    }
+    case 'state': {
+      if (args.subcommand === 'reset') {
+        const reset = await resetState(options);
+        output.out(reset.length === 0 ? 'No state to reset for the selected models' : `Reset the state of ${reset.join(', ')}: the next run rebuilds ${reset.length === 1 ? 'it' : 'them'}`);
+        return 0;
+      }
+      const records = await showState(options);
+      if (args.output === 'json') output.out(JSON.stringify(records, null, 2));
+      else if (records.length === 0) output.out('No committed state');
+      else output.out(formatStateTable(records));
+      return 0;
     }
     case 'run':
     case 'seed': {
@@ -90,6 +113,23 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       }
     }
   }
+}
+
+function formatStateTable(records: readonly StateRecord[]): string {
+  const rows = [
+    ['table_name', 'watermark', 'value', 'rows_processed', 'rows_total', 'committed', 'version'],
+    ...records.map((r) => [
+      r.table_name,
+      r.watermark_type ?? '-',
+      r.last_processed_value === null ? '-' : `${r.last_processed_value} (${r.watermark_data_type})`,
+      String(r.rows_processed),
+      String(r.rows_total),
+      r.last_processed_timestamp,
+      String(r.version),
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
 function formatListed(node: ManifestNode, format: CliArgs['output']): string {

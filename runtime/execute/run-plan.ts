@@ -9,8 +9,19 @@ import type { ParseResult } from '../parse/parse-project.js';
 import { locateNodeError } from '../parse/parse-project.js';
 import { renderModel, type RenderEnvironment } from '../render/render-model.js';
 import { buildRenderScope } from '../render/context.js';
-import { quoteIdentifier, renderRelation } from '../render/relation.js';
-import { materializationFor, type PlannedStatement, type RelationKind } from '../materializations/index.js';
+import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
+import {
+  materializationFor,
+  type BuildOutcome,
+  type MaterializationInput,
+  type PlannedStatement,
+  type RelationKind,
+} from '../materializations/index.js';
+import type { ProgramStrategy } from '../materializations/materialization.js';
+import type { StateRecord } from '../state/state-record.js';
+import type { StateStore } from '../state/state-store.js';
+import { TemplateUserError } from '../template/strict-compiler.js';
+import { crashPointFor, type CrashPoint } from './crash-points.js';
 import { seedStatements } from '../materializations/seed.js';
 import { schedule } from './scheduler.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
@@ -28,6 +39,10 @@ export interface ExecuteOptions {
   readonly invocationId?: string;
   readonly runStartedAt?: Date;
   readonly onEvent?: (event: RunEvent) => void;
+  /** Where incremental models keep their state; required when the plan has any. */
+  readonly stateStore?: StateStore;
+  /** --full-refresh: rebuild incremental models from scratch (a model's full_refresh config wins). */
+  readonly fullRefresh?: boolean;
 }
 
 /**
@@ -74,6 +89,17 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     const setup = connections[0];
     for (const schema of plan.schemas) await setup.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
     const catalog = await readCatalog(setup);
+    const stateful = plan.nodes.map((id) => manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model' && n.config.materialized === 'incremental');
+    const scope: RunScope = {
+      renv,
+      project,
+      catalog,
+      runFiles,
+      stateStore: options.stateStore,
+      states: stateful.length > 0 && options.stateStore ? await options.stateStore.read(stateful.map(stateKey)) : new Map(),
+      fullRefresh: options.fullRefresh ?? false,
+      crash: crashPointFor(env),
+    };
     runError = await runHooks('on-run-start', project.config.onRunStart, setup, renv, emit, options.signal);
 
     const running: string[] = [];
@@ -104,7 +130,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       work: async (id, signal) => {
         const connection = await acquire();
         try {
-          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, renv, project, catalog, runFiles, signal);
+          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, scope, signal);
         } finally {
           release(connection);
         }
@@ -143,15 +169,34 @@ class NodeFailure extends Error {
   }
 }
 
-async function buildNode(
-  node: ModelNode | SeedNode,
-  connection: EngineConnection,
-  renv: RenderEnvironment,
-  project: LoadedProject,
-  catalog: Map<string, RelationKind>,
-  runFiles: BoundedWrites,
-  signal: AbortSignal,
-): Promise<NodeResult> {
+/** What every node of one run shares. */
+interface RunScope {
+  readonly renv: RenderEnvironment;
+  readonly project: LoadedProject;
+  /** Relations that exist, kept current as the run builds. */
+  readonly catalog: Map<string, RelationKind>;
+  readonly runFiles: BoundedWrites;
+  readonly stateStore: StateStore | undefined;
+  /** Committed state of the planned stateful models, read once when the run starts. */
+  readonly states: ReadonlyMap<string, StateRecord>;
+  readonly fullRefresh: boolean;
+  readonly crash: (point: CrashPoint, model: string) => void;
+}
+
+/** `schema.name`: the key of a model's state record (SPEC §5). */
+export function stateKey(node: ModelNode): string {
+  return `${node.relation.schema}.${node.name}`;
+}
+
+/** Whether this run processes only new data for `node` (what is_incremental() answers). */
+function isIncrementalRun(node: ModelNode, scope: RunScope): boolean {
+  if (node.config.materialized !== 'incremental') return false;
+  const fullRefresh = node.config.full_refresh ?? scope.fullRefresh;
+  return !fullRefresh && scope.states.has(stateKey(node)) && scope.catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === 'table';
+}
+
+async function buildNode(node: ModelNode | SeedNode, connection: EngineConnection, scope: RunScope, signal: AbortSignal): Promise<NodeResult> {
+  const { renv, project, catalog } = scope;
   const compileStart = new Date();
   const t0 = performance.now();
   const relation = renderRelation(node.relation);
@@ -162,72 +207,98 @@ async function buildNode(
     kind: node.resource_type === 'seed' ? 'seed' : node.config.materialized,
     relation: `${node.relation.schema}.${node.relation.identifier}`,
   };
-  const fail = (error: SmelterError, timing: NodeResult['timing'], statements?: string[]): never => {
-    throw new NodeFailure({ ...base, status: 'error', seconds: (performance.now() - t0) / 1000, message: error.format(), error, timing, statements });
+  const executed: string[] = [];
+  const timing = (compiled?: Date): NodeResult['timing'] =>
+    compiled === undefined
+      ? [{ name: 'compile', started_at: compileStart.toISOString(), completed_at: new Date().toISOString() }]
+      : [
+          { name: 'compile', started_at: compileStart.toISOString(), completed_at: compiled.toISOString() },
+          { name: 'execute', started_at: compiled.toISOString(), completed_at: new Date().toISOString() },
+        ];
+  const fail = (error: SmelterError, compiled?: Date): never => {
+    throw new NodeFailure({ ...base, status: 'error', seconds: (performance.now() - t0) / 1000, message: error.format(), error, timing: timing(compiled), statements: executed });
   };
 
-  let statements: PlannedStatement[];
+  // Compile: render the model and its hooks, and plan its statements (or its build program).
+  type Work = { kind: 'statements'; statements: PlannedStatement[] } | { kind: 'program'; strategy: ProgramStrategy; input: MaterializationInput };
+  let work: Work;
+  const incremental = node.resource_type === 'model' && isIncrementalRun(node, scope);
+  const state = node.resource_type === 'model' ? scope.states.get(stateKey(node)) : undefined;
   try {
     if (node.resource_type === 'seed') {
-      statements = seedStatements(node, project.config.dir, relation);
+      work = { kind: 'statements', statements: seedStatements(node, project.config.dir, relation) };
     } else {
-      const sql = renderModel(node, renv);
-      const strategy = materializationFor(node.config.materialized);
-      if ('unavailable' in strategy) throw new CompileError(strategy.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
-      const hookScope = () =>
-        buildRenderScope({
-          resolver: { ref: noHookRef, source: noHookRef, config: () => undefined, isIncremental: () => false, watermark: () => 'NULL' },
-          varValues: project.varValues,
-          env: renv.env,
-          target: project.config.target,
-          thisRelation: relation,
-          runStartedAt: renv.runStartedAt,
-          invocationId: renv.invocationId,
-        });
-      const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope());
-      statements = strategy.plan({
+      const chosen = materializationFor(node.config.materialized);
+      if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
+      const sql = renderModel(node, { ...renv, isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
+      const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(renv, relation));
+      const input: MaterializationInput = {
         node,
         sql,
         relation,
         existing: catalog.get(catalogKey(node.relation.schema, node.relation.identifier)),
         preHooks: node.config.pre_hook.map(renderHook),
         postHooks: node.config.post_hook.map(renderHook),
-      });
+      };
+      work = chosen.kind === 'statements' ? { kind: 'statements', statements: chosen.plan(input) } : { kind: 'program', strategy: chosen, input };
     }
   } catch (error) {
     const located = locateNodeError(error, node.unique_id, node.original_file_path);
-    if (located instanceof SmelterError) fail(located, [{ name: 'compile', started_at: compileStart.toISOString(), completed_at: new Date().toISOString() }]);
+    if (located instanceof SmelterError) fail(located);
     throw located;
   }
   const compiled = new Date();
-  await writeRunFile(project, node.original_file_path, statements, runFiles);
+
+  // Execute, in one transaction with the node's state.
   const onAbort = () => connection.interrupt();
   signal.addEventListener('abort', onAbort, { once: true });
   let rows: number | undefined;
+  const run = async (sql: string) => {
+    executed.push(sql);
+    return connection.run(sql);
+  };
   try {
     if (signal.aborted) throw new InterruptedError();
-    if (statements.length === 1) {
-      // One statement is its own transaction; BEGIN/COMMIT around it would only cost round trips.
-      rows = (await connection.run(statements[0].sql)).rowsAffected;
-    } else {
-      await connection.run('BEGIN TRANSACTION');
-      try {
-        for (const s of statements) {
-          const r = await connection.run(s.sql);
-          if (s.role === 'main') rows = r.rowsAffected;
-        }
-        if (signal.aborted) throw new InterruptedError();
-        await connection.run('COMMIT');
-      } catch (error) {
-        await connection.run('ROLLBACK').catch(() => undefined);
-        throw error;
+    if (work.kind === 'statements') {
+      const { statements } = work;
+      if (statements.length === 1) {
+        // One statement is its own transaction; BEGIN/COMMIT around it would only cost round trips.
+        rows = (await run(statements[0].sql)).rowsAffected;
+      } else {
+        rows = await inTransaction(connection, signal, async () => {
+          let main: number | undefined;
+          for (const st of statements) {
+            const r = await run(st.sql);
+            if (st.role === 'main') main = r.rowsAffected;
+          }
+          return main;
+        });
       }
+    } else {
+      const model = node as ModelNode;
+      const stateStore = scope.stateStore;
+      if (!stateStore) throw new CompileError('incremental models need a state store', { node: node.unique_id });
+      scope.crash('after-read', node.name);
+      const outcome = await inTransaction(connection, signal, async () => {
+        const result = await work.strategy.build({
+          ...work.input,
+          state,
+          incremental,
+          run,
+          query: (sql) => connection.query(sql),
+          crashPoint: (point) => scope.crash(point, node.name),
+        });
+        // A run with no new data writes nothing, its state included.
+        if (result.rows > 0 || !incremental) {
+          scope.crash('before-state-commit', node.name);
+          await stateStore.commit(connection, nextState(model, result, state, renv.invocationId), state?.version);
+        }
+        return result;
+      });
+      scope.crash('after-commit', node.name);
+      rows = outcome.rows;
     }
   } catch (error) {
-    const timing = [
-      { name: 'compile' as const, started_at: compileStart.toISOString(), completed_at: compiled.toISOString() },
-      { name: 'execute' as const, started_at: compiled.toISOString(), completed_at: new Date().toISOString() },
-    ];
     const smelterError = signal.aborted
       ? new InterruptedError('interrupted', { node: node.unique_id })
       : error instanceof SmelterError
@@ -235,27 +306,75 @@ async function buildNode(
         : new ExecutionError(databaseMessage(error), {
             node: node.unique_id,
             location: { file: node.original_file_path },
-            hint: `the statements are in ${join(project.config.targetPath, 'run', node.original_file_path)}`,
+            hint: `the statements are in ${join(project.config.targetPath, 'run', runFileName(node.original_file_path))}`,
           });
-    fail(smelterError, timing, statements.map((s) => s.sql));
+    await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
+    fail(smelterError, compiled);
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+  await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
   if (node.resource_type === 'model') {
     catalog.set(catalogKey(node.relation.schema, node.relation.identifier), node.config.materialized === 'view' ? 'view' : 'table');
   }
-  const done = new Date();
   return {
     ...base,
     status: 'success',
     rows: node.resource_type === 'model' && node.config.materialized === 'view' ? undefined : rows,
     seconds: (performance.now() - t0) / 1000,
-    timing: [
-      { name: 'compile', started_at: compileStart.toISOString(), completed_at: compiled.toISOString() },
-      { name: 'execute', started_at: compiled.toISOString(), completed_at: done.toISOString() },
-    ],
-    statements: statements.map((s) => s.sql),
+    timing: timing(compiled),
+    statements: executed,
   };
+}
+
+/** BEGIN; work; COMMIT — or ROLLBACK on any failure (DuckDB would otherwise commit a half after a binder error). */
+async function inTransaction<T>(connection: EngineConnection, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    const result = await work();
+    if (signal.aborted) throw new InterruptedError();
+    await connection.run('COMMIT');
+    return result;
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/** watermark(): the committed watermark as a literal of its column's type. */
+function watermarkLiteral(node: ModelNode, incremental: boolean, state: StateRecord | undefined): string {
+  if (!node.config.watermark) {
+    throw new TemplateUserError(`watermark() needs the model to set config watermark (a column)`, `e.g. {{ config(watermark='doc_id') }}`);
+  }
+  if (!incremental || !state) throw new TemplateUserError('watermark() is only available where is_incremental() is true');
+  if (state.last_processed_value === null || state.watermark_data_type === null) return 'NULL';
+  return `CAST(${quoteLiteral(state.last_processed_value)} AS ${state.watermark_data_type})`;
+}
+
+function nextState(node: ModelNode, outcome: BuildOutcome, previous: StateRecord | undefined, runId: string): StateRecord {
+  return {
+    table_name: stateKey(node),
+    watermark_type: node.config.watermark ? `max_${node.config.watermark}` : null,
+    watermark_data_type: outcome.watermark?.type ?? null,
+    last_processed_value: outcome.watermark?.value ?? null,
+    last_processed_timestamp: new Date().toISOString(),
+    rows_processed: outcome.rows,
+    rows_total: outcome.rowsTotal,
+    version: (previous?.version ?? 0) + 1,
+    run_id: runId,
+  };
+}
+
+function hookScope(renv: RenderEnvironment, relation: string) {
+  return buildRenderScope({
+    resolver: { ref: noHookRef, source: noHookRef, config: () => undefined, isIncremental: () => false, watermark: () => 'NULL' },
+    varValues: renv.project.varValues,
+    env: renv.env,
+    target: renv.project.config.target,
+    thisRelation: relation,
+    runStartedAt: renv.runStartedAt,
+    invocationId: renv.invocationId,
+  });
 }
 
 function noHookRef(): never {
@@ -309,10 +428,14 @@ async function runHooks(
   return undefined;
 }
 
-async function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly PlannedStatement[], files: BoundedWrites): Promise<void> {
-  const file = originalPath.endsWith('.sql') ? originalPath : `${originalPath}.sql`;
-  const path = join(project.config.dir, project.config.targetPath, 'run', file);
-  const body = statements.map((s) => s.sql).map((sql) => terminate(sql)).join('\n');
+/** target/run/<path>: what a node executed, to read or replay; seeds' files end in .sql too. */
+function runFileName(originalPath: string): string {
+  return originalPath.endsWith('.sql') ? originalPath : `${originalPath}.sql`;
+}
+
+async function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly string[], files: BoundedWrites): Promise<void> {
+  const path = join(project.config.dir, project.config.targetPath, 'run', runFileName(originalPath));
+  const body = statements.map(terminate).join('\n');
   await files.add(path, statements.length > 1 ? `BEGIN TRANSACTION;\n\n${body}\nCOMMIT;\n` : body);
 }
 

@@ -2,10 +2,11 @@ import type { Materialization } from '../manifest/types.js';
 import type { MaterializationStrategy } from './materialization.js';
 import { tableMaterialization } from './table.js';
 import { viewMaterialization } from './view.js';
+import { incrementalMaterialization } from './incremental.js';
 
 /**
  * The strategy for a model's `materialized`, or why there is none. Ephemeral models are never
- * built (they are inlined); incremental and scd2 arrive with the state store.
+ * built (they are inlined); scd2 arrives later.
  */
 export function materializationFor(kind: Materialization): MaterializationStrategy | { unavailable: string } {
   switch (kind) {
@@ -16,8 +17,9 @@ export function materializationFor(kind: Materialization): MaterializationStrate
     case 'ephemeral':
       return { unavailable: 'ephemeral models are inlined where they are referenced, not built' };
     case 'incremental':
+      return incrementalMaterialization;
     case 'scd2':
-      return { unavailable: `materialized: ${kind} needs the state store, which this version of smelter does not have yet` };
+      return { unavailable: 'materialized: scd2 is not available in this version of smelter yet' };
     default: {
       const never: never = kind;
       return { unavailable: `unknown materialization ${String(never)}` };
@@ -25,4 +27,11 @@ export function materializationFor(kind: Materialization): MaterializationStrate
   }
 }
 
-export type { MaterializationStrategy, MaterializationInput, PlannedStatement, RelationKind } from './materialization.js';
+export type {
+  MaterializationStrategy,
+  MaterializationInput,
+  PlannedStatement,
+  RelationKind,
+  BuildContext,
+  BuildOutcome,
+} from './materialization.js';

@@ -1,4 +1,7 @@
 import type { ModelNode } from '../manifest/types.js';
+import type { Row, StatementResult } from '../engine/engine.js';
+import type { StateRecord } from '../state/state-record.js';
+import type { CrashPoint } from '../execute/crash-points.js';
 
 export type RelationKind = 'table' | 'view';
 
@@ -22,13 +25,46 @@ export interface MaterializationInput {
 }
 
 /**
- * One way of turning a SELECT into a database object. A materialization only plans statements;
- * the executor runs them in one transaction (so hooks share the model's transaction, and a failure
- * leaves what was there before untouched).
+ * A materialization whose statements are known before anything runs (view, table, seed). It only
+ * plans; the executor runs them in one transaction (so hooks share the model's transaction, and a
+ * failure leaves what was there before untouched).
  */
-export interface MaterializationStrategy {
+export interface StatementsStrategy {
+  readonly kind: 'statements';
   plan(input: MaterializationInput): PlannedStatement[];
 }
+
+/** What a materialization that must look at its data (incremental) can do, inside the model's transaction. */
+export interface BuildContext extends MaterializationInput {
+  /** The committed state, if any. */
+  readonly state: StateRecord | undefined;
+  /** True when this run processes only new data (is_incremental() in the template). */
+  readonly incremental: boolean;
+  run(sql: string): Promise<StatementResult>;
+  query(sql: string): Promise<Row[]>;
+  crashPoint(point: CrashPoint): void;
+}
+
+export interface BuildOutcome {
+  /** Rows this run wrote. */
+  readonly rows: number;
+  /** Rows in the model afterwards. */
+  readonly rowsTotal: number;
+  /** The new watermark (never behind the committed one), or null for a model without one. */
+  readonly watermark: { readonly type: string; readonly value: string | null } | null;
+}
+
+/**
+ * A materialization that runs a small program: build into staging, inspect it (keys, schema,
+ * watermark), then apply. Typed TypeScript, not a template; the executor owns the transaction and
+ * the state commit around it.
+ */
+export interface ProgramStrategy {
+  readonly kind: 'program';
+  build(context: BuildContext): Promise<BuildOutcome>;
+}
+
+export type MaterializationStrategy = StatementsStrategy | ProgramStrategy;
 
 /** The SELECT as the body of CREATE ... AS: trailing semicolons removed, ending on its own line. */
 export function selectBody(sql: string): string {

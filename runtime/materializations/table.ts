@@ -1,10 +1,11 @@
-import { selectBody, type MaterializationStrategy } from './materialization.js';
+import { selectBody, type StatementsStrategy } from './materialization.js';
 
 /**
  * CREATE OR REPLACE TABLE inside the model's transaction: readers keep seeing the old table until
  * the commit (DuckDB's MVCC), and a failed build rolls back to it.
  */
-export const tableMaterialization: MaterializationStrategy = {
+export const tableMaterialization: StatementsStrategy = {
+  kind: 'statements',
   plan({ sql, relation, existing, preHooks, postHooks }) {
     return [
       ...preHooks.map((h) => ({ sql: h, role: 'hook' as const })),

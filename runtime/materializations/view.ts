@@ -1,7 +1,8 @@
-import { selectBody, type MaterializationStrategy } from './materialization.js';
+import { selectBody, type StatementsStrategy } from './materialization.js';
 
 /** CREATE OR REPLACE VIEW; a table of the same name is dropped first, in the same transaction. */
-export const viewMaterialization: MaterializationStrategy = {
+export const viewMaterialization: StatementsStrategy = {
+  kind: 'statements',
   plan({ sql, relation, existing, preHooks, postHooks }) {
     return [
       ...preHooks.map((h) => ({ sql: h, role: 'hook' as const })),

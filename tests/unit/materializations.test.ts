@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { materializationFor, type MaterializationInput, type MaterializationStrategy } from '../../runtime/materializations/index.js';
+import { materializationFor, type MaterializationInput } from '../../runtime/materializations/index.js';
+import type { StatementsStrategy } from '../../runtime/materializations/materialization.js';
 import { injectCtes } from '../../runtime/render/inject-ctes.js';
 import type { ModelNode } from '../../runtime/manifest/types.js';
 
@@ -13,7 +14,7 @@ const input = (over: Partial<MaterializationInput>): MaterializationInput => ({
   ...over,
 });
 
-const strategy = (kind: 'view' | 'table') => materializationFor(kind) as MaterializationStrategy;
+const strategy = (kind: 'view' | 'table') => materializationFor(kind) as StatementsStrategy;
 
 describe('materializations', () => {
   it('view: hooks around CREATE OR REPLACE VIEW', () => {
@@ -38,11 +39,10 @@ describe('materializations', () => {
     ]);
   });
 
-  it('ephemeral, incremental and scd2 have no build strategy in this version', () => {
+  it('ephemeral and scd2 have no build strategy in this version; incremental runs a program', () => {
     expect(materializationFor('ephemeral')).toEqual({ unavailable: 'ephemeral models are inlined where they are referenced, not built' });
-    expect(materializationFor('incremental')).toEqual({
-      unavailable: 'materialized: incremental needs the state store, which this version of smelter does not have yet',
-    });
+    expect(materializationFor('scd2')).toEqual({ unavailable: 'materialized: scd2 is not available in this version of smelter yet' });
+    expect(materializationFor('incremental')).toMatchObject({ kind: 'program' });
   });
 });
 

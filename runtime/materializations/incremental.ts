@@ -1,0 +1,168 @@
+import { ExecutionError } from '../errors.js';
+import type { ModelNode } from '../manifest/types.js';
+import { quoteIdentifier, quoteLiteral } from '../render/relation.js';
+import { selectBody, type BuildContext, type BuildOutcome, type ProgramStrategy } from './materialization.js';
+
+/**
+ * `materialized: incremental`. The first run (and a full refresh) builds the whole table; later
+ * runs build the template's SELECT — which sees is_incremental() and watermark() — into a staging
+ * table, check it, and apply it with the model's strategy. Runs inside the model's transaction.
+ */
+export const incrementalMaterialization: ProgramStrategy = {
+  kind: 'program',
+  async build(ctx) {
+    const { node } = ctx;
+    const strategy = strategyOf(node);
+    if (strategy === 'microbatch') {
+      throw new ExecutionError('incremental_strategy: microbatch needs external storage, which this version of smelter does not have yet', {
+        node: node.unique_id,
+        location: { file: node.original_file_path },
+      });
+    }
+    for (const hook of ctx.preHooks) await ctx.run(hook);
+    const outcome = ctx.incremental ? await applyIncrement(ctx, strategy) : await buildAll(ctx, strategy);
+    for (const hook of ctx.postHooks) await ctx.run(hook);
+    return outcome;
+  },
+};
+
+type Strategy = 'append' | 'merge' | 'delete+insert' | 'microbatch';
+
+export function strategyOf(node: ModelNode): Strategy {
+  return node.config.incremental_strategy ?? (node.config.unique_key ? 'merge' : 'append');
+}
+
+async function buildAll(ctx: BuildContext, strategy: Strategy): Promise<BuildOutcome> {
+  if (ctx.existing === 'view') await ctx.run(`DROP VIEW ${ctx.relation}`);
+  const rows = (await ctx.run(`CREATE OR REPLACE TABLE ${ctx.relation} AS\n${selectBody(ctx.sql)}`)).rowsAffected;
+  ctx.crashPoint('mid-write');
+  await checkKeys(ctx, ctx.relation, strategy);
+  return { rows, rowsTotal: rows, watermark: await newWatermark(ctx, ctx.relation) };
+}
+
+async function applyIncrement(ctx: BuildContext, strategy: Strategy): Promise<BuildOutcome> {
+  const { node, relation } = ctx;
+  const stage = quoteIdentifier(`__smelter_stage__${node.relation.identifier}`);
+  const rows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS\n${selectBody(ctx.sql)}`)).rowsAffected;
+  try {
+    if (rows === 0) {
+      // No new data: nothing to write; the state keeps its watermark.
+      return { rows: 0, rowsTotal: ctx.state?.rows_total ?? (await count(ctx, relation)), watermark: await newWatermark(ctx, stage) };
+    }
+    await checkKeys(ctx, stage, strategy);
+    const columns = await reconcileSchema(ctx, stage);
+    ctx.crashPoint('mid-write');
+    const list = columns.map(quoteIdentifier).join(', ');
+    const keys = node.config.unique_key ?? [];
+    const match = keys.map((k) => `t.${quoteIdentifier(k)} IS NOT DISTINCT FROM s.${quoteIdentifier(k)}`).join(' AND ');
+    switch (strategy) {
+      case 'append':
+        await ctx.run(`INSERT INTO ${relation} (${list}) SELECT ${list} FROM ${stage}`);
+        break;
+      case 'merge': {
+        const set = columns.filter((c) => !keys.includes(c)).map((c) => `${quoteIdentifier(c)} = s.${quoteIdentifier(c)}`);
+        await ctx.run(
+          `MERGE INTO ${relation} AS t USING ${stage} AS s ON (${match})\n` +
+            (set.length > 0 ? `WHEN MATCHED THEN UPDATE SET ${set.join(', ')}\n` : '') +
+            `WHEN NOT MATCHED THEN INSERT (${list}) VALUES (${columns.map((c) => `s.${quoteIdentifier(c)}`).join(', ')})`,
+        );
+        break;
+      }
+      case 'delete+insert':
+        await ctx.run(`DELETE FROM ${relation} AS t WHERE EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`);
+        await ctx.run(`INSERT INTO ${relation} (${list}) SELECT ${list} FROM ${stage}`);
+        break;
+      case 'microbatch':
+        break;
+    }
+    return { rows, rowsTotal: await count(ctx, relation), watermark: await newWatermark(ctx, stage) };
+  } finally {
+    await ctx.run(`DROP TABLE IF EXISTS ${stage}`);
+  }
+}
+
+async function count(ctx: BuildContext, relation: string): Promise<number> {
+  return Number((await ctx.query(`SELECT count(*) AS n FROM ${relation}`))[0].n);
+}
+
+/** A NULL key, and (merge) one key twice among the new rows, are errors naming the model and the count. */
+async function checkKeys(ctx: BuildContext, rowsOf: string, strategy: Strategy): Promise<void> {
+  const keys = ctx.node.config.unique_key;
+  if (!keys || keys.length === 0) return;
+  const cols = keys.map(quoteIdentifier);
+  const nulls = Number((await ctx.query(`SELECT count(*) AS n FROM ${rowsOf} WHERE ${cols.map((c) => `${c} IS NULL`).join(' OR ')}`))[0].n);
+  const keyText = keys.length === 1 ? `unique_key ${keys[0]}` : `unique_key (${keys.join(', ')})`;
+  if (nulls > 0) {
+    throw new ExecutionError(`${ctx.node.name}: ${nulls} new ${nulls === 1 ? 'row has' : 'rows have'} a NULL in ${keyText}; nothing was written`, {
+      node: ctx.node.unique_id,
+      location: { file: ctx.node.original_file_path },
+    });
+  }
+  if (strategy !== 'merge') return;
+  const dupes = Number(
+    (await ctx.query(`SELECT count(*) AS n FROM (SELECT ${cols.join(', ')} FROM ${rowsOf} GROUP BY ALL HAVING count(*) > 1)`))[0].n,
+  );
+  if (dupes > 0) {
+    throw new ExecutionError(
+      `${ctx.node.name}: ${dupes} ${keyText} ${dupes === 1 ? 'value appears' : 'values appear'} in more than one new row, so merge cannot tell which wins; nothing was written`,
+      { node: ctx.node.unique_id, location: { file: ctx.node.original_file_path } },
+    );
+  }
+}
+
+/**
+ * The watermark after this run: the larger of the committed one and the maximum over the rows the
+ * run wrote, computed in the column's type (so 10000000 > 9999999), kept as text.
+ */
+async function newWatermark(ctx: BuildContext, rowsOf: string): Promise<BuildOutcome['watermark']> {
+  const column = ctx.node.config.watermark;
+  if (!column) return null;
+  const col = quoteIdentifier(column);
+  const [{ type }] = await ctx.query(`SELECT typeof(max(${col})) AS type FROM ${rowsOf}`);
+  const dataType = String(type);
+  const previous = ctx.incremental && ctx.state?.last_processed_value != null ? `CAST(${quoteLiteral(ctx.state.last_processed_value)} AS ${dataType})` : 'NULL';
+  const [{ value }] = await ctx.query(`SELECT CAST(greatest(${previous}, (SELECT max(${col}) FROM ${rowsOf})) AS VARCHAR) AS value`);
+  return { type: dataType, value: value === null || value === undefined ? null : String(value) };
+}
+
+/**
+ * on_schema_change: the columns new rows are written with. `ignore` writes the model's existing
+ * columns; `fail` stops on any difference; `append_new_columns` adds new ones; `sync_all_columns`
+ * also drops removed ones and changes types.
+ */
+async function reconcileSchema(ctx: BuildContext, stage: string): Promise<string[]> {
+  const describe = async (rel: string) =>
+    new Map((await ctx.query(`DESCRIBE ${rel}`)).map((r) => [String(r.column_name), String(r.column_type)]));
+  const target = await describe(ctx.relation);
+  const incoming = await describe(stage);
+  const added = [...incoming.keys()].filter((c) => !target.has(c));
+  const removed = [...target.keys()].filter((c) => !incoming.has(c));
+  const retyped = [...incoming.keys()].filter((c) => target.has(c) && target.get(c) !== incoming.get(c));
+  const policy = ctx.node.config.on_schema_change ?? 'ignore';
+  if (added.length + removed.length + retyped.length === 0) return [...target.keys()];
+  const describeChange = () =>
+    [
+      added.length ? `new ${added.join(', ')}` : '',
+      removed.length ? `missing ${removed.join(', ')}` : '',
+      retyped.length ? `changed type ${retyped.map((c) => `${c} ${target.get(c)} -> ${incoming.get(c)}`).join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+  switch (policy) {
+    case 'ignore':
+      return [...target.keys()].filter((c) => incoming.has(c));
+    case 'fail':
+      throw new ExecutionError(`${ctx.node.name}: the columns changed (${describeChange()}) and on_schema_change is fail; nothing was written`, {
+        node: ctx.node.unique_id,
+        location: { file: ctx.node.original_file_path },
+      });
+    case 'append_new_columns':
+      for (const c of added) await ctx.run(`ALTER TABLE ${ctx.relation} ADD COLUMN ${quoteIdentifier(c)} ${incoming.get(c)}`);
+      return [...target.keys(), ...added].filter((c) => incoming.has(c));
+    case 'sync_all_columns':
+      for (const c of added) await ctx.run(`ALTER TABLE ${ctx.relation} ADD COLUMN ${quoteIdentifier(c)} ${incoming.get(c)}`);
+      for (const c of removed) await ctx.run(`ALTER TABLE ${ctx.relation} DROP COLUMN ${quoteIdentifier(c)}`);
+      for (const c of retyped) await ctx.run(`ALTER TABLE ${ctx.relation} ALTER COLUMN ${quoteIdentifier(c)} TYPE ${incoming.get(c)}`);
+      return [...incoming.keys()];
+  }
+}
