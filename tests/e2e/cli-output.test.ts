@@ -19,6 +19,7 @@ const COMMAND_LINES = [
   '  run      build the selected models in graph order, --threads at a time',
   '  seed     load the CSV files in seeds/ as tables',
   '  ls       list the selected nodes (parse only, no database)',
+  '  state    state show: print the committed state of incremental models; state reset --select: forget it',
 ];
 
 /** The lines of the `commands:` section of the help text. */
