@@ -279,6 +279,7 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
       const stateStore = scope.stateStore;
       if (!stateStore) throw new CompileError('incremental models need a state store', { node: node.unique_id });
       scope.crash('after-read', node.name);
+      const lease = await stateStore.lease(stateKey(model), renv.invocationId);
       const outcome = await inTransaction(connection, signal, async () => {
         const result = await work.strategy.build({
           ...work.input,
@@ -294,7 +295,7 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
           await stateStore.commit(connection, nextState(model, result, state, renv.invocationId), state?.version);
         }
         return result;
-      });
+      }).finally(() => lease.release());
       scope.crash('after-commit', node.name);
       rows = outcome.rows;
     }

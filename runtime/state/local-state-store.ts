@@ -2,7 +2,7 @@ import { StateError } from '../errors.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
 import { quoteLiteral } from '../render/relation.js';
 import type { StateRecord } from './state-record.js';
-import type { StateStore } from './state-store.js';
+import type { Lease, StateStore } from './state-store.js';
 
 /** The state table in the target's own database. */
 export const LOCAL_STATE_TABLE = '"_smelter"."state"';
@@ -76,6 +76,14 @@ export class LocalStateStore implements StateStore {
         `WHERE table_name = ${v(next.table_name)} AND version = ${expectedVersion}`,
     );
     if (result.rowsAffected !== 1) throw staleWriter(next.table_name);
+  }
+
+  /**
+   * Locally the lease is the database itself: DuckDB lets one process open the file, so a second
+   * run fails at once (exit 3, naming the holder) and a crashed holder's lock dies with it.
+   */
+  async lease(): Promise<Lease> {
+    return { release: async () => {} };
   }
 
   async reset(tableNames: readonly string[]): Promise<string[]> {

@@ -17,6 +17,15 @@ export interface StateStore {
    * model's data: a backend in the same database writes in it, so data and state commit together.
    */
   commit(transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined): Promise<void>;
+  /**
+   * Hold the model for this run: while held, another run of the same model fails fast (retryable)
+   * instead of racing it; a crashed holder's lease expires. Released when the model is done.
+   */
+  lease(tableName: string, runId: string): Promise<Lease>;
   /** Forget these models' state: their next run rebuilds them. Returns the names that had state. */
   reset(tableNames: readonly string[]): Promise<string[]>;
+}
+
+export interface Lease {
+  release(): Promise<void>;
 }
