@@ -104,7 +104,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
 
     const running: string[] = [];
     let finished = 0;
-    const outcomes = await schedule<NodeResult>({
+    await schedule<NodeResult>({
       nodes: runError ? [] : plan.nodes,
       parents: new Map(Object.entries(plan.parents)),
       concurrency: threads,
@@ -136,7 +136,6 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         }
       },
     });
-    void outcomes;
     if (runError) {
       for (const [i, id] of plan.nodes.entries()) {
         const skipped = { ...skippedResult(manifest, id), message: 'skipped because on-run-start failed' };
