@@ -22,10 +22,13 @@ for (const name of ['stdout', 'stderr'] as const) {
   });
 }
 
+/** A terminal that reports no size (0, as under `script`) gets a conventional width. */
+const terminalWidth = () => (process.stderr.columns && process.stderr.columns > 20 ? process.stderr.columns : 120);
+
 export const processOutput: Output = {
   out: (line) => void (closed.stdout || process.stdout.write(`${line}\n`)),
   err: (line) => void (closed.stderr || process.stderr.write(`${line}\n`)),
-  status: (text) => void (closed.stderr || process.stderr.write(`\r\x1b[K${text.slice(0, (process.stderr.columns ?? 120) - 1)}`)),
+  status: (text) => void (closed.stderr || process.stderr.write(`\r\x1b[K${text.slice(0, terminalWidth() - 1)}`)),
   tty: Boolean(process.stderr.isTTY),
 };
 
@@ -78,7 +81,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
   let total = 0;
   let done = 0;
   const showProgress = (running: readonly string[]) => {
-    if (!output.tty || format !== 'text') return;
+    if (!output.tty || format !== 'text' || running.length === 0) return;
     const names = running.map((id) => id.split('.').pop()).join(', ');
     output.status(`[${done}/${total}] running: ${names}`);
     progressShown = true;
