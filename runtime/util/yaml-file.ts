@@ -21,7 +21,13 @@ export function parseYamlFile(text: string, file: string): YamlFile {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
-    const pos = lineCounter.linePos(err.pos[0]);
+    // An error found at the end of the text (an unclosed bracket) points at the last line's end,
+    // not at a line after it.
+    const end = text.replace(/\s+$/, '').length;
+    let offset = Math.min(err.pos[0], end);
+    // An indentation error is reported at its line's start; the misplaced key is after the spaces.
+    while (text[offset] === ' ') offset++;
+    const pos = lineCounter.linePos(offset);
     const message = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new ProjectError(`invalid YAML: ${message}`, {
       code: 'yaml',

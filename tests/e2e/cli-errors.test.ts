@@ -28,7 +28,7 @@ interface Case {
 const PARSE_ERRORS: Record<string, Case> = {
   'a YAML syntax error in project.yml': {
     fixture: 'broken-yaml-syntax',
-    stderr: ['error: project.yml:5:1: invalid YAML: All mapping items must start at the same column'],
+    stderr: ['error: project.yml:5:4: invalid YAML: All mapping items must start at the same column'],
   },
   'an unknown top-level key, with did-you-mean': {
     fixture: 'broken-unknown-key',

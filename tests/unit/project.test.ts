@@ -83,7 +83,7 @@ describe('project.yml', () => {
   });
 
   it('reports YAML syntax errors with line and column', () => {
-    expect(loadError('name: p\nvars: [a, b\n')).toMatch(/^project\.yml:3:1: invalid YAML: /);
+    expect(loadError('name: p\nvars: [a, b\n')).toBe('project.yml:2:12: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]');
   });
 
   it('validates folder config: + keys, folders, and plain config keys', () => {
