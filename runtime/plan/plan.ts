@@ -30,6 +30,13 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     if ('unavailable' in strategy) {
       throw new ProjectError(strategy.unavailable, { code: 'config', location: { file: node.original_file_path }, node: id });
     }
+    if (node.config.external) {
+      throw new ProjectError(`external: true (Parquet storage) is not available in this version of smelter yet; ${node.name} would be built as a database table`, {
+        code: 'config',
+        location: { file: node.original_file_path },
+        node: id,
+      });
+    }
     if (target.database === ':memory:' && node.config.materialized !== 'view' && !node.config.external) {
       throw new ProjectError(
         `target ${target.name} keeps its database in memory, so ${node.config.materialized} model ${node.name} must be external (nothing else outlives the process)`,
