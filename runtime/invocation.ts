@@ -9,7 +9,9 @@ import type { Dag } from './graph/dag.js';
 import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
-import { executePlan, stateKey } from './execute/run-plan.js';
+import { executePlan, isStateful, stateKey } from './execute/run-plan.js';
+import { LocalStorage } from './storage/local-storage.js';
+import type { Storage } from './storage/storage.js';
 import type { Engine } from './engine/engine.js';
 import { LocalStateStore } from './state/local-state-store.js';
 import type { StateRecord } from './state/state-record.js';
@@ -155,13 +157,12 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   let run: RunResult;
   let stateStore: LocalStateStore | undefined;
   try {
-    const needsState = plan.nodes.some((id) => {
-      const n = p.manifest.nodes[id];
-      return n.resource_type === 'model' && n.config.materialized === 'incremental';
-    });
-    if (needsState) stateStore = await openStateStore(p, engine);
+    const planned = plan.nodes.map((id) => p.manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model');
+    if (planned.some(isStateful)) stateStore = await openStateStore(p, engine);
+    const storage = planned.some((n) => n.config.external) ? openStorage(p) : undefined;
     run = await executePlan({
       stateStore,
+      storage,
       fullRefresh: options.fullRefresh,
       project: p.project,
       parsed: p.parsed,
@@ -183,6 +184,25 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   return { run, warnings };
 }
 
+
+/** The target's `storage:` for external models: a local folder (relative to the project). */
+function openStorage(p: ParsedProject): Storage {
+  const target = p.project.config.target;
+  if (!target.storage) {
+    throw new ProjectError(`target ${target.name} has no storage: external models need a folder for their Parquet files`, {
+      code: 'config',
+      location: { file: 'project.yml' },
+      hint: 'e.g. storage: target/lake',
+    });
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target.storage)) {
+    throw new ProjectError(`storage ${target.storage}: only local folders are available in this version of smelter (S3 comes with the Lambda adapter)`, {
+      code: 'config',
+      location: { file: 'project.yml' },
+    });
+  }
+  return new LocalStorage(resolve(p.project.config.dir, target.storage), target.storage);
+}
 
 async function openStateStore(p: ParsedProject, engine: Engine): Promise<LocalStateStore> {
   const { state } = p.project.config.target;
@@ -216,7 +236,7 @@ export async function resetState(options: InvocationOptions): Promise<string[]> 
 }
 
 function statefulKeys(nodes: readonly ManifestNode[]): string[] {
-  return nodes.filter((n): n is ModelNode => n.resource_type === 'model' && n.config.materialized === 'incremental').map(stateKey);
+  return nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n)).map(stateKey);
 }
 
 async function withStateStore<T>(p: ParsedProject, work: (store: LocalStateStore) => Promise<T>): Promise<T> {

@@ -22,6 +22,9 @@ import type { StateRecord } from '../state/state-record.js';
 import type { StateStore } from '../state/state-store.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import { crashPointFor, type CrashPoint } from './crash-points.js';
+import { publishFileSet, recoverExternal, stagingKey, writeFileSetManifest } from './publish.js';
+import type { Storage } from '../storage/storage.js';
+import { mkdirSync } from 'node:fs';
 import { seedStatements } from '../materializations/seed.js';
 import { schedule } from './scheduler.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
@@ -43,6 +46,8 @@ export interface ExecuteOptions {
   readonly stateStore?: StateStore;
   /** --full-refresh: rebuild incremental models from scratch (a model's full_refresh config wins). */
   readonly fullRefresh?: boolean;
+  /** Where external models keep their files; required when the plan has any. */
+  readonly storage?: Storage;
 }
 
 /**
@@ -89,13 +94,22 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     const setup = connections[0];
     for (const schema of plan.schemas) await setup.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
     const catalog = await readCatalog(setup);
-    const stateful = plan.nodes.map((id) => manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model' && n.config.materialized === 'incremental');
+    const stateful = plan.nodes.map((id) => manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
+    if (options.storage && options.stateStore) {
+      const externals = new Map(
+        Object.values(manifest.nodes)
+          .filter((n): n is ModelNode => n.resource_type === 'model' && n.config.external)
+          .map((n) => [stateKey(n), n]),
+      );
+      await recoverExternal(options.storage, setup, await options.stateStore.readAll(), (key) => externals.get(key));
+    }
     const scope: RunScope = {
       renv,
       project,
       catalog,
       runFiles,
       stateStore: options.stateStore,
+      storage: options.storage,
       states: stateful.length > 0 && options.stateStore ? await options.stateStore.read(stateful.map(stateKey)) : new Map(),
       fullRefresh: options.fullRefresh ?? false,
       crash: crashPointFor(env),
@@ -176,10 +190,16 @@ interface RunScope {
   readonly catalog: Map<string, RelationKind>;
   readonly runFiles: BoundedWrites;
   readonly stateStore: StateStore | undefined;
+  readonly storage: Storage | undefined;
   /** Committed state of the planned stateful models, read once when the run starts. */
   readonly states: ReadonlyMap<string, StateRecord>;
   readonly fullRefresh: boolean;
   readonly crash: (point: CrashPoint, model: string) => void;
+}
+
+/** Models with a state record: incremental and external ones (SPEC §5). */
+export function isStateful(node: ModelNode): boolean {
+  return node.config.materialized === 'incremental' || node.config.external;
 }
 
 /** `schema.name`: the key of a model's state record (SPEC §5). */
@@ -227,7 +247,7 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
     if (node.resource_type === 'seed') {
       work = { kind: 'statements', statements: seedStatements(node, project.config.dir, relation) };
     } else {
-      const chosen = materializationFor(node.config.materialized);
+      const chosen = materializationFor(node.config.materialized, node.config.external);
       if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
       const sql = renderModel(node, { ...renv, isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
       const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(renv, relation));
@@ -275,10 +295,19 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
       }
     } else {
       const model = node as ModelNode;
-      const stateStore = scope.stateStore;
-      if (!stateStore) throw new CompileError('incremental models need a state store', { node: node.unique_id });
+      const { stateStore, storage } = scope;
+      if (!stateStore) throw new CompileError('incremental and external models need a state store', { node: node.unique_id });
+      if (model.config.external && !storage) {
+        throw new CompileError(`external model ${model.name} needs storage: set storage: in target ${project.config.target.name}`, {
+          node: node.unique_id,
+          location: { file: 'project.yml' },
+        });
+      }
+      const key = stateKey(model);
+      const staging = storage && model.config.external ? stagingKey(renv.invocationId, key) : undefined;
       scope.crash('after-read', node.name);
-      const lease = await stateStore.lease(stateKey(model), renv.invocationId);
+      const lease = await stateStore.lease(key, renv.invocationId);
+      let pointer: string | null = null;
       const outcome = await inTransaction(connection, signal, async () => {
         const result = await work.strategy.build({
           ...work.input,
@@ -287,15 +316,19 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
           run,
           query: (sql) => connection.query(sql),
           crashPoint: (point) => scope.crash(point, node.name),
+          staging: staging === undefined ? undefined : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }) },
         });
         // A run with no new data writes nothing, its state included.
         if (result.rows > 0 || !incremental) {
+          const version = (state?.version ?? 0) + 1;
+          if (staging !== undefined) pointer = (await writeFileSetManifest(storage!, model, key, renv.invocationId, version)).pointer;
           scope.crash('before-state-commit', node.name);
-          await stateStore.commit(connection, nextState(model, result, state, renv.invocationId), state?.version);
+          await stateStore.commit(connection, nextState(model, result, state, renv.invocationId, pointer), state?.version);
         }
         return result;
       }).finally(() => lease.release());
       scope.crash('after-commit', node.name);
+      if (pointer !== null) await publishFileSet(storage!, connection, model, pointer, (point) => scope.crash(point, node.name));
       rows = outcome.rows;
     }
   } catch (error) {
@@ -315,7 +348,8 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
   }
   await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
   if (node.resource_type === 'model') {
-    catalog.set(catalogKey(node.relation.schema, node.relation.identifier), node.config.materialized === 'view' ? 'view' : 'table');
+    const kind = node.config.materialized === 'view' || node.config.external ? 'view' : 'table';
+    catalog.set(catalogKey(node.relation.schema, node.relation.identifier), kind);
   }
   return {
     ...base,
@@ -351,7 +385,7 @@ function watermarkLiteral(node: ModelNode, incremental: boolean, state: StateRec
   return `CAST(${quoteLiteral(state.last_processed_value)} AS ${state.watermark_data_type})`;
 }
 
-function nextState(node: ModelNode, outcome: BuildOutcome, previous: StateRecord | undefined, runId: string): StateRecord {
+function nextState(node: ModelNode, outcome: BuildOutcome, previous: StateRecord | undefined, runId: string, manifestPointer: string | null): StateRecord {
   return {
     table_name: stateKey(node),
     watermark_type: node.config.watermark ? `max_${node.config.watermark}` : null,
@@ -362,6 +396,7 @@ function nextState(node: ModelNode, outcome: BuildOutcome, previous: StateRecord
     rows_total: outcome.rowsTotal,
     version: (previous?.version ?? 0) + 1,
     run_id: runId,
+    manifest_pointer: manifestPointer,
   };
 }
 

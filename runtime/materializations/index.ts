@@ -3,17 +3,21 @@ import type { MaterializationStrategy } from './materialization.js';
 import { tableMaterialization } from './table.js';
 import { viewMaterialization } from './view.js';
 import { incrementalMaterialization } from './incremental.js';
+import { externalTableMaterialization } from './external-table.js';
 
 /**
  * The strategy for a model's `materialized`, or why there is none. Ephemeral models are never
  * built (they are inlined); scd2 arrives later.
  */
-export function materializationFor(kind: Materialization): MaterializationStrategy | { unavailable: string } {
+export function materializationFor(kind: Materialization, external = false): MaterializationStrategy | { unavailable: string } {
+  if (external && kind !== 'table') {
+    return { unavailable: `external: true on an ${kind} model is not available in this version of smelter yet (external tables are)` };
+  }
   switch (kind) {
     case 'view':
       return viewMaterialization;
     case 'table':
-      return tableMaterialization;
+      return external ? externalTableMaterialization : tableMaterialization;
     case 'ephemeral':
       return { unavailable: 'ephemeral models are inlined where they are referenced, not built' };
     case 'incremental':

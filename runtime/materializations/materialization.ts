@@ -43,6 +43,8 @@ export interface BuildContext extends MaterializationInput {
   run(sql: string): Promise<StatementResult>;
   query(sql: string): Promise<Row[]>;
   crashPoint(point: CrashPoint): void;
+  /** External models: the local folder where this run writes the model's new files. */
+  readonly staging?: { readonly localDir: string; prepare(): void };
 }
 
 export interface BuildOutcome {

@@ -25,17 +25,10 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     if (!node) continue;
     if (node.resource_type === 'seed') planned.add(id);
     if (node.resource_type !== 'model') continue;
-    const strategy = materializationFor(node.config.materialized);
+    const strategy = materializationFor(node.config.materialized, node.config.external);
     if (node.config.materialized === 'ephemeral') continue;
     if ('unavailable' in strategy) {
       throw new ProjectError(strategy.unavailable, { code: 'config', location: { file: node.original_file_path }, node: id });
-    }
-    if (node.config.external) {
-      throw new ProjectError(`external: true (Parquet storage) is not available in this version of smelter yet; ${node.name} would be built as a database table`, {
-        code: 'config',
-        location: { file: node.original_file_path },
-        node: id,
-      });
     }
     if (target.database === ':memory:' && node.config.materialized !== 'view' && !node.config.external) {
       throw new ProjectError(

@@ -16,7 +16,8 @@ const COLUMNS = `
   rows_processed BIGINT NOT NULL,
   rows_total BIGINT NOT NULL,
   version BIGINT NOT NULL,
-  run_id VARCHAR NOT NULL`;
+  run_id VARCHAR NOT NULL,
+  manifest_pointer VARCHAR`;
 
 /**
  * The `local` backend: a table in the target's DuckDB database, written inside the model's own
@@ -31,6 +32,8 @@ export class LocalStateStore implements StateStore {
     const connection = await engine.connect();
     await connection.run('CREATE SCHEMA IF NOT EXISTS "_smelter"');
     await connection.run(`CREATE TABLE IF NOT EXISTS ${LOCAL_STATE_TABLE} (${COLUMNS})`);
+    // Databases whose state table predates external models.
+    await connection.run(`ALTER TABLE ${LOCAL_STATE_TABLE} ADD COLUMN IF NOT EXISTS manifest_pointer VARCHAR`);
     return new LocalStateStore(connection);
   }
 
@@ -63,6 +66,7 @@ export class LocalStateStore implements StateStore {
           next.rows_total,
           next.version,
           next.run_id,
+          next.manifest_pointer,
         ]
           .map(v)
           .join(', ')})`,
@@ -72,7 +76,8 @@ export class LocalStateStore implements StateStore {
     const result = await transaction.run(
       `UPDATE ${LOCAL_STATE_TABLE} SET watermark_type = ${v(next.watermark_type)}, watermark_data_type = ${v(next.watermark_data_type)}, ` +
         `last_processed_value = ${v(next.last_processed_value)}, last_processed_timestamp = ${v(next.last_processed_timestamp)}, ` +
-        `rows_processed = ${next.rows_processed}, rows_total = ${next.rows_total}, version = ${next.version}, run_id = ${v(next.run_id)} ` +
+        `rows_processed = ${next.rows_processed}, rows_total = ${next.rows_total}, version = ${next.version}, run_id = ${v(next.run_id)}, ` +
+        `manifest_pointer = ${v(next.manifest_pointer)} ` +
         `WHERE table_name = ${v(next.table_name)} AND version = ${expectedVersion}`,
     );
     if (result.rowsAffected !== 1) throw staleWriter(next.table_name);
@@ -117,5 +122,6 @@ function toRecord(r: Readonly<Record<string, unknown>>): StateRecord {
     rows_total: Number(r.rows_total),
     version: Number(r.version),
     run_id: String(r.run_id),
+    manifest_pointer: text(r.manifest_pointer),
   };
 }

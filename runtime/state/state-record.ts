@@ -20,4 +20,6 @@ export interface StateRecord {
   readonly version: number;
   /** invocation_id of the run that committed. */
   readonly run_id: string;
+  /** External models: the key, in storage, of the committed file-set manifest. */
+  readonly manifest_pointer: string | null;
 }

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { CRASH_POINTS } from '../../runtime/execute/crash-points.js';
+import { COMMIT_CRASH_POINTS } from '../../runtime/execute/crash-points.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
 /**
@@ -82,7 +82,7 @@ describe('crash safety of incremental runs', () => {
       { table_name: 'main.fact_append', last_processed_value: '9', rows_total: '9' },
       { table_name: 'main.fact_merge', last_processed_value: '9', rows_total: '9' },
     ]);
-    for (const point of CRASH_POINTS) {
+    for (const point of COMMIT_CRASH_POINTS) {
       for (const crashInBatch of [1, 2]) {
         const dir = newProject();
         for (const b of [1, 2, 3]) {

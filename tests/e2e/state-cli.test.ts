@@ -40,6 +40,7 @@ describe('smelter state', () => {
         rows_total: 3,
         version: 2,
         run_id: expect.any(String),
+        manifest_pointer: null,
       },
     ]);
     const text = smelter(dir, 'state', 'show').stdout.split('\n');

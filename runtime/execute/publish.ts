@@ -1,0 +1,151 @@
+import type { EngineConnection } from '../engine/engine.js';
+import type { ModelNode } from '../manifest/types.js';
+import { quoteLiteral, renderRelation } from '../render/relation.js';
+import type { StateRecord } from '../state/state-record.js';
+import { SMELTER_AREA, type FileSetManifest, type Storage } from '../storage/storage.js';
+import type { CrashPoint } from './crash-points.js';
+
+/**
+ * Publishing an external model's files — the storage half of the commit protocol. The order keeps
+ * a model's location holding only committed files:
+ *   1. the run writes its files into a staging folder outside every location;
+ *   2. a new file-set manifest is written, then the state record pointing at it commits (with the
+ *      data transaction): this is the commit;
+ *   3. the staged files move into the location, the database view turns to them, and the files and
+ *      manifest the commit superseded are deleted.
+ * A run killed after 2 leaves committed files in staging: `recover` (run before anything reads the
+ * model) finishes 3. A run killed before 2 leaves only staging files, which `recover` deletes.
+ */
+
+/** The model's folder, relative to the storage root: `location`, or `{schema}/{alias}`. */
+export function locationOf(node: ModelNode): string {
+  return (node.config.location ?? `${node.relation.schema}/${node.relation.identifier}`).replace(/^\/+|\/+$/g, '');
+}
+
+export function stagingKey(runId: string, tableName: string): string {
+  return `${SMELTER_AREA}/staging/${runId}/${tableName}`;
+}
+
+const manifestsOf = (tableName: string) => `${SMELTER_AREA}/manifests/${tableName}`;
+
+/** Step 2, first half: name the staged files and write the manifest of the version to commit. */
+export async function writeFileSetManifest(
+  storage: Storage,
+  node: ModelNode,
+  tableName: string,
+  runId: string,
+  version: number,
+): Promise<{ pointer: string; manifest: FileSetManifest }> {
+  const staging = stagingKey(runId, tableName);
+  const stagedFiles = await storage.list(staging);
+  const short = runId.replace(/-/g, '').slice(0, 12);
+  const staged: Record<string, string> = {};
+  for (const file of stagedFiles) {
+    const slash = file.lastIndexOf('/');
+    // A new name per run, so a new version never overwrites a file a reader may still be reading.
+    staged[`${file.slice(0, slash + 1)}${short}-${file.slice(slash + 1)}`] = file;
+  }
+  const manifest: FileSetManifest = {
+    table_name: tableName,
+    version,
+    run_id: runId,
+    location: locationOf(node),
+    files: Object.keys(staged).sort(),
+    staging,
+    staged,
+  };
+  const pointer = `${manifestsOf(tableName)}/v${version}.json`;
+  await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);
+  return { pointer, manifest };
+}
+
+export async function readFileSetManifest(storage: Storage, pointer: string | null): Promise<FileSetManifest | undefined> {
+  if (pointer === null) return undefined;
+  const text = await storage.readText(pointer);
+  return text === undefined ? undefined : (JSON.parse(text) as FileSetManifest);
+}
+
+/**
+ * Step 3, and the recovery of an interrupted one: make the location hold exactly the committed
+ * files, point the view at them, and delete what the commit superseded. Idempotent.
+ */
+export async function publishFileSet(
+  storage: Storage,
+  connection: EngineConnection,
+  node: ModelNode,
+  pointer: string,
+  crash: (point: CrashPoint) => void,
+): Promise<void> {
+  const manifest = await readFileSetManifest(storage, pointer);
+  if (!manifest) return;
+  const location = manifest.location;
+  let moved = 0;
+  for (const file of manifest.files) {
+    if (await storage.exists(`${location}/${file}`)) continue;
+    await storage.move(`${manifest.staging}/${manifest.staged[file]}`, `${location}/${file}`);
+    if (++moved === 1) crash('mid-publish');
+  }
+  await replaceView(storage, connection, node, manifest);
+  const keep = new Set(manifest.files);
+  let deleted = 0;
+  for (const file of await storage.list(location)) {
+    if (keep.has(file)) continue;
+    await storage.remove(`${location}/${file}`);
+    if (++deleted === 1) crash('mid-cleanup');
+  }
+  for (const old of await storage.list(manifestsOf(manifest.table_name))) {
+    const key = `${manifestsOf(manifest.table_name)}/${old}`;
+    if (key !== pointer) await storage.remove(key);
+  }
+  await storage.remove(manifest.staging);
+}
+
+/** The view `schema.alias` over exactly the committed files, so users can query the model. */
+async function replaceView(storage: Storage, connection: EngineConnection, node: ModelNode, manifest: FileSetManifest): Promise<void> {
+  const relation = renderRelation(node.relation);
+  const hive = (node.config.partition_by?.length ?? 0) > 0 ? ', hive_partitioning = true' : '';
+  const files = manifest.files.map((f) => quoteLiteral(storage.localPath(`${manifest.location}/${f}`)));
+  const body = files.length === 0 ? 'SELECT NULL AS no_rows WHERE false' : `SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true${hive})`;
+  const existing = await connection.query(
+    `SELECT table_type FROM information_schema.tables WHERE table_schema = ${quoteLiteral(node.relation.schema)} AND table_name = ${quoteLiteral(node.relation.identifier)}`,
+  );
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    if (existing[0]?.table_type === 'BASE TABLE') await connection.run(`DROP TABLE ${relation}`);
+    await connection.run(`CREATE OR REPLACE VIEW ${relation} AS ${body}`);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Before a run reads or writes external models: finish any publish a killed run left half done,
+ * and delete what no commit refers to (staging folders of runs that never committed).
+ */
+export async function recoverExternal(
+  storage: Storage,
+  connection: EngineConnection,
+  records: readonly StateRecord[],
+  nodeOf: (tableName: string) => ModelNode | undefined,
+): Promise<void> {
+  const referenced = new Set<string>();
+  for (const record of records) {
+    const node = nodeOf(record.table_name);
+    if (!record.manifest_pointer || !node) continue;
+    await publishFileSet(storage, connection, node, record.manifest_pointer, () => {});
+    const manifest = await readFileSetManifest(storage, record.manifest_pointer);
+    if (manifest) referenced.add(manifest.staging);
+  }
+  // A model's staging folder no commit refers to belongs to a run that died before committing it
+  // (the same run may have committed other models: their folders are judged on their own).
+  const root = `${SMELTER_AREA}/staging`;
+  const folders = new Set((await storage.list(root)).map((f) => f.split('/').slice(0, 2).join('/')));
+  for (const folder of folders) {
+    if (!referenced.has(`${root}/${folder}`)) await storage.remove(`${root}/${folder}`);
+  }
+  for (const run of new Set([...folders].map((f) => f.split('/')[0]))) {
+    if ((await storage.list(`${root}/${run}`)).length === 0) await storage.remove(`${root}/${run}`);
+  }
+}
