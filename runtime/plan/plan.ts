@@ -30,6 +30,12 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     if ('unavailable' in strategy) {
       throw new ProjectError(strategy.unavailable, { code: 'config', location: { file: node.original_file_path }, node: id });
     }
+    if (target.database === ':memory:' && target.state.backend === 'local' && (node.config.external || node.config.materialized === 'incremental')) {
+      throw new ProjectError(
+        `target ${target.name} keeps its database in memory, so the state of ${node.name} cannot be local (it would not outlive the process): use the dynamodb backend`,
+        { code: 'config', location: { file: node.original_file_path }, node: id },
+      );
+    }
     if (target.database === ':memory:' && node.config.materialized !== 'view' && !node.config.external) {
       throw new ProjectError(
         `target ${target.name} keeps its database in memory, so ${node.config.materialized} model ${node.name} must be external (nothing else outlives the process)`,

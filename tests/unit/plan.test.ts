@@ -46,5 +46,9 @@ describe('planRun', () => {
     expect(() => planRun(manifest, dag, new Set(['model.p.t']), target)).toThrow(
       'target dev keeps its database in memory, so table model t must be external (nothing else outlives the process)',
     );
+    const external = setup({ 'models/x.sql': "{{ config(materialized='table', external=true) }}select 1" }, ':memory:');
+    expect(() => planRun(external.manifest, external.dag, new Set(['model.p.x']), external.target)).toThrow(
+      'target dev keeps its database in memory, so the state of x cannot be local (it would not outlive the process): use the dynamodb backend',
+    );
   });
 });
