@@ -35,6 +35,8 @@ export async function writeFileSetManifest(
   tableName: string,
   runId: string,
   version: number,
+  /** Committed files that stay (an append adds to them). */
+  kept: readonly string[] = [],
 ): Promise<{ pointer: string; manifest: FileSetManifest }> {
   const staging = stagingKey(runId, tableName);
   const stagedFiles = await storage.list(staging);
@@ -50,7 +52,7 @@ export async function writeFileSetManifest(
     version,
     run_id: runId,
     location: locationOf(node),
-    files: Object.keys(staged).sort(),
+    files: [...kept, ...Object.keys(staged)].sort(),
     staging,
     staged,
   };
@@ -82,7 +84,9 @@ export async function publishFileSet(
   let moved = 0;
   for (const file of manifest.files) {
     if (await storage.exists(`${location}/${file}`)) continue;
-    await storage.move(`${manifest.staging}/${manifest.staged[file]}`, `${location}/${file}`);
+    const staged = manifest.staged[file];
+    if (staged === undefined) throw new Error(`committed file ${location}/${file} of ${manifest.table_name} is missing from storage`);
+    await storage.move(`${manifest.staging}/${staged}`, `${location}/${file}`);
     if (++moved === 1) crash('mid-publish');
   }
   await replaceView(storage, connection, node, manifest);

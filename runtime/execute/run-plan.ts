@@ -22,7 +22,7 @@ import type { StateRecord } from '../state/state-record.js';
 import type { StateStore } from '../state/state-store.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import { crashPointFor, type CrashPoint } from './crash-points.js';
-import { publishFileSet, recoverExternal, stagingKey, writeFileSetManifest } from './publish.js';
+import { publishFileSet, readFileSetManifest, recoverExternal, stagingKey, writeFileSetManifest } from './publish.js';
 import type { Storage } from '../storage/storage.js';
 import { mkdirSync } from 'node:fs';
 import { seedStatements } from '../materializations/seed.js';
@@ -211,7 +211,9 @@ export function stateKey(node: ModelNode): string {
 function isIncrementalRun(node: ModelNode, scope: RunScope): boolean {
   if (node.config.materialized !== 'incremental') return false;
   const fullRefresh = node.config.full_refresh ?? scope.fullRefresh;
-  return !fullRefresh && scope.states.has(stateKey(node)) && scope.catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === 'table';
+  // The relation must still be there: an external model's is the view over its files.
+  const expected = node.config.external ? 'view' : 'table';
+  return !fullRefresh && scope.states.has(stateKey(node)) && scope.catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === expected;
 }
 
 async function buildNode(node: ModelNode | SeedNode, connection: EngineConnection, scope: RunScope, signal: AbortSignal): Promise<NodeResult> {
@@ -321,7 +323,10 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
         // A run with no new data writes nothing, its state included.
         if (result.rows > 0 || !incremental) {
           const version = (state?.version ?? 0) + 1;
-          if (staging !== undefined) pointer = (await writeFileSetManifest(storage!, model, key, renv.invocationId, version)).pointer;
+          if (staging !== undefined) {
+            const kept = result.fileSet === 'add' ? ((await readFileSetManifest(storage!, state?.manifest_pointer ?? null))?.files ?? []) : [];
+            pointer = (await writeFileSetManifest(storage!, model, key, renv.invocationId, version, kept)).pointer;
+          }
           scope.crash('before-state-commit', node.name);
           await stateStore.commit(connection, nextState(model, result, state, renv.invocationId, pointer), state?.version);
         }

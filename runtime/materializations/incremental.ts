@@ -2,6 +2,7 @@ import { ExecutionError } from '../errors.js';
 import type { ModelNode } from '../manifest/types.js';
 import { quoteIdentifier, quoteLiteral } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome, type ProgramStrategy } from './materialization.js';
+import { applyExternalIncrement, buildAllExternal } from './external-incremental.js';
 
 /**
  * `materialized: incremental`. The first run (and a full refresh) builds the whole table; later
@@ -14,19 +15,25 @@ export const incrementalMaterialization: ProgramStrategy = {
     const { node } = ctx;
     const strategy = strategyOf(node);
     if (strategy === 'microbatch') {
-      throw new ExecutionError('incremental_strategy: microbatch needs external storage, which this version of smelter does not have yet', {
+      throw new ExecutionError('incremental_strategy: microbatch is not available in this version of smelter yet', {
         node: node.unique_id,
         location: { file: node.original_file_path },
       });
     }
     for (const hook of ctx.preHooks) await ctx.run(hook);
-    const outcome = ctx.incremental ? await applyIncrement(ctx, strategy) : await buildAll(ctx, strategy);
+    const outcome = ctx.staging
+      ? ctx.incremental
+        ? await applyExternalIncrement(ctx, strategy)
+        : await buildAllExternal(ctx)
+      : ctx.incremental
+        ? await applyIncrement(ctx, strategy)
+        : await buildAll(ctx, strategy);
     for (const hook of ctx.postHooks) await ctx.run(hook);
     return outcome;
   },
 };
 
-type Strategy = 'append' | 'merge' | 'delete+insert' | 'microbatch';
+export type Strategy = 'append' | 'merge' | 'delete+insert' | 'microbatch';
 
 export function strategyOf(node: ModelNode): Strategy {
   return node.config.incremental_strategy ?? (node.config.unique_key ? 'merge' : 'append');
@@ -83,12 +90,12 @@ async function applyIncrement(ctx: BuildContext, strategy: Strategy): Promise<Bu
   }
 }
 
-async function count(ctx: BuildContext, relation: string): Promise<number> {
+export async function count(ctx: BuildContext, relation: string): Promise<number> {
   return Number((await ctx.query(`SELECT count(*) AS n FROM ${relation}`))[0].n);
 }
 
 /** A NULL key, and (merge) one key twice among the rows to merge, are errors naming the model and the count. */
-async function checkKeys(ctx: BuildContext, rowsOf: string, strategy: Strategy): Promise<void> {
+export async function checkKeys(ctx: BuildContext, rowsOf: string, strategy: Strategy): Promise<void> {
   const keys = ctx.node.config.unique_key;
   if (!keys || keys.length === 0) return;
   const cols = keys.map(quoteIdentifier);
@@ -116,7 +123,7 @@ async function checkKeys(ctx: BuildContext, rowsOf: string, strategy: Strategy):
  * The watermark after this run: the larger of the committed one and the maximum over the rows the
  * run wrote, computed in the column's type (so 10000000 > 9999999), kept as text.
  */
-async function newWatermark(ctx: BuildContext, rowsOf: string): Promise<BuildOutcome['watermark']> {
+export async function newWatermark(ctx: BuildContext, rowsOf: string): Promise<BuildOutcome['watermark']> {
   const column = ctx.node.config.watermark;
   if (!column) return null;
   const col = quoteIdentifier(column);
@@ -132,7 +139,7 @@ async function newWatermark(ctx: BuildContext, rowsOf: string): Promise<BuildOut
  * columns; `fail` stops on any difference; `append_new_columns` adds new ones; `sync_all_columns`
  * also drops removed ones and changes types.
  */
-async function reconcileSchema(ctx: BuildContext, stage: string): Promise<string[]> {
+export async function reconcileSchema(ctx: BuildContext, stage: string): Promise<string[]> {
   const describe = async (rel: string) =>
     new Map((await ctx.query(`DESCRIBE ${rel}`)).map((r) => [String(r.column_name), String(r.column_type)]));
   const target = await describe(ctx.relation);

@@ -10,8 +10,8 @@ import { externalTableMaterialization } from './external-table.js';
  * built (they are inlined); scd2 arrives later.
  */
 export function materializationFor(kind: Materialization, external = false): MaterializationStrategy | { unavailable: string } {
-  if (external && kind !== 'table') {
-    return { unavailable: `external: true on an ${kind} model is not available in this version of smelter yet (external tables are)` };
+  if (external && kind !== 'table' && kind !== 'incremental') {
+    return { unavailable: `external: true is for table, incremental and scd2 models; an external ${kind} model is not available in this version of smelter` };
   }
   switch (kind) {
     case 'view':

@@ -54,6 +54,8 @@ export interface BuildOutcome {
   readonly rowsTotal: number;
   /** The new watermark (never behind the committed one), or null for a model without one. */
   readonly watermark: { readonly type: string; readonly value: string | null } | null;
+  /** External models: the new files join the committed ones (`add`) or replace them (`replace`). */
+  readonly fileSet?: 'add' | 'replace';
 }
 
 /**

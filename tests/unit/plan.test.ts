@@ -29,15 +29,12 @@ describe('planRun', () => {
     });
   });
 
-  it('plans external tables; refuses external incremental models for now', () => {
+  it('plans external tables and external incremental models', () => {
     const { manifest, dag, target } = setup({
       'models/x.sql': "{{ config(materialized='table', external=true) }}select 1",
       'models/y.sql': "{{ config(materialized='incremental', external=true) }}select 1",
     });
-    expect(planRun(manifest, dag, new Set(['model.p.x']), target).nodes).toEqual(['model.p.x']);
-    expect(() => planRun(manifest, dag, new Set(['model.p.y']), target)).toThrow(
-      'external: true on an incremental model is not available in this version of smelter yet (external tables are)',
-    );
+    expect(planRun(manifest, dag, new Set(['model.p.x', 'model.p.y']), target).nodes).toEqual(['model.p.x', 'model.p.y']);
   });
 
   it('on an in-memory target, a table must be external', () => {
