@@ -139,32 +139,61 @@ export async function newWatermark(ctx: BuildContext, rowsOf: string): Promise<B
  * columns; `fail` stops on any difference; `append_new_columns` adds new ones; `sync_all_columns`
  * also drops removed ones and changes types.
  */
-export async function reconcileSchema(ctx: BuildContext, stage: string): Promise<string[]> {
+/** How the columns of the new rows differ from the model's. */
+export interface ColumnDiff {
+  readonly target: ReadonlyMap<string, string>;
+  readonly incoming: ReadonlyMap<string, string>;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly retyped: readonly string[];
+}
+
+export async function compareColumns(ctx: BuildContext, stage: string): Promise<ColumnDiff> {
   const describe = async (rel: string) =>
     new Map((await ctx.query(`DESCRIBE ${rel}`)).map((r) => [String(r.column_name), String(r.column_type)]));
   const target = await describe(ctx.relation);
   const incoming = await describe(stage);
-  const added = [...incoming.keys()].filter((c) => !target.has(c));
-  const removed = [...target.keys()].filter((c) => !incoming.has(c));
-  const retyped = [...incoming.keys()].filter((c) => target.has(c) && target.get(c) !== incoming.get(c));
-  const policy = ctx.node.config.on_schema_change ?? 'ignore';
+  return {
+    target,
+    incoming,
+    added: [...incoming.keys()].filter((c) => !target.has(c)),
+    removed: [...target.keys()].filter((c) => !incoming.has(c)),
+    retyped: [...incoming.keys()].filter((c) => target.has(c) && target.get(c) !== incoming.get(c)),
+  };
+}
+
+/** on_schema_change: fail — stop, naming what changed, when anything did. */
+export function failOnSchemaChange(ctx: BuildContext, diff: ColumnDiff): void {
+  if ((ctx.node.config.on_schema_change ?? 'ignore') !== 'fail') return;
+  const { added, removed, retyped, target, incoming } = diff;
+  if (added.length + removed.length + retyped.length === 0) return;
+  const change = [
+    added.length ? `new ${added.join(', ')}` : '',
+    removed.length ? `missing ${removed.join(', ')}` : '',
+    retyped.length ? `changed type ${retyped.map((c) => `${c} ${target.get(c)} -> ${incoming.get(c)}`).join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  throw new ExecutionError(`${ctx.node.name}: the columns changed (${change}) and on_schema_change is fail; nothing was written`, {
+    node: ctx.node.unique_id,
+    location: { file: ctx.node.original_file_path },
+  });
+}
+
+/**
+ * on_schema_change for a database table: the columns new rows are written with. `ignore` writes the
+ * model's existing columns; `fail` stops on any difference; `append_new_columns` adds new ones;
+ * `sync_all_columns` also drops removed ones and changes types.
+ */
+async function reconcileSchema(ctx: BuildContext, stage: string): Promise<string[]> {
+  const diff = await compareColumns(ctx, stage);
+  const { target, incoming, added, removed, retyped } = diff;
   if (added.length + removed.length + retyped.length === 0) return [...target.keys()];
-  const describeChange = () =>
-    [
-      added.length ? `new ${added.join(', ')}` : '',
-      removed.length ? `missing ${removed.join(', ')}` : '',
-      retyped.length ? `changed type ${retyped.map((c) => `${c} ${target.get(c)} -> ${incoming.get(c)}`).join(', ')}` : '',
-    ]
-      .filter(Boolean)
-      .join('; ');
-  switch (policy) {
+  failOnSchemaChange(ctx, diff);
+  switch (ctx.node.config.on_schema_change ?? 'ignore') {
     case 'ignore':
-      return [...target.keys()].filter((c) => incoming.has(c));
     case 'fail':
-      throw new ExecutionError(`${ctx.node.name}: the columns changed (${describeChange()}) and on_schema_change is fail; nothing was written`, {
-        node: ctx.node.unique_id,
-        location: { file: ctx.node.original_file_path },
-      });
+      return [...target.keys()].filter((c) => incoming.has(c));
     case 'append_new_columns':
       for (const c of added) await ctx.run(`ALTER TABLE ${ctx.relation} ADD COLUMN ${quoteIdentifier(c)} ${incoming.get(c)}`);
       return [...target.keys(), ...added].filter((c) => incoming.has(c));
