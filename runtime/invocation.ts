@@ -19,7 +19,7 @@ import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
 
-export type Command = 'ls' | 'compile' | 'run' | 'seed';
+export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'state';
 
 export interface InvocationOptions {
   readonly projectDir: string;
