@@ -310,6 +310,8 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
       scope.crash('after-read', node.name);
       const lease = await stateStore.lease(key, renv.invocationId);
       let pointer: string | null = null;
+      const previous = staging === undefined ? undefined : await readFileSetManifest(storage!, state?.manifest_pointer ?? null);
+      const committedFiles = (previous?.files ?? []).map((file) => ({ file, localPath: storage!.localPath(`${previous!.location}/${file}`) }));
       const outcome = await inTransaction(connection, signal, async () => {
         const result = await work.strategy.build({
           ...work.input,
@@ -318,13 +320,17 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
           run,
           query: (sql) => connection.query(sql),
           crashPoint: (point) => scope.crash(point, node.name),
-          staging: staging === undefined ? undefined : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }) },
+          staging:
+            staging === undefined
+              ? undefined
+              : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }), committed: committedFiles },
         });
         // A run with no new data writes nothing, its state included.
         if (result.rows > 0 || !incremental) {
           const version = (state?.version ?? 0) + 1;
           if (staging !== undefined) {
-            const kept = result.fileSet === 'add' ? ((await readFileSetManifest(storage!, state?.manifest_pointer ?? null))?.files ?? []) : [];
+            const superseded = new Set(result.superseded ?? []);
+            const kept = result.fileSet === 'add' ? (previous?.files ?? []).filter((f) => !superseded.has(f)) : [];
             pointer = (await writeFileSetManifest(storage!, model, key, renv.invocationId, version, kept)).pointer;
           }
           scope.crash('before-state-commit', node.name);

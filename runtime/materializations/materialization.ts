@@ -43,8 +43,15 @@ export interface BuildContext extends MaterializationInput {
   run(sql: string): Promise<StatementResult>;
   query(sql: string): Promise<Row[]>;
   crashPoint(point: CrashPoint): void;
-  /** External models: the local folder where this run writes the model's new files. */
-  readonly staging?: { readonly localDir: string; prepare(): void };
+  /**
+   * External models: the local folder where this run writes the model's new files, and the files
+   * committed so far (relative to the location, and as DuckDB reads them).
+   */
+  readonly staging?: {
+    readonly localDir: string;
+    prepare(): void;
+    readonly committed: ReadonlyArray<{ readonly file: string; readonly localPath: string }>;
+  };
 }
 
 export interface BuildOutcome {
@@ -56,6 +63,8 @@ export interface BuildOutcome {
   readonly watermark: { readonly type: string; readonly value: string | null } | null;
   /** External models: the new files join the committed ones (`add`) or replace them (`replace`). */
   readonly fileSet?: 'add' | 'replace';
+  /** With `add`: committed files the new ones supersede (rewritten because they held affected keys). */
+  readonly superseded?: readonly string[];
 }
 
 /**

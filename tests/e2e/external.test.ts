@@ -153,7 +153,7 @@ describe('external incremental models', () => {
     ]);
   });
 
-  it('merge rewrites the model files with updated and new rows over three batches', async () => {
+  it('merge rewrites only the files holding affected keys, over five batches', async () => {
     const dir = incProject("{{ config(materialized='incremental', external=true, unique_key='id') }}\nselect * from {{ source('landing', 'rows') }}\n");
     land(dir, 'id,status\n1,new\n2,new\n');
     expect(smelter(dir, ['run']).code).toBe(0);
@@ -161,29 +161,51 @@ describe('external incremental models', () => {
     expect(smelter(dir, ['run']).code).toBe(0);
     land(dir, 'id,status\n1,void\n4,new\n');
     expect(smelter(dir, ['run']).code).toBe(0);
-    expect(files(dir, 'main/fact')).toEqual(committed(dir, 'main.fact'));
-    expect(files(dir, 'main/fact')).toHaveLength(1);
+    // Each batch touched a key of the only file, so that file was rewritten each time.
+    const third = files(dir, 'main/fact');
+    expect(third).toEqual(committed(dir, 'main.fact'));
+    expect(third).toHaveLength(1);
+    // New keys only: no committed file holds one, so the committed file stays and a file is added.
+    land(dir, 'id,status\n5,new\n');
+    expect(smelter(dir, ['run']).code).toBe(0);
+    const fourth = files(dir, 'main/fact');
+    expect(fourth).toHaveLength(2);
+    expect(fourth).toEqual(expect.arrayContaining(third));
+    // A key in one file only: that file is rewritten, the other stays.
+    land(dir, 'id,status\n5,paid\n');
+    expect(smelter(dir, ['run']).code).toBe(0);
+    const fifth = files(dir, 'main/fact');
+    expect(fifth).toHaveLength(2);
+    expect(fifth).toEqual(expect.arrayContaining(third));
+    expect(fifth).toEqual(committed(dir, 'main.fact'));
     expect(await query(dir, 'select id, status from main.fact order by id')).toEqual([
       { id: '1', status: 'void' },
       { id: '2', status: 'paid' },
       { id: '3', status: 'new' },
       { id: '4', status: 'new' },
+      { id: '5', status: 'paid' },
     ]);
+    expect(await query(dir, `select rows_processed, rows_total from "_smelter"."state"`)).toEqual([{ rows_processed: '1', rows_total: '5' }]);
   });
 
   it('a run killed at any crash point, then rerun, equals an uninterrupted run; the location holds only committed files', async () => {
+    const MERGE = "{{ config(materialized='incremental', external=true, unique_key='id') }}\nselect id, v from {{ source('landing', 'rows') }}\n";
     const batches = ['id,v\n1,a\n2,b\n', 'id,v\n2,b\n3,c\n', 'id,v\n3,c\n4,d\n5,e\n'];
     const expected = [1, 2, 3, 4, 5].map((id) => ({ id: String(id), v: 'abcde'[id - 1] }));
-    // An append supersedes no file, so it never reaches mid-cleanup (the external table test does).
-    for (const point of CRASH_POINTS.filter((p) => p !== 'mid-cleanup')) {
+    // The append model passes the commit points and mid-publish; the merge model, whose second
+    // batch rewrites a file, also mid-cleanup.
+    for (const point of CRASH_POINTS) {
       const dir = incProject(APPEND);
+      writeFileSync(join(dir, 'models/fact_merge.sql'), MERGE);
       for (const [b, csv] of batches.entries()) {
         land(dir, csv);
         if (b === 1) expect({ point, signal: smelter(dir, ['run'], { SMELTER_CRASH_AT: point }).signal }).toEqual({ point, signal: 'SIGKILL' });
         expect({ point, b, code: smelter(dir, ['run']).code }).toEqual({ point, b, code: 0 });
       }
       expect({ point, rows: await query(dir, 'select id, v from main.fact order by id') }).toEqual({ point, rows: expected });
+      expect({ point, rows: await query(dir, 'select id, v from main.fact_merge order by id') }).toEqual({ point, rows: expected });
       expect({ point, files: files(dir, 'main/fact') }).toEqual({ point, files: committed(dir, 'main.fact') });
+      expect({ point, files: files(dir, 'main/fact_merge') }).toEqual({ point, files: committed(dir, 'main.fact_merge') });
     }
   }, 120_000);
 });
