@@ -38,6 +38,11 @@ export interface InvocationOptions {
   readonly onWarning?: (message: string) => void;
   /** --full-refresh: rebuild incremental models from scratch. */
   readonly fullRefresh?: boolean;
+  /** --event-time-start/--event-time-end: the microbatch batches to (re)build. */
+  readonly eventTimeStart?: Date;
+  readonly eventTimeEnd?: Date;
+  /** The run's start (run_started_at; microbatch's "now"); defaults to the current time. */
+  readonly runStartedAt?: Date;
   /** Recorded in run_results.json `args`. */
   readonly args?: Readonly<Record<string, unknown>>;
 }
@@ -148,7 +153,7 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
   const invocationId = randomUUID();
-  const runStartedAt = new Date();
+  const runStartedAt = options.runStartedAt ?? new Date();
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
   const target = p.project.config.target;
   // Imported here: loading DuckDB's native binding is most of the start-up of commands that never open it.
@@ -163,6 +168,8 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
     run = await executePlan({
       stateStore,
       storage,
+      eventTimeStart: options.eventTimeStart,
+      eventTimeEnd: options.eventTimeEnd,
       fullRefresh: options.fullRefresh,
       project: p.project,
       parsed: p.parsed,

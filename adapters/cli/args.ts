@@ -26,6 +26,8 @@ export interface CliArgs {
   readonly fullRefresh: boolean;
   readonly force: boolean;
   readonly state?: string;
+  readonly eventTimeStart?: Date;
+  readonly eventTimeEnd?: Date;
   readonly failFast: boolean;
   readonly logFormat: 'text' | 'json';
   readonly output: 'name' | 'path' | 'json';
@@ -44,6 +46,8 @@ const FLAGS: Flag[] = [
   { name: '--full-refresh', takes: 'none' },
   { name: '--force', takes: 'none' },
   { name: '--state', takes: 'one' },
+  { name: '--event-time-start', takes: 'one' },
+  { name: '--event-time-end', takes: 'one' },
   { name: '--fail-fast', takes: 'none', alias: '-x' },
   { name: '--log-format', takes: 'one' },
   { name: '--output', takes: 'one', alias: '-o' },
@@ -127,11 +131,20 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     fullRefresh: has('--full-refresh'),
     force: has('--force'),
     state: one('--state'),
+    eventTimeStart: parseTime(one('--event-time-start'), '--event-time-start'),
+    eventTimeEnd: parseTime(one('--event-time-end'), '--event-time-end'),
     failFast: has('--fail-fast'),
     logFormat,
     output,
     debug: has('--debug'),
   };
+}
+
+function parseTime(text: string | undefined, flag: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const time = new Date(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(time.getTime())) throw new UsageError(`${flag} must be a date or timestamp (e.g. 2024-06-01), got '${text}'`);
+  return time;
 }
 
 function parseVars(text: string | undefined): Record<string, unknown> | undefined {
@@ -166,6 +179,8 @@ export function helpText(): string {
     "  --vars YAML               set declared vars, e.g. --vars '{lookback_days: 30}'",
     '  --threads N               models built at once (default: the target\'s threads)',
     '  --state DIR               an earlier target/ folder, for state:modified',
+    '  --event-time-start T      microbatch: rebuild the batches from T (a backfill)',
+    '  --event-time-end T        microbatch: ... up to T (exclusive)',
     '  --fail-fast, -x           stop at the first failure',
     '  --log-format text|json    json: one JSON object per line',
     '  --output name|path|json   what ls prints (state show: json)',

@@ -48,6 +48,8 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     failFast: args.failFast,
     stateDir: args.state,
     fullRefresh: args.fullRefresh,
+    eventTimeStart: args.eventTimeStart,
+    eventTimeEnd: args.eventTimeEnd,
     onWarning: (w) => {
       // ls prints data on stdout: its warnings stay on stderr even in JSON mode.
       if (args.logFormat === 'json' && args.command !== 'ls') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
@@ -117,7 +119,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
 
 function formatStateTable(records: readonly StateRecord[]): string {
   const rows = [
-    ['table_name', 'watermark', 'value', 'rows_processed', 'rows_total', 'committed', 'version'],
+    ['table_name', 'watermark', 'value', 'rows_processed', 'rows_total', 'committed', 'version', 'batches'],
     ...records.map((r) => [
       r.table_name,
       r.watermark_type ?? '-',
@@ -126,10 +128,16 @@ function formatStateTable(records: readonly StateRecord[]): string {
       String(r.rows_total),
       r.last_processed_timestamp,
       String(r.version),
+      r.batches === null ? '-' : r.batches.map(([s, e]) => `${shortTime(s)}..${shortTime(e)}`).join(', '),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** `2024-06-01` for a midnight, the full timestamp otherwise. */
+function shortTime(iso: string): string {
+  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
 }
 
 function formatListed(node: ManifestNode, format: CliArgs['output']): string {

@@ -130,7 +130,7 @@ export interface SourceNode extends NodeBase {
   readonly external_location?: string;
   readonly loaded_at_field?: string;
   readonly relation: Relation;
-  readonly config: { readonly enabled: boolean; readonly tags: readonly string[] };
+  readonly config: { readonly enabled: boolean; readonly tags: readonly string[]; readonly event_time?: string };
   readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
 }
 

@@ -15,7 +15,8 @@ export const incrementalMaterialization: ProgramStrategy = {
     const { node } = ctx;
     const strategy = strategyOf(node);
     if (strategy === 'microbatch') {
-      throw new ExecutionError('incremental_strategy: microbatch is not available in this version of smelter yet', {
+      // The executor builds microbatch models batch by batch (execute/run-plan.ts); never as one build.
+      throw new ExecutionError('a microbatch model cannot be built as a single increment', {
         node: node.unique_id,
         location: { file: node.original_file_path },
       });

@@ -210,7 +210,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         external_location: table.externalLocation,
         loaded_at_field: table.loadedAtField,
         relation: { schema: source.schema, identifier: table.identifier },
-        config: { enabled: table.enabled, tags: table.tags },
+        config: { enabled: table.enabled, tags: table.tags, ...(table.eventTime ? { event_time: table.eventTime } : {}) },
         depends_on: { nodes: [], macros: [] },
       };
       add(node, table.enabled);

@@ -32,6 +32,8 @@ export interface SourceTableProperties {
   readonly loadedAtField?: string;
   readonly columns: Readonly<Record<string, ColumnInfo>>;
   readonly enabled: boolean;
+  /** The column microbatch models filter this table on. */
+  readonly eventTime?: string;
   readonly tags: readonly string[];
   readonly line?: number;
 }
@@ -167,6 +169,10 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
       const tconfig = t.config === undefined ? {} : asMap(t.config, [...tpath, 'config'], 'config');
       const enabled = tconfig.enabled ?? true;
       if (typeof enabled !== 'boolean') throw fail([...tpath, 'config', 'enabled'], 'enabled must be true or false');
+      for (const k of Object.keys(tconfig)) {
+        if (!['enabled', 'event_time', 'tags', 'meta'].includes(k)) throw fail([...tpath, 'config', k], `unknown source config key '${k}'`, didYouMean(k, ['enabled', 'event_time', 'tags', 'meta']));
+      }
+      const eventTime = str(tconfig.event_time, [...tpath, 'config', 'event_time'], 'event_time');
       return {
         name: tableName,
         identifier: str(t.identifier, [...tpath, 'identifier'], 'identifier') ?? tableName,
@@ -175,6 +181,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         loadedAtField: str(t.loaded_at_field, [...tpath, 'loaded_at_field'], 'loaded_at_field') ?? sourceLoadedAt,
         columns: columns(t.columns, [...tpath, 'columns']).columns,
         enabled,
+        eventTime,
         tags: [...tags(m.tags, [...path, 'tags']), ...tags(t.tags, [...tpath, 'tags'])],
         line: yaml.locate(tpath).line,
       };

@@ -6,7 +6,7 @@ import type { TemplateEngine } from '../template/template-engine.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import { locateNodeError } from '../parse/parse-project.js';
 import { buildRenderScope, lookupVar, type ContextResolver } from './context.js';
-import { ephemeralCteName, quoteLiteral, renderRelation } from './relation.js';
+import { ephemeralCteName, quoteIdentifier, quoteLiteral, renderRelation } from './relation.js';
 import { injectCtes } from './inject-ctes.js';
 
 /** What rendering needs from the run: the project, the compiled templates and the run's identity. */
@@ -21,6 +21,20 @@ export interface RenderEnvironment {
   readonly relationOf?: (node: ModelNode | SeedNode) => string;
   readonly isIncremental?: (node: ModelNode) => boolean;
   readonly watermark?: (node: ModelNode) => string;
+  /** A microbatch model's batch: inputs that declare `event_time` are filtered to it. */
+  readonly batch?: BatchWindow;
+}
+
+/** A half-open window of event time, [start, end), as ISO timestamps. */
+export interface BatchWindow {
+  readonly start: string;
+  readonly end: string;
+}
+
+/** `relation` limited to the rows of `window` by its event-time column. */
+export function filterToBatch(relation: string, eventTime: string, window: BatchWindow): string {
+  const col = quoteIdentifier(eventTime);
+  return `(SELECT * FROM ${relation} WHERE ${col} >= CAST(${quoteLiteral(window.start)} AS TIMESTAMP) AND ${col} < CAST(${quoteLiteral(window.end)} AS TIMESTAMP))`;
 }
 
 /**
@@ -75,7 +89,8 @@ function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name:
         }
         return cteName;
       }
-      return renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
+      const relation = renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
+      return renv.batch && dep.resource_type === 'model' && dep.config.event_time ? filterToBatch(relation, dep.config.event_time, renv.batch) : relation;
     },
     source(sourceName, tableName) {
       const id = node.depends_on.nodes.find((d) => {
@@ -83,7 +98,9 @@ function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name:
         return n?.resource_type === 'source' && n.source_name === sourceName && n.name === tableName;
       });
       if (!id) throw new TemplateUserError(`source('${sourceName}', '${tableName}') was not seen when the project was parsed`);
-      return renderSource(manifest.nodes[id] as SourceNode, renv.project.config.dir);
+      const sourceNode = manifest.nodes[id] as SourceNode;
+      const relation = renderSource(sourceNode, renv.project.config.dir);
+      return renv.batch && sourceNode.config.event_time ? filterToBatch(relation, sourceNode.config.event_time, renv.batch) : relation;
     },
     config: () => undefined,
     isIncremental: () => renv.isIncremental?.(node) ?? false,

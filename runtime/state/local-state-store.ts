@@ -17,7 +17,8 @@ const COLUMNS = `
   rows_total BIGINT NOT NULL,
   version BIGINT NOT NULL,
   run_id VARCHAR NOT NULL,
-  manifest_pointer VARCHAR`;
+  manifest_pointer VARCHAR,
+  batches VARCHAR`;
 
 /**
  * The `local` backend: a table in the target's DuckDB database, written inside the model's own
@@ -34,6 +35,7 @@ export class LocalStateStore implements StateStore {
     await connection.run(`CREATE TABLE IF NOT EXISTS ${LOCAL_STATE_TABLE} (${COLUMNS})`);
     // Databases whose state table predates external models.
     await connection.run(`ALTER TABLE ${LOCAL_STATE_TABLE} ADD COLUMN IF NOT EXISTS manifest_pointer VARCHAR`);
+    await connection.run(`ALTER TABLE ${LOCAL_STATE_TABLE} ADD COLUMN IF NOT EXISTS batches VARCHAR`);
     return new LocalStateStore(connection);
   }
 
@@ -67,6 +69,7 @@ export class LocalStateStore implements StateStore {
           next.version,
           next.run_id,
           next.manifest_pointer,
+          next.batches === null ? null : JSON.stringify(next.batches),
         ]
           .map(v)
           .join(', ')})`,
@@ -77,7 +80,7 @@ export class LocalStateStore implements StateStore {
       `UPDATE ${LOCAL_STATE_TABLE} SET watermark_type = ${v(next.watermark_type)}, watermark_data_type = ${v(next.watermark_data_type)}, ` +
         `last_processed_value = ${v(next.last_processed_value)}, last_processed_timestamp = ${v(next.last_processed_timestamp)}, ` +
         `rows_processed = ${next.rows_processed}, rows_total = ${next.rows_total}, version = ${next.version}, run_id = ${v(next.run_id)}, ` +
-        `manifest_pointer = ${v(next.manifest_pointer)} ` +
+        `manifest_pointer = ${v(next.manifest_pointer)}, batches = ${v(next.batches === null ? null : JSON.stringify(next.batches))} ` +
         `WHERE table_name = ${v(next.table_name)} AND version = ${expectedVersion}`,
     );
     if (result.rowsAffected !== 1) throw staleWriter(next.table_name);
@@ -123,5 +126,6 @@ function toRecord(r: Readonly<Record<string, unknown>>): StateRecord {
     version: Number(r.version),
     run_id: String(r.run_id),
     manifest_pointer: text(r.manifest_pointer),
+    batches: r.batches === null || r.batches === undefined ? null : (JSON.parse(String(r.batches)) as Array<[string, string]>),
   };
 }

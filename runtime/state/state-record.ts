@@ -22,4 +22,6 @@ export interface StateRecord {
   readonly run_id: string;
   /** External models: the key, in storage, of the committed file-set manifest. */
   readonly manifest_pointer: string | null;
+  /** Microbatch models: the event-time ranges [start, end) whose batches are committed. */
+  readonly batches: ReadonlyArray<readonly [string, string]> | null;
 }

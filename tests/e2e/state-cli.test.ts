@@ -41,11 +41,12 @@ describe('smelter state', () => {
         version: 2,
         run_id: expect.any(String),
         manifest_pointer: null,
+        batches: null,
       },
     ]);
     const text = smelter(dir, 'state', 'show').stdout.split('\n');
-    expect(text[0]).toBe('table_name   watermark  value       rows_processed  rows_total  committed                 version');
-    expect(text[1]).toMatch(/^main\.orders  max_id     3 \(BIGINT\)  1               3           \S+  2$/);
+    expect(text[0]).toBe('table_name   watermark  value       rows_processed  rows_total  committed                 version  batches');
+    expect(text[1]).toMatch(/^main\.orders  max_id     3 \(BIGINT\)  1               3           \S+  2        -$/);
 
     expect(smelter(dir, 'state', 'reset', '--select', 'orders plain')).toEqual({
       code: 0,
