@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EngineConnection } from '../engine/engine.js';
 import type { ModelNode } from '../manifest/types.js';
 import { quoteLiteral, renderRelation } from '../render/relation.js';
@@ -40,7 +41,8 @@ export async function writeFileSetManifest(
 ): Promise<{ pointer: string; manifest: FileSetManifest }> {
   const staging = stagingKey(runId, tableName);
   const stagedFiles = await storage.list(staging);
-  const short = runId.replace(/-/g, '').slice(0, 12);
+  // Short, and distinct for every run and batch (a microbatch run publishes one file set per batch).
+  const short = createHash('sha1').update(runId).digest('hex').slice(0, 12);
   const staged: Record<string, string> = {};
   for (const file of stagedFiles) {
     const slash = file.lastIndexOf('/');

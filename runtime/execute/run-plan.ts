@@ -7,7 +7,7 @@ import type { Engine, EngineConnection } from '../engine/engine.js';
 import type { RunPlan } from '../plan/plan.js';
 import type { ParseResult } from '../parse/parse-project.js';
 import { locateNodeError } from '../parse/parse-project.js';
-import { renderModel, type RenderEnvironment } from '../render/render-model.js';
+import { renderModel, type BatchWindow, type RenderEnvironment } from '../render/render-model.js';
 import { buildRenderScope } from '../render/context.js';
 import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
 import {
@@ -421,14 +421,14 @@ async function buildMicrobatch(
   const at = { node: node.unique_id, location: { file: node.original_file_path } };
   const missing = (['event_time', 'batch_size', 'begin'] as const).filter((k) => !cfg[k]);
   if (missing.length > 0) throw new CompileError(`incremental_strategy microbatch needs ${missing.join(', ')}`, at);
-  if (cfg.external) throw new CompileError('microbatch on an external model is not available in this version of smelter yet', at);
   if (!stateStore) throw new CompileError('microbatch models need a state store', at);
+  if (cfg.external && !scope.storage) throw new CompileError(`external model ${node.name} needs storage: set storage: in target ${project.config.target.name}`, at);
   const begin = new Date(cfg.begin!);
   if (Number.isNaN(begin.getTime())) throw new CompileError(`begin '${cfg.begin}' is not a date or timestamp`, at);
   const key = stateKey(node);
   const relation = renderRelation(node.relation);
   const fullRefresh = cfg.full_refresh ?? scope.fullRefresh;
-  let exists = catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === 'table';
+  let exists = catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === (cfg.external ? 'view' : 'table');
   let state = scope.states.get(key);
   const windows = batchesToRun({
     begin,
@@ -447,26 +447,54 @@ async function buildMicrobatch(
   let total = 0;
   let rebuild = fullRefresh && exists;
   scope.crash('after-read', node.name);
-  for (const window of windows) {
+  const inWindow = (window: BatchWindow) =>
+    `${col} >= CAST(${quoteLiteral(window.start)} AS TIMESTAMP) AND ${col} < CAST(${quoteLiteral(window.end)} AS TIMESTAMP)`;
+  for (const [i, window] of windows.entries()) {
     const sql = renderModel(node, { ...renv, batch: window, isIncremental: () => exists && !rebuild });
     const lease = await stateStore.lease(`${key}@${window.start}`, renv.invocationId);
+    let pointer: string | null = null;
     const next = await inTransaction(connection, signal, async () => {
-      if (rebuild) await run(`DROP TABLE ${relation}`);
       let rows: number;
-      if (!exists || rebuild) {
-        rows = (await run(`CREATE TABLE ${relation} AS
-${selectBody(sql)}`)).rowsAffected;
+      let rowsTotal: number;
+      if (cfg.external) {
+        // Only the committed files holding rows of this window are rewritten: their other rows and
+        // the batch's rows become new files; every other file stays.
+        const storage = scope.storage!;
+        const previous = rebuild ? undefined : await readFileSetManifest(storage, state?.manifest_pointer ?? null);
+        const committed = (previous?.files ?? []).map((file) => ({ file, path: storage.localPath(`${previous!.location}/${file}`) }));
+        const hive = (cfg.partition_by?.length ?? 0) > 0 ? ', hive_partitioning = true' : '';
+        const list = (paths: readonly string[]) => `[${paths.map(quoteLiteral).join(', ')}]`;
+        const affected =
+          committed.length === 0
+            ? []
+            : (await connection.query(`SELECT DISTINCT filename AS file FROM read_parquet(${list(committed.map((c) => c.path))}, filename = true, union_by_name = true${hive}) WHERE ${inWindow(window)}`)).map((r) => String(r.file));
+        const rewritten = committed.filter((c) => affected.includes(c.path));
+        const survivors = rewritten.length === 0 ? '' : `SELECT * EXCLUDE (filename) FROM read_parquet(${list(rewritten.map((c) => c.path))}, filename = true, union_by_name = true${hive}) WHERE NOT (${inWindow(window)})\nUNION ALL BY NAME\n`;
+        const stagingDir = stagingKey(`${renv.invocationId}-${i}`, key);
+        const partitions = cfg.partition_by ?? [];
+        const options = ['FORMAT parquet', 'COMPRESSION zstd', ...(partitions.length > 0 ? [`PARTITION_BY (${partitions.map(quoteIdentifier).join(', ')})`] : [])];
+        mkdirSync(storage.localPath(stagingDir), { recursive: true });
+        const target = partitions.length > 0 ? storage.localPath(stagingDir) : `${storage.localPath(stagingDir)}/part-0.parquet`;
+        const written = (await run(`COPY (\n${survivors}SELECT * FROM (\n${selectBody(sql)})) TO ${quoteLiteral(target)} (${options.join(', ')})`)).rowsAffected;
+        const kept = rewritten.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM read_parquet(${list(rewritten.map((c) => c.path))}, union_by_name = true${hive}) WHERE NOT (${inWindow(window)})`))[0].n);
+        rows = written - kept;
+        const replaced = rewritten.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM read_parquet(${list(rewritten.map((c) => c.path))}, union_by_name = true${hive}) WHERE ${inWindow(window)}`))[0].n);
+        rowsTotal = (previous ? (state?.rows_total ?? 0) : 0) - replaced + rows;
+        const stays = (previous?.files ?? []).filter((f) => !rewritten.some((c) => c.file === f));
+        pointer = (await writeFileSetManifest(storage, node, key, `${renv.invocationId}-${i}`, (state?.version ?? 0) + 1, stays)).pointer;
       } else {
-        await run(
-          `DELETE FROM ${relation} WHERE ${col} >= CAST(${quoteLiteral(window.start)} AS TIMESTAMP) AND ${col} < CAST(${quoteLiteral(window.end)} AS TIMESTAMP)`,
-        );
-        rows = (await run(`INSERT INTO ${relation} BY NAME SELECT * FROM (
-${selectBody(sql)})`)).rowsAffected;
+        if (rebuild) await run(`DROP TABLE ${relation}`);
+        if (!exists || rebuild) {
+          rows = (await run(`CREATE TABLE ${relation} AS\n${selectBody(sql)}`)).rowsAffected;
+        } else {
+          await run(`DELETE FROM ${relation} WHERE ${inWindow(window)}`);
+          rows = (await run(`INSERT INTO ${relation} BY NAME SELECT * FROM (\n${selectBody(sql)})`)).rowsAffected;
+        }
+        rowsTotal = Number((await connection.query(`SELECT count(*) AS n FROM ${relation}`))[0].n);
       }
       scope.crash('mid-write', node.name);
-      const rowsTotal = Number((await connection.query(`SELECT count(*) AS n FROM ${relation}`))[0].n);
       const record: StateRecord = {
-        ...nextState(node, { rows, rowsTotal, watermark: null }, rebuild ? undefined : state, renv.invocationId, null),
+        ...nextState(node, { rows, rowsTotal, watermark: null }, rebuild ? undefined : state, renv.invocationId, pointer),
         version: (state?.version ?? 0) + 1,
         batches: withBatch(rebuild ? [] : (state?.batches ?? []), window),
       };
@@ -475,13 +503,14 @@ ${selectBody(sql)})`)).rowsAffected;
       return record;
     }).finally(() => lease.release());
     scope.crash('after-commit', node.name);
+    if (pointer !== null) await publishFileSet(scope.storage!, connection, node, pointer, (point) => scope.crash(point, node.name));
     state = next;
     exists = true;
     rebuild = false;
     total += next.rows_processed;
   }
   await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
-  catalog.set(catalogKey(node.relation.schema, node.relation.identifier), 'table');
+  catalog.set(catalogKey(node.relation.schema, node.relation.identifier), cfg.external ? 'view' : 'table');
   return succeed(total);
 }
 

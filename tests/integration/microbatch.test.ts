@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runProject, showState, type RunResult } from '../../runtime/index.js';
@@ -97,6 +97,33 @@ describe('microbatch', () => {
       { day: '2024-06-03', events: '1' },
     ]);
     expect(await showState({ projectDir: dir, env: {} })).toMatchObject([{ batches: [['2024-06-01T00:00:00.000Z', '2024-06-04T00:00:00.000Z']], version: 3 }]);
+  });
+});
+
+describe('microbatch on an external model', () => {
+  it('writes a file set per batch; a backfill rewrites only the files holding its window', async () => {
+    const dir = writeTempProject({
+      'project.yml': 'name: mb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'models/sources.yml': SOURCES,
+      'models/daily.sql': MODEL.replace("materialized='incremental',", "materialized='incremental', external=true,"),
+      'data/events.csv': 'ts\n',
+    });
+    const parquet = () => (readdirSync(join(dir, 'target/lake/main/daily')) as string[]).sort();
+    land(dir, ['2024-06-01 08:00:00', '2024-06-02 10:00:00', '2024-06-03 11:00:00']);
+    await run(dir, at('2024-06-03'));
+    const first = parquet();
+    expect(first).toHaveLength(3);
+    land(dir, ['2024-06-01 08:00:00', '2024-06-01 09:00:00', '2024-06-02 10:00:00', '2024-06-03 11:00:00']);
+    await run(dir, at('2024-06-03'), { eventTimeStart: new Date('2024-06-01T00:00:00Z'), eventTimeEnd: new Date('2024-06-02T00:00:00Z') });
+    const second = parquet();
+    expect(second).toHaveLength(3);
+    expect(second.filter((f) => first.includes(f))).toHaveLength(2);
+    expect(await days(dir)).toEqual([
+      { day: '2024-06-01', events: '2' },
+      { day: '2024-06-02', events: '1' },
+      { day: '2024-06-03', events: '1' },
+    ]);
+    expect(await showState({ projectDir: dir, env: {} })).toMatchObject([{ rows_total: 3, batches: [['2024-06-01T00:00:00.000Z', '2024-06-04T00:00:00.000Z']] }]);
   });
 });
 
