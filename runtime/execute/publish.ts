@@ -5,6 +5,7 @@ import { quoteLiteral, renderRelation } from '../render/relation.js';
 import type { StateRecord } from '../state/state-record.js';
 import { SMELTER_AREA, type FileSetManifest, type Storage } from '../storage/storage.js';
 import type { CrashPoint } from './crash-points.js';
+import { readParquetFiles } from '../materializations/parquet-files.js';
 
 /**
  * Publishing an external model's files — the storage half of the commit protocol. The order keeps
@@ -109,9 +110,8 @@ export async function publishFileSet(
 /** The view `schema.alias` over exactly the committed files, so users can query the model. */
 async function replaceView(storage: Storage, connection: EngineConnection, node: ModelNode, manifest: FileSetManifest): Promise<void> {
   const relation = renderRelation(node.relation);
-  const hive = (node.config.partition_by?.length ?? 0) > 0 ? ', hive_partitioning = true' : '';
-  const files = manifest.files.map((f) => quoteLiteral(storage.localPath(`${manifest.location}/${f}`)));
-  const body = files.length === 0 ? 'SELECT NULL AS no_rows WHERE false' : `SELECT * FROM read_parquet([${files.join(', ')}], union_by_name = true${hive})`;
+  const files = manifest.files.map((f) => storage.localPath(`${manifest.location}/${f}`));
+  const body = files.length === 0 ? 'SELECT NULL AS no_rows WHERE false' : `SELECT * FROM ${readParquetFiles(node, files)}`;
   const existing = await connection.query(
     `SELECT table_type FROM information_schema.tables WHERE table_schema = ${quoteLiteral(node.relation.schema)} AND table_name = ${quoteLiteral(node.relation.identifier)}`,
   );

@@ -25,6 +25,7 @@ import { crashPointFor, type CrashPoint } from './crash-points.js';
 import { publishFileSet, readFileSetManifest, recoverExternal, stagingKey, writeFileSetManifest } from './publish.js';
 import { batchesToRun, withBatch } from './batches.js';
 import { selectBody } from '../materializations/materialization.js';
+import { copyToParquet, readParquetFiles } from '../materializations/parquet-files.js';
 import type { Storage } from '../storage/storage.js';
 import { mkdirSync } from 'node:fs';
 import { seedStatements } from '../materializations/seed.js';
@@ -462,24 +463,25 @@ async function buildMicrobatch(
         const storage = scope.storage!;
         const previous = rebuild ? undefined : await readFileSetManifest(storage, state?.manifest_pointer ?? null);
         const committed = (previous?.files ?? []).map((file) => ({ file, path: storage.localPath(`${previous!.location}/${file}`) }));
-        const hive = (cfg.partition_by?.length ?? 0) > 0 ? ', hive_partitioning = true' : '';
-        const list = (paths: readonly string[]) => `[${paths.map(quoteLiteral).join(', ')}]`;
+        const countIn = async (paths: string[], where: string) =>
+          paths.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM ${readParquetFiles(node, paths)} WHERE ${where}`))[0].n);
         const affected =
           committed.length === 0
             ? []
-            : (await connection.query(`SELECT DISTINCT filename AS file FROM read_parquet(${list(committed.map((c) => c.path))}, filename = true, union_by_name = true${hive}) WHERE ${inWindow(window)}`)).map((r) => String(r.file));
+            : (
+                await connection.query(
+                  `SELECT DISTINCT filename AS file FROM ${readParquetFiles(node, committed.map((c) => c.path), ', filename = true')} WHERE ${inWindow(window)}`,
+                )
+              ).map((r) => String(r.file));
         const rewritten = committed.filter((c) => affected.includes(c.path));
-        const survivors = rewritten.length === 0 ? '' : `SELECT * EXCLUDE (filename) FROM read_parquet(${list(rewritten.map((c) => c.path))}, filename = true, union_by_name = true${hive}) WHERE NOT (${inWindow(window)})\nUNION ALL BY NAME\n`;
-        const stagingDir = stagingKey(`${renv.invocationId}-${i}`, key);
-        const partitions = cfg.partition_by ?? [];
-        const options = ['FORMAT parquet', 'COMPRESSION zstd', ...(partitions.length > 0 ? [`PARTITION_BY (${partitions.map(quoteIdentifier).join(', ')})`] : [])];
-        mkdirSync(storage.localPath(stagingDir), { recursive: true });
-        const target = partitions.length > 0 ? storage.localPath(stagingDir) : `${storage.localPath(stagingDir)}/part-0.parquet`;
-        const written = (await run(`COPY (\n${survivors}SELECT * FROM (\n${selectBody(sql)})) TO ${quoteLiteral(target)} (${options.join(', ')})`)).rowsAffected;
-        const kept = rewritten.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM read_parquet(${list(rewritten.map((c) => c.path))}, union_by_name = true${hive}) WHERE NOT (${inWindow(window)})`))[0].n);
-        rows = written - kept;
-        const replaced = rewritten.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM read_parquet(${list(rewritten.map((c) => c.path))}, union_by_name = true${hive}) WHERE ${inWindow(window)}`))[0].n);
-        rowsTotal = (previous ? (state?.rows_total ?? 0) : 0) - replaced + rows;
+        const rewrittenPaths = rewritten.map((c) => c.path);
+        const survivors =
+          rewritten.length === 0 ? '' : `SELECT * FROM ${readParquetFiles(node, rewrittenPaths)} WHERE NOT (${inWindow(window)})\nUNION ALL BY NAME\n`;
+        const stagingDir = storage.localPath(stagingKey(`${renv.invocationId}-${i}`, key));
+        mkdirSync(stagingDir, { recursive: true });
+        const written = await copyToParquet(run, node, stagingDir, `${survivors}SELECT * FROM (\n${selectBody(sql)})`);
+        rows = written - (await countIn(rewrittenPaths, `NOT (${inWindow(window)})`));
+        rowsTotal = (previous ? (state?.rows_total ?? 0) : 0) - (await countIn(rewrittenPaths, inWindow(window))) + rows;
         const stays = (previous?.files ?? []).filter((f) => !rewritten.some((c) => c.file === f));
         pointer = (await writeFileSetManifest(storage, node, key, `${renv.invocationId}-${i}`, (state?.version ?? 0) + 1, stays)).pointer;
       } else {

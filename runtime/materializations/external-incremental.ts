@@ -1,7 +1,7 @@
-import { quoteIdentifier, quoteLiteral } from '../render/relation.js';
+import { quoteIdentifier } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome } from './materialization.js';
 import { checkKeys, compareColumns, failOnSchemaChange, newWatermark, type Strategy } from './incremental.js';
-import { stagedRows, writeStagedFiles } from './parquet-files.js';
+import { readParquetFiles, stagedRows, writeStagedFiles } from './parquet-files.js';
 
 /**
  * Incremental models stored as Parquet (`external: true`). Appends write only new files; merge and
@@ -36,7 +36,6 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
     const list = columns.map(quoteIdentifier).join(', ');
     const keys = node.config.unique_key ?? [];
     const match = keys.map((k) => `t.${quoteIdentifier(k)} IS NOT DISTINCT FROM s.${quoteIdentifier(k)}`).join(' AND ');
-    const hive = (node.config.partition_by?.length ?? 0) > 0 ? ', hive_partitioning = true' : '';
     if (policy === 'sync_all_columns' && added.length + removed.length > 0) {
       // New columns for every row: all files rewritten.
       const kept = strategy === 'append' ? `SELECT ${existingList(existing, columns)} FROM ${relation}` : `SELECT ${existingList(existing, columns)} FROM ${relation} AS t WHERE NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`;
@@ -52,24 +51,24 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
     // merge and delete+insert rewrite only the committed files that hold a key of the new rows:
     // their other rows and the new rows become new files; every other file stays as it is.
     const committed = ctx.staging!.committed;
-    const paths = committed.map((c) => quoteLiteral(c.localPath));
     const affected =
       committed.length === 0
         ? []
         : (
             await ctx.query(
-              `SELECT DISTINCT t.filename AS file FROM read_parquet([${paths.join(', ')}], filename = true, union_by_name = true${hive}) AS t WHERE EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`,
+              `SELECT DISTINCT t.filename AS file FROM ${readParquetFiles(node, committed.map((c) => c.localPath), ', filename = true')} AS t WHERE EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`,
             )
           ).map((r) => String(r.file));
     const affectedFiles = committed.filter((c) => affected.includes(c.localPath));
+    const affectedPaths = affectedFiles.map((c) => c.localPath);
     const survivors =
       affectedFiles.length === 0
         ? ''
-        : `SELECT ${existingList(existing, columns)} FROM read_parquet([${affectedFiles.map((c) => quoteLiteral(c.localPath)).join(', ')}], union_by_name = true${hive}) AS t WHERE NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})\nUNION ALL BY NAME\n`;
+        : `SELECT ${existingList(existing, columns)} FROM ${readParquetFiles(node, affectedPaths)} AS t WHERE NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})\nUNION ALL BY NAME\n`;
     const written = await writeStagedFiles(ctx, `${survivors}SELECT ${list} FROM ${stage}`);
     ctx.crashPoint('mid-write');
     const before = ctx.state?.rows_total ?? 0;
-    const replacedRows = affectedFiles.length === 0 ? 0 : Number((await ctx.query(`SELECT count(*) AS n FROM read_parquet([${affectedFiles.map((c) => quoteLiteral(c.localPath)).join(', ')}])`))[0].n);
+    const replacedRows = affectedFiles.length === 0 ? 0 : Number((await ctx.query(`SELECT count(*) AS n FROM ${readParquetFiles(node, affectedPaths)}`))[0].n);
     return {
       rows,
       rowsTotal: before - replacedRows + written,
