@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDuckDB } from '../helpers/duckdb.js';
 import { CRASH_POINTS } from '../../runtime/execute/crash-points.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
@@ -42,16 +42,7 @@ function committed(dir: string, table: string): string[] {
   return [...(JSON.parse(readFileSync(join(manifests, newest), 'utf8')) as { files: string[] }).files].sort();
 }
 
-async function query(dir: string, sql: string): Promise<unknown[]> {
-  const instance = await DuckDBInstance.create(join(dir, 'target/dev.duckdb'));
-  const connection = await instance.connect();
-  try {
-    return await (await connection.run(sql)).getRowObjectsJson();
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
+const query = (dir: string, sql: string) => queryDuckDB(join(dir, 'target/dev.duckdb'), sql);
 
 const REPORT_4 = [
   { grp: '0', n: '2', names: 'm0,m2' },

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDuckDB } from '../helpers/duckdb.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -15,11 +15,7 @@ describe('the Gold project in this repository', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^1 of 1 OK table gold\.dim_date \.+ \[4 rows in \d+\.\d\ds\]$/m);
-    const instance = await DuckDBInstance.create(join(dir, 'target/dev.duckdb'));
-    const connection = await instance.connect();
-    const rows = await (await connection.run('select * from gold.dim_date order by date_key')).getRowObjectsJson();
-    connection.closeSync();
-    instance.closeSync();
+    const rows = await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select * from gold.dim_date order by date_key');
     expect(rows).toEqual([
       { date_key: 20240614, date: '2024-06-14', year: 2024, quarter: 2, month: 6, month_name: 'June', day_of_month: 14, day_of_week: 5, day_name: 'Friday', week_of_year: 24, is_weekend: false },
       { date_key: 20240615, date: '2024-06-15', year: 2024, quarter: 2, month: 6, month_name: 'June', day_of_month: 15, day_of_week: 6, day_name: 'Saturday', week_of_year: 24, is_weekend: true },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDuckDB } from '../helpers/duckdb.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
 const BIN = join(import.meta.dirname, '../../bin/smelter.js');
@@ -19,17 +19,6 @@ function start(args: string[]): { child: ChildProcess; output: () => string; exi
   child.stderr!.on('data', (d) => (text += d));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => text, exit };
-}
-
-async function rows(db: string, sql: string): Promise<unknown[]> {
-  const instance = await DuckDBInstance.create(db);
-  const connection = await instance.connect();
-  try {
-    return await (await connection.run(sql)).getRowObjectsJson();
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
 }
 
 const PROJECT = "name: p\nvars:\n  slow: false\ntargets:\n  dev: { database: target/dev.duckdb, threads: 2 }\n";
@@ -51,7 +40,7 @@ describe('interrupt and lock', () => {
     expect(await run.exit).toBe(130);
     expect(run.output()).toContain('interrupting: rolling back running models');
     expect(run.output()).toContain('1 of 1 ERROR table main.big');
-    expect(await rows(join(dir, 'target/dev.duckdb'), 'select n from main.big')).toEqual([{ n: 42 }]);
+    expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select n from main.big')).toEqual([{ n: 42 }]);
   });
 
   it('a database held by another process is exit 3, naming the holder', async () => {

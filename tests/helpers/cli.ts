@@ -95,20 +95,7 @@ export function withoutTimings(text: string): string[] {
   return lines(text).map((l) => l.replace(/\d+\.\d\ds\b/g, 'Ns'));
 }
 
-/** Run one query on a DuckDB file and return JSON-safe rows (BIGINT as string). */
-export async function queryDuckDB(dbPath: string, sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(dbPath, { access_mode: 'READ_ONLY' });
-  try {
-    const connection = await instance.connect();
-    try {
-      return (await (await connection.run(sql)).getRowObjectsJson()) as Record<string, unknown>[];
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
-}
+export { queryDuckDB } from './duckdb.js';
 
 /** Run statements on a DuckDB file (read-write), e.g. to write a Parquet file for a source. */
 export async function execDuckDB(dbPath: string, sql: string): Promise<void> {

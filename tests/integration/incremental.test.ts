@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDuckDB } from '../helpers/duckdb.js';
 import { runProject, showState, type RunResult } from '../../runtime/index.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
@@ -26,16 +26,7 @@ async function run(dir: string, options: { fullRefresh?: boolean } = {}): Promis
   return result;
 }
 
-async function query(dir: string, sql: string): Promise<unknown[]> {
-  const instance = await DuckDBInstance.create(join(dir, 'target/dev.duckdb'));
-  const connection = await instance.connect();
-  try {
-    return await (await connection.run(sql)).getRowObjectsJson();
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
+const query = (dir: string, sql: string) => queryDuckDB(join(dir, 'target/dev.duckdb'), sql);
 
 const statusOf = (r: RunResult) => r.results.map((x) => [x.name, x.status, x.rows ?? null, x.message ?? null]);
 

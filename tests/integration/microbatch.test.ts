@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDuckDB } from '../helpers/duckdb.js';
 import { runProject, showState, type RunResult } from '../../runtime/index.js';
 import { batchesToRun, windowsBetween, withBatch } from '../../runtime/execute/batches.js';
 import { writeTempProject } from '../helpers/temp-project.js';
@@ -28,16 +28,7 @@ async function run(dir: string, now: Date, extra: { eventTimeStart?: Date; event
   return (await runProject('run', { projectDir: dir, env: {}, runStartedAt: now, ...extra })).run;
 }
 
-async function days(dir: string): Promise<unknown[]> {
-  const instance = await DuckDBInstance.create(join(dir, 'target/dev.duckdb'));
-  const connection = await instance.connect();
-  try {
-    return await (await connection.run('select day, events from main.daily order by day')).getRowObjectsJson();
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-}
+const days = (dir: string) => queryDuckDB(join(dir, 'target/dev.duckdb'), 'select day, events from main.daily order by day');
 
 describe('microbatch', () => {
   it('builds one batch per day from begin, filters the inputs to each batch, and records the batches', async () => {
