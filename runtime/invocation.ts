@@ -163,8 +163,13 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   let stateStore: LocalStateStore | undefined;
   try {
     const planned = plan.nodes.map((id) => p.manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model');
-    if (planned.some(isStateful)) stateStore = await openStateStore(p, engine);
-    const storage = planned.some((n) => n.config.external) ? openStorage(p) : undefined;
+    const buildsExternal = planned.some((n) => n.config.external);
+    // A run that only reads external models still finishes a publish a killed run left half done,
+    // so that it reads what was committed.
+    const localStorage = p.project.config.target.storage !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p.project.config.target.storage);
+    const readsExternal = !buildsExternal && localStorage && Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && n.config.external);
+    if (planned.some(isStateful) || readsExternal) stateStore = await openStateStore(p, engine);
+    const storage = buildsExternal || readsExternal ? openStorage(p) : undefined;
     run = await executePlan({
       stateStore,
       storage,

@@ -104,6 +104,16 @@ describe('external tables', () => {
     }
   }, 120_000);
 
+  it('a run that only reads an external model first finishes the publish a killed run left half done', async () => {
+    const dir = project();
+    expect(smelter(dir, ['run']).code).toBe(0);
+    expect(smelter(dir, ['run', '--vars', '{n: 6}'], { SMELTER_CRASH_AT: 'mid-publish:facts' }).signal).toBe('SIGKILL');
+    // Committed, half moved: the location lacks a committed file until someone finishes the publish.
+    expect(files(dir, 'gold/facts')).not.toEqual(committed(dir, 'gold.facts'));
+    expect(smelter(dir, ['run', '--select', 'report', '--vars', '{n: 6}']).code).toBe(0);
+    expect(files(dir, 'gold/facts')).toEqual(committed(dir, 'gold.facts'));
+    expect(await query(dir, 'select count(*) as n from gold.facts')).toEqual([{ n: '6' }]);
+  });
 });
 
 describe('external incremental models', () => {
