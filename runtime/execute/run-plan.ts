@@ -663,7 +663,6 @@ function skippedResult(manifest: Manifest, id: string, because?: string): NodeRe
 }
 
 function failedResult(manifest: Manifest, id: string, error: unknown): NodeResult {
-  const node = manifest.nodes[id] as ModelNode | SeedNode;
   const e = error instanceof SmelterError ? error : new ExecutionError(String((error as Error)?.message ?? error), { node: id });
   return { ...skippedResult(manifest, id), status: 'error', message: e.format(), error: e };
 }

@@ -5,16 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { copyFixture, lines, removeCopy, smelter, writeText } from '../helpers/cli.js';
+import { describe, it } from 'vitest';
+import { fixtureCopier, lines, smelter, writeText } from '../helpers/cli.js';
 
-const copies: string[] = [];
-function copy(name: string): string {
-  const dir = copyFixture(name);
-  copies.push(dir);
-  return dir;
-}
-afterAll(() => copies.forEach(removeCopy));
+const copy = fixtureCopier();
 
 /** Variables the broken-env-var fixture reads; never inherited from the developer's shell. */
 const CLEAN_ENV = { SMELTER_E2E_DB_PATH: undefined, SMELTER_E2E_BUCKET: undefined, SMELTER_E2E_TABLE: undefined };

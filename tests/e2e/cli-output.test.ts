@@ -2,17 +2,11 @@
  * What the CLI prints (SPEC §8): --help and usage errors, --log-format json (one JSON object per
  * line on stdout), where compile says it wrote, and a closed stdout.
  */
-import { afterAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { join } from 'node:path';
-import { copyFixture, lines, queryDuckDB, removeCopy, smelter } from '../helpers/cli.js';
+import { fixtureCopier, lines, queryDuckDB, smelter } from '../helpers/cli.js';
 
-const copies: string[] = [];
-function copy(name: string): string {
-  const dir = copyFixture(name);
-  copies.push(dir);
-  return dir;
-}
-afterAll(() => copies.forEach(removeCopy));
+const copy = fixtureCopier();
 
 const COMMAND_LINES = [
   '  compile  render the selected models to target/compiled/ and write target/manifest.json',

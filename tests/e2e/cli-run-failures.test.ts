@@ -9,16 +9,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { copyFixture, lines, queryDuckDB, readJson, removeCopy, smelter, withoutTimings, writeText } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { fixtureCopier, queryDuckDB, readJson, smelter, withoutTimings, writeText } from '../helpers/cli.js';
 
-const copies: string[] = [];
-function copy(): string {
-  const dir = copyFixture('run-failures');
-  copies.push(dir);
-  return dir;
-}
-afterAll(() => copies.forEach(removeCopy));
+const copy = fixtureCopier('run-failures');
 
 const ENRICHED_ERROR =
   'models/orders_enriched.sql: Binder Error: Referenced column "vat_rate" not found in FROM clause! Candidate bindings: "amount"' +

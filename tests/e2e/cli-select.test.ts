@@ -11,20 +11,14 @@
  */
 import { cpSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { REPO_ROOT, copyFixture, editFile, lines, removeCopy, smelter, writeText } from '../helpers/cli.js';
+import { beforeAll, describe, it } from 'vitest';
+import { REPO_ROOT, fixtureCopier, editFile, lines, smelter, writeText } from '../helpers/cli.js';
 
-const copies: string[] = [];
-function copy(): string {
-  const dir = copyFixture('basic');
-  copies.push(dir);
-  return dir;
-}
+const copy = fixtureCopier('basic');
 let dir: string;
 beforeAll(() => {
   dir = copy();
 });
-afterAll(() => copies.forEach(removeCopy));
 
 const ALL_MODELS = [
   'customer_revenue',

@@ -5,16 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, it } from 'vitest';
-import { copyFixture, lines, listFiles, queryDuckDB, readText, removeCopy, smelter, withoutTimings } from '../helpers/cli.js';
+import { describe, it } from 'vitest';
+import { fixtureCopier, lines, listFiles, queryDuckDB, readText, smelter, withoutTimings } from '../helpers/cli.js';
 
-const copies: string[] = [];
-function copy(): string {
-  const dir = copyFixture('targets');
-  copies.push(dir);
-  return dir;
-}
-afterAll(() => copies.forEach(removeCopy));
+const copy = fixtureCopier('targets');
 
 const ENV = { MULTI_PROD_DB: undefined };
 const databases = (dir: string) => listFiles(join(dir, 'target')).filter((f) => f.endsWith('.duckdb'));

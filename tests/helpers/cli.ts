@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll } from 'vitest';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FIXTURES = join(REPO_ROOT, 'tests', 'fixtures');
@@ -36,6 +37,21 @@ export function copyFixture(name: string): string {
   const dir = mkdtempSync(join(root, `${name}-`));
   cpSync(source, dir, { recursive: true, filter: (src) => !/[\\/](target|\.tmp)$/.test(src) });
   return dir;
+}
+
+/**
+ * A copier for one test file: `copy(name)` copies a fixture (`copyFixture`), and every copy is
+ * removed after the file's tests.
+ */
+export function fixtureCopier(fixed?: string): (name?: string) => string {
+  const copies: string[] = [];
+  afterAll(() => copies.forEach(removeCopy));
+  return (name = fixed) => {
+    if (name === undefined) throw new Error('fixtureCopier: no fixture named');
+    const dir = copyFixture(name);
+    copies.push(dir);
+    return dir;
+  };
 }
 
 /** Remove a copied fixture (tests call it in afterAll). */
