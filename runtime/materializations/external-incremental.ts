@@ -1,6 +1,6 @@
 import { quoteIdentifier } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome } from './materialization.js';
-import { checkKeys, compareColumns, failOnSchemaChange, newWatermark, type Strategy } from './incremental.js';
+import { checkKeys, compareColumns, failOnSchemaChange, newWatermark, type Strategy } from './increment-checks.js';
 import { readParquetFiles, stagedRows, writeStagedFiles } from './parquet-files.js';
 
 /**
