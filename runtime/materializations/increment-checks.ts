@@ -14,7 +14,6 @@ export function strategyOf(node: ModelNode): Strategy {
   return node.config.incremental_strategy ?? (node.config.unique_key ? 'merge' : 'append');
 }
 
-
 export async function count(ctx: BuildContext, relation: string): Promise<number> {
   return Number((await ctx.query(`SELECT count(*) AS n FROM ${relation}`))[0].n);
 }
