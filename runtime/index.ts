@@ -27,3 +27,4 @@ export {
   type RunOutcome,
   type Selected,
 } from './invocation.js';
+export { Session, type SessionOptions, type SessionRunOptions } from './session.js';

@@ -13,6 +13,7 @@ import { executePlan, isStateful, stateKey } from './execute/run-plan.js';
 import { LocalStorage } from './storage/local-storage.js';
 import type { Storage } from './storage/storage.js';
 import type { Engine } from './engine/engine.js';
+import type { TargetConfig } from './project/project-config.js';
 import { LocalStateStore } from './state/local-state-store.js';
 import type { StateRecord } from './state/state-record.js';
 import type { RunEvent, RunResult } from './execute/results.js';
@@ -146,9 +147,26 @@ export interface RunOutcome {
   readonly warnings: readonly string[];
 }
 
-/** `smelter run` (models) and `smelter seed` (seeds): plan, open the database, execute. */
+/** `smelter run` (models) and `smelter seed` (seeds): plan, open the database, execute, close it. */
 export async function runProject(command: 'run' | 'seed', options: InvocationOptions): Promise<RunOutcome> {
-  const p = openProject(options);
+  return runParsed(command, openProject(options), options, async (target) => {
+    const engine = await openTargetDatabase(target);
+    return { engine, release: () => engine.close() };
+  });
+}
+
+/** The target's DuckDB database, opened with its settings. */
+export async function openTargetDatabase(target: TargetConfig): Promise<Engine> {
+  // Imported here: loading DuckDB's native binding is most of the start-up of commands that never open it.
+  const { openDuckDB } = await import('./engine/duckdb-engine.js');
+  return openDuckDB(target.databasePath, target.settings);
+}
+
+/** How a run gets the target's database, and gives it back: closed by a one-off run, kept by a session. */
+export type EngineLease = (target: TargetConfig) => Promise<{ readonly engine: Engine; readonly release: () => void }>;
+
+/** A run of an already parsed project: select, plan, execute, write the artifacts. */
+export async function runParsed(command: 'run' | 'seed', p: ParsedProject, options: InvocationOptions, leaseEngine: EngineLease): Promise<RunOutcome> {
   const { nodes, warnings } = selectFrom(p, options, [command === 'run' ? 'model' : 'seed']);
   const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
@@ -156,9 +174,7 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
   const runStartedAt = options.runStartedAt ?? new Date();
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
   const target = p.project.config.target;
-  // Imported here: loading DuckDB's native binding is most of the start-up of commands that never open it.
-  const { openDuckDB } = await import('./engine/duckdb-engine.js');
-  const engine = await openDuckDB(target.databasePath, target.settings);
+  const { engine, release } = await leaseEngine(target);
   let run: RunResult;
   let stateStore: LocalStateStore | undefined;
   try {
@@ -166,7 +182,7 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
     const buildsExternal = planned.some((n) => n.config.external);
     // A run that only reads external models still finishes a publish a killed run left half done,
     // so that it reads what was committed.
-    const localStorage = p.project.config.target.storage !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p.project.config.target.storage);
+    const localStorage = target.storage !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(target.storage);
     const readsExternal = !buildsExternal && localStorage && Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && n.config.external);
     if (planned.some(isStateful) || readsExternal) stateStore = await openStateStore(p, engine);
     const storage = buildsExternal || readsExternal ? openStorage(p) : undefined;
@@ -190,12 +206,11 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
     });
   } finally {
     stateStore?.close();
-    engine.close();
+    release();
   }
   writeRunResults(targetDir, run, { command, ...(options.args ?? {}) });
   return { run, warnings };
 }
-
 
 /** The target's `storage:` for external models: a local folder (relative to the project). */
 function openStorage(p: ParsedProject): Storage {
@@ -252,9 +267,7 @@ function statefulKeys(nodes: readonly ManifestNode[]): string[] {
 }
 
 async function withStateStore<T>(p: ParsedProject, work: (store: LocalStateStore) => Promise<T>): Promise<T> {
-  const target = p.project.config.target;
-  const { openDuckDB } = await import('./engine/duckdb-engine.js');
-  const engine = await openDuckDB(target.databasePath, target.settings);
+  const engine = await openTargetDatabase(p.project.config.target);
   try {
     const store = await openStateStore(p, engine);
     try {

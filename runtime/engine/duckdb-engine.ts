@@ -1,8 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { createRequire } from 'node:module';
+import type { DuckDBInstance as DuckDBInstanceType, DuckDBConnection } from '@duckdb/node-api';
 import { LockedError, ProjectError } from '../errors.js';
 import type { Engine, EngineConnection, Row, StatementResult } from './engine.js';
+
+// The package is CommonJS. Loaded through require rather than `import`, Node skips scanning its ~40
+// files for named exports: 120 ms → 65 ms of every process that opens a database.
+const { DuckDBInstance } = createRequire(import.meta.url)('@duckdb/node-api') as typeof import('@duckdb/node-api');
+type DuckDBInstance = DuckDBInstanceType;
 
 /**
  * Open the target's DuckDB database. A file another process holds is a LockedError naming the

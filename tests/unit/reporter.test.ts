@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRunReporter, formatNodeLine, type Output } from '../../adapters/cli/reporter.js';
+import { createRunReporter, formatNodeLine, groupThousands, type Output } from '../../adapters/cli/reporter.js';
 import type { NodeResult, RunResult } from '../../runtime/index.js';
 
 function capture(tty: boolean) {
@@ -35,6 +35,10 @@ describe('run reporter', () => {
     );
     expect(formatNodeLine(result('v', { kind: 'view', rows: undefined }), 1, 2)).toBe('1 of 2 OK view main.v ...................................... [OK in 0.42s]');
     expect(formatNodeLine(result('x', { status: 'error' }), 2, 2)).toBe('2 of 2 ERROR table main.x .................................. [ERROR in 0.42s]');
+  });
+
+  it('groups thousands as en-US does', () => {
+    for (const n of [0, 7, 999, 1000, 1250, 100000, 1234567, 10000000, -1234567]) expect(groupThousands(n)).toBe(n.toLocaleString('en-US'));
   });
 
   it('on a terminal keeps a live progress line and clears it before each finished line', () => {

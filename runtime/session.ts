@@ -1,0 +1,76 @@
+import type { Engine } from './engine/engine.js';
+import { openProject, openTargetDatabase, runParsed, type InvocationOptions, type ParsedProject, type RunOutcome } from './invocation.js';
+import type { TargetConfig } from './project/project-config.js';
+
+export interface SessionOptions {
+  readonly projectDir: string;
+  /** The environment env_var() reads; fixed for the session's life. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** What one run of a session may choose: everything a command line may, except the project and the environment. */
+export type SessionRunOptions = Omit<InvocationOptions, 'projectDir' | 'env'>;
+
+/**
+ * A long-lived runner for one project: it parses the project once per target and vars and keeps each
+ * target's DuckDB instance open between runs. This is what a warm Lambda invocation or a scheduler
+ * process reuses (SPEC §9); the CLI runs one command per process and uses `runProject`.
+ *
+ * Runs are serialized: a run starts when the previous one has finished. Not responsible for noticing
+ * project files edited after the session parsed them: a changed project needs a new session.
+ */
+export class Session {
+  private readonly parsed = new Map<string, ParsedProject>();
+  private readonly engines = new Map<string, Promise<Engine>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly options: SessionOptions) {}
+
+  /** `run` or `seed`, as `runProject` does, on the session's parsed project and open database. */
+  run(command: 'run' | 'seed', options: SessionRunOptions = {}): Promise<RunOutcome> {
+    const next = this.queue.then(() => this.runNow(command, options));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Close every database the session opened. Waits for a run in progress. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+    for (const engine of this.engines.values()) (await engine.catch(() => undefined))?.close();
+    this.engines.clear();
+  }
+
+  private async runNow(command: 'run' | 'seed', options: SessionRunOptions): Promise<RunOutcome> {
+    if (this.closed) throw new Error('this session is closed');
+    const invocation: InvocationOptions = { ...options, projectDir: this.options.projectDir, env: this.options.env };
+    return runParsed(command, this.project(invocation), invocation, async (target) => ({
+      engine: await this.engine(target),
+      release: () => undefined,
+    }));
+  }
+
+  /** The project parsed for this target and these vars, the first time they are asked for. */
+  private project(options: InvocationOptions): ParsedProject {
+    const key = JSON.stringify([options.target ?? null, options.vars ?? {}]);
+    let project = this.parsed.get(key);
+    if (project === undefined) {
+      project = openProject(options);
+      this.parsed.set(key, project);
+    }
+    return project;
+  }
+
+  private engine(target: TargetConfig): Promise<Engine> {
+    const key = JSON.stringify([target.databasePath, target.settings]);
+    let engine = this.engines.get(key);
+    if (engine === undefined) {
+      engine = openTargetDatabase(target);
+      // A database that failed to open is tried again by the next run, not cached as a failure.
+      engine.catch(() => this.engines.delete(key));
+      this.engines.set(key, engine);
+    }
+    return engine;
+  }
+}
