@@ -80,9 +80,11 @@ export async function publishFileSet(
   node: ModelNode,
   pointer: string,
   crash: (point: CrashPoint) => void,
-): Promise<void> {
+  /** The views as they stand (recovery passes them): a view already over these files is left alone. */
+  views?: ViewMarks,
+): Promise<FileSetManifest | undefined> {
   const manifest = await readFileSetManifest(storage, pointer);
-  if (!manifest) return;
+  if (!manifest) return undefined;
   const location = manifest.location;
   let moved = 0;
   for (const file of manifest.files) {
@@ -92,7 +94,7 @@ export async function publishFileSet(
     await storage.move(`${manifest.staging}/${staged}`, `${location}/${file}`);
     if (++moved === 1) crash('mid-publish');
   }
-  await replaceView(storage, connection, node, manifest);
+  await replaceView(storage, connection, node, manifest, views);
   const keep = new Set(manifest.files);
   let deleted = 0;
   for (const file of await storage.list(location)) {
@@ -105,13 +107,30 @@ export async function publishFileSet(
     if (key !== pointer) await storage.remove(key);
   }
   await storage.remove(manifest.staging);
+  return manifest;
 }
 
-/** The view `schema.alias` over exactly the committed files, so users can query the model. */
-async function replaceView(storage: Storage, connection: EngineConnection, node: ModelNode, manifest: FileSetManifest): Promise<void> {
+/** Each smelter view's mark (its comment), by `schema.name`. */
+export type ViewMarks = ReadonlyMap<string, string>;
+
+export async function readViewMarks(connection: EngineConnection): Promise<ViewMarks> {
+  const rows = await connection.query(
+    "SELECT schema_name, view_name, comment FROM duckdb_views() WHERE NOT internal AND database_name = current_database() AND comment LIKE 'smelter view %'",
+  );
+  return new Map(rows.map((r) => [`${String(r.schema_name)}.${String(r.view_name)}`, String(r.comment)]));
+}
+
+/**
+ * The view `schema.alias` over exactly the committed files, so users can query the model. The view
+ * is marked (COMMENT ON VIEW) with a digest of its definition, so that recovery re-creates only a
+ * view that differs: one a killed publish left behind, or one over paths that moved.
+ */
+async function replaceView(storage: Storage, connection: EngineConnection, node: ModelNode, manifest: FileSetManifest, views?: ViewMarks): Promise<void> {
   const relation = renderRelation(node.relation);
   const files = manifest.files.map((f) => storage.localPath(`${manifest.location}/${f}`));
   const body = files.length === 0 ? 'SELECT NULL AS no_rows WHERE false' : `SELECT * FROM ${readParquetFiles(node, files)}`;
+  const mark = `smelter view ${createHash('sha1').update(body).digest('hex').slice(0, 16)}`;
+  if (views?.get(`${node.relation.schema}.${node.relation.identifier}`) === mark) return;
   const existing = await connection.query(
     `SELECT table_type FROM information_schema.tables WHERE table_schema = ${quoteLiteral(node.relation.schema)} AND table_name = ${quoteLiteral(node.relation.identifier)}`,
   );
@@ -119,6 +138,7 @@ async function replaceView(storage: Storage, connection: EngineConnection, node:
   try {
     if (existing[0]?.table_type === 'BASE TABLE') await connection.run(`DROP TABLE ${relation}`);
     await connection.run(`CREATE OR REPLACE VIEW ${relation} AS ${body}`);
+    await connection.run(`COMMENT ON VIEW ${relation} IS ${quoteLiteral(mark)}`);
     await connection.run('COMMIT');
   } catch (error) {
     await connection.run('ROLLBACK').catch(() => undefined);
@@ -137,11 +157,11 @@ export async function recoverExternal(
   nodeOf: (tableName: string) => ModelNode | undefined,
 ): Promise<void> {
   const referenced = new Set<string>();
+  const views = await readViewMarks(connection);
   for (const record of records) {
     const node = nodeOf(record.table_name);
     if (!record.manifest_pointer || !node) continue;
-    await publishFileSet(storage, connection, node, record.manifest_pointer, () => {});
-    const manifest = await readFileSetManifest(storage, record.manifest_pointer);
+    const manifest = await publishFileSet(storage, connection, node, record.manifest_pointer, () => {}, views);
     if (manifest) referenced.add(manifest.staging);
   }
   // A model's staging folder no commit refers to belongs to a run that died before committing it

@@ -342,37 +342,43 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
       scope.crash('after-read', node.name);
       const lease = await stateStore.lease(key, renv.invocationId);
       let pointer: string | null = null;
-      const previous = staging === undefined ? undefined : await readFileSetManifest(storage!, state?.manifest_pointer ?? null);
-      const committedFiles = (previous?.files ?? []).map((file) => ({ file, localPath: storage!.localPath(`${previous!.location}/${file}`) }));
-      const outcome = await inTransaction(connection, signal, async () => {
-        const result = await work.strategy.build({
-          ...work.input,
-          state,
-          incremental,
-          run,
-          query: (sql) => connection.query(sql),
-          crashPoint: (point) => scope.crash(point, node.name),
-          staging:
-            staging === undefined
-              ? undefined
-              : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }), committed: committedFiles },
-        });
-        // A run with no new data writes nothing, its state included.
-        if (result.rows > 0 || !incremental) {
-          const version = (state?.version ?? 0) + 1;
-          if (staging !== undefined) {
-            const superseded = new Set(result.superseded ?? []);
-            const kept = result.fileSet === 'add' ? (previous?.files ?? []).filter((f) => !superseded.has(f)) : [];
-            pointer = (await writeFileSetManifest(storage!, model, key, renv.invocationId, version, kept)).pointer;
+      try {
+        const previous = staging === undefined ? undefined : await readFileSetManifest(storage!, state?.manifest_pointer ?? null);
+        const committedFiles = (previous?.files ?? []).map((file) => ({ file, localPath: storage!.localPath(`${previous!.location}/${file}`) }));
+        const outcome = await inTransaction(connection, signal, async () => {
+          const result = await work.strategy.build({
+            ...work.input,
+            state,
+            incremental,
+            run,
+            query: (sql) => connection.query(sql),
+            crashPoint: (point) => scope.crash(point, node.name),
+            staging:
+              staging === undefined
+                ? undefined
+                : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }), committed: committedFiles },
+          });
+          // A run with no new data writes nothing, its state included.
+          if (result.rows > 0 || !incremental) {
+            const version = (state?.version ?? 0) + 1;
+            if (staging !== undefined) {
+              const superseded = new Set(result.superseded ?? []);
+              const kept = result.fileSet === 'add' ? (previous?.files ?? []).filter((f) => !superseded.has(f)) : [];
+              pointer = (await writeFileSetManifest(storage!, model, key, renv.invocationId, version, kept)).pointer;
+            }
+            scope.crash('before-state-commit', node.name);
+            await stateStore.commit(connection, nextState(model, result, state, renv.invocationId, pointer), state?.version);
           }
-          scope.crash('before-state-commit', node.name);
-          await stateStore.commit(connection, nextState(model, result, state, renv.invocationId, pointer), state?.version);
-        }
-        return result;
-      }).finally(() => lease.release());
-      scope.crash('after-commit', node.name);
-      if (pointer !== null) await publishFileSet(storage!, connection, model, pointer, (point) => scope.crash(point, node.name));
-      rows = outcome.rows;
+          return result;
+        }).finally(() => lease.release());
+        scope.crash('after-commit', node.name);
+        if (pointer !== null) await publishFileSet(storage!, connection, model, pointer, (point) => scope.crash(point, node.name));
+        rows = outcome.rows;
+      } finally {
+        // What a build staged and did not commit (no new rows, or a failure) is nobody's: remove it
+        // now rather than at the next run's recovery.
+        if (pointer === null && staging !== undefined) await storage!.remove(staging).catch(() => undefined);
+      }
     }
   } catch (error) {
     const smelterError = signal.aborted

@@ -18,6 +18,10 @@ export async function buildAllExternal(ctx: BuildContext): Promise<BuildOutcome>
 }
 
 export async function applyExternalIncrement(ctx: BuildContext, strategy: Strategy): Promise<BuildOutcome> {
+  if (strategy === 'append') {
+    const appended = await appendInOnePass(ctx);
+    if (appended) return appended;
+  }
   const { node, relation } = ctx;
   const stage = quoteIdentifier(`__smelter_stage__${node.relation.identifier}`);
   const rows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS\n${selectBody(ctx.sql)}`)).rowsAffected;
@@ -79,6 +83,33 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
   } finally {
     await ctx.run(`DROP TABLE IF EXISTS ${stage}`);
   }
+}
+
+/**
+ * An append whose columns need no rewrite of older files: the model's query writes the staged files
+ * directly, and the checks and the watermark then read those files. One pass over the new rows
+ * instead of two (a temporary table, then the files): about a third of a 1% day's time. Undefined
+ * when sync_all_columns must rewrite every file.
+ */
+async function appendInOnePass(ctx: BuildContext): Promise<BuildOutcome | undefined> {
+  const diff = await compareColumns(ctx, `(\n${selectBody(ctx.sql)})`);
+  failOnSchemaChange(ctx, diff);
+  const policy = ctx.node.config.on_schema_change ?? 'ignore';
+  if (policy === 'sync_all_columns' && diff.added.length + diff.removed.length > 0) return undefined;
+  const existing = [...diff.target.keys()];
+  const incoming = [...diff.incoming.keys()];
+  const columns = policy === 'ignore' ? existing.filter((c) => incoming.includes(c)) : [...existing.filter((c) => incoming.includes(c)), ...diff.added];
+  const rows = await writeStagedFiles(ctx, `SELECT ${columns.map(quoteIdentifier).join(', ')} FROM (\n${selectBody(ctx.sql)}) AS new_rows`);
+  ctx.crashPoint('mid-write');
+  const rowsBefore = ctx.state?.rows_total ?? 0;
+  if (rows === 0) {
+    // Nothing new: the run commits nothing (the executor removes the empty staging folder).
+    const watermark = ctx.state?.watermark_data_type ? { type: ctx.state.watermark_data_type, value: ctx.state.last_processed_value } : null;
+    return { rows: 0, rowsTotal: rowsBefore, watermark, fileSet: 'add' };
+  }
+  const written = stagedRows(ctx);
+  await checkKeys(ctx, written, 'append');
+  return { rows, rowsTotal: rowsBefore + rows, watermark: await newWatermark(ctx, written), fileSet: 'add' };
 }
 
 /** The model's existing rows projected on `columns` (a column it lacks reads as NULL). */

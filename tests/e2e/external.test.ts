@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { queryDuckDB } from '../helpers/duckdb.js';
 import { CRASH_POINTS } from '../../runtime/execute/crash-points.js';
@@ -114,6 +115,26 @@ describe('external tables', () => {
     expect(files(dir, 'gold/facts')).toEqual(committed(dir, 'gold.facts'));
     expect(await query(dir, 'select count(*) as n from gold.facts')).toEqual([{ n: '6' }]);
   });
+
+  it('a view dropped by hand, or over a project that moved, is re-created by the next run', async () => {
+    const dir = project();
+    expect(smelter(dir, ['run']).code).toBe(0);
+    const instance = await DuckDBInstance.create(join(dir, 'target/dev.duckdb'));
+    const connection = await instance.connect();
+    await connection.run('DROP VIEW gold.dim');
+    connection.closeSync();
+    instance.closeSync();
+    expect(smelter(dir, ['run', '--select', 'report']).code).toBe(0);
+    expect(await query(dir, 'select * from main.report')).toEqual(REPORT_4);
+
+    // The views name the files by absolute path: after a move they must follow the files.
+    const moved = `${dir}-moved`;
+    cpSync(dir, moved, { recursive: true });
+    rmSync(dir, { recursive: true });
+    expect(smelter(moved, ['run', '--select', 'report']).code).toBe(0);
+    expect(await query(moved, 'select count(*) as n from gold.dim')).toEqual([{ n: '4' }]);
+    expect(await query(moved, 'select * from main.report')).toEqual(REPORT_4);
+  });
 });
 
 describe('external incremental models', () => {
@@ -151,6 +172,64 @@ describe('external incremental models', () => {
     ]);
     expect(await query(dir, `select last_processed_value, rows_processed, rows_total from "_smelter"."state"`)).toEqual([
       { last_processed_value: '4', rows_processed: '1', rows_total: '4' },
+    ]);
+  });
+
+  it('an append with nothing new, or with a NULL key, commits nothing and leaves no staged file', async () => {
+    const dir = incProject(
+      "{{ config(materialized='incremental', external=true, watermark='seq', unique_key='id', incremental_strategy='append') }}\nselect * from {{ source('landing', 'rows') }}\n{% if is_incremental() %}where seq > {{ watermark() }}{% endif %}\n",
+    );
+    land(dir, 'seq,id,v\n1,1,a\n2,2,b\n');
+    expect(smelter(dir, ['run']).code).toBe(0);
+    const first = files(dir, 'main/fact');
+    const stateNow = () => query(dir, `select version, last_processed_value, rows_total from "_smelter"."state"`);
+    const before = await stateNow();
+    const idle = smelter(dir, ['run']);
+    expect(idle.stdout).toContain('[0 rows in');
+    expect(await stateNow()).toEqual(before);
+    expect(files(dir, 'main/fact')).toEqual(first);
+    expect(files(dir, '.smelter/staging')).toEqual([]);
+
+    land(dir, 'seq,id,v\n1,1,a\n2,2,b\n3,3,c\n4,,d\n');
+    const bad = smelter(dir, ['run']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('fact: 1 new row has a NULL in unique_key id; nothing was written');
+    expect(await stateNow()).toEqual(before);
+    expect(files(dir, 'main/fact')).toEqual(first);
+    expect(files(dir, '.smelter/staging')).toEqual([]);
+  });
+
+  it('on_schema_change for an external append: ignore drops a new column, fail names it, sync_all_columns rewrites every file', async () => {
+    const model = (policy: string) =>
+      `{{ config(materialized='incremental', external=true, watermark='id', on_schema_change='${policy}') }}\nselect * from {{ source('landing', 'rows') }}\n{% if is_incremental() %}where id > {{ watermark() }}{% endif %}\n`;
+    const days = ['id,v\n1,a\n', 'id,v\n1,a\n2,b\n', 'id,v,w\n3,c,x\n'];
+    const runDays = (dir: string) => days.map((day) => (land(dir, day), smelter(dir, ['run'])));
+
+    const ignore = incProject(model('ignore'));
+    expect(runDays(ignore).map((r) => r.code)).toEqual([0, 0, 0]);
+    expect(await query(ignore, 'select * from main.fact order by id')).toEqual([
+      { id: '1', v: 'a' },
+      { id: '2', v: 'b' },
+      { id: '3', v: 'c' },
+    ]);
+
+    const fail = incProject(model('fail'));
+    const failed = runDays(fail);
+    expect(failed.map((r) => r.code)).toEqual([0, 0, 1]);
+    expect(failed[2].stdout).toContain('fact: the columns changed (new w) and on_schema_change is fail; nothing was written');
+    expect(await query(fail, 'select count(*) as n from main.fact')).toEqual([{ n: '2' }]);
+    expect(files(fail, '.smelter/staging')).toEqual([]);
+
+    const sync = incProject(model('sync_all_columns'));
+    const results = runDays(sync);
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+    // Every row now has w, so the older files were rewritten into one new set.
+    expect(files(sync, 'main/fact')).toEqual(committed(sync, 'main.fact'));
+    expect(files(sync, 'main/fact')).toHaveLength(1);
+    expect(await query(sync, 'select * from main.fact order by id')).toEqual([
+      { id: '1', v: 'a', w: null },
+      { id: '2', v: 'b', w: null },
+      { id: '3', v: 'c', w: 'x' },
     ]);
   });
 
