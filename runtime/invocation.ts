@@ -39,6 +39,8 @@ export interface InvocationOptions {
   readonly onWarning?: (message: string) => void;
   /** --full-refresh: rebuild incremental models from scratch. */
   readonly fullRefresh?: boolean;
+  /** --force: --full-refresh and `state reset` also apply to scd2 models. */
+  readonly force?: boolean;
   /** --event-time-start/--event-time-end: the microbatch batches to (re)build. */
   readonly eventTimeStart?: Date;
   readonly eventTimeEnd?: Date;
@@ -173,6 +175,13 @@ export async function runParsed(command: 'run' | 'seed', p: ParsedProject, optio
   const invocationId = randomUUID();
   const runStartedAt = options.runStartedAt ?? new Date();
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
+  if (options.fullRefresh && !options.force) {
+    for (const node of nodes) {
+      if (node.resource_type === 'model' && node.config.materialized === 'scd2' && node.config.full_refresh === null) {
+        options.onWarning?.(`--full-refresh keeps the history of ${node.name} (scd2: the source may no longer hold it); add --force to rebuild it`);
+      }
+    }
+  }
   const target = p.project.config.target;
   const { engine, release } = await leaseEngine(target);
   let run: RunResult;
@@ -192,6 +201,7 @@ export async function runParsed(command: 'run' | 'seed', p: ParsedProject, optio
       eventTimeStart: options.eventTimeStart,
       eventTimeEnd: options.eventTimeEnd,
       fullRefresh: options.fullRefresh,
+      force: options.force,
       project: p.project,
       parsed: p.parsed,
       plan,
@@ -252,14 +262,21 @@ export async function showState(options: InvocationOptions): Promise<StateRecord
   });
 }
 
-/** `smelter state reset --select ...`: forget the state of the selected models; their next run rebuilds them. */
-export async function resetState(options: InvocationOptions): Promise<string[]> {
+/**
+ * `smelter state reset --select ...`: forget the state of the selected models; their next run
+ * rebuilds them. scd2 models are kept (their history may be more than the source holds) unless
+ * `force`.
+ */
+export async function resetState(options: InvocationOptions): Promise<{ reset: string[]; kept: string[] }> {
   if (!options.select?.length) {
     throw new UsageError('state reset needs --select: it forgets the state of the models you name', { hint: 'e.g. smelter state reset --select fact_orders' });
   }
   const p = openProject(options);
-  const keys = statefulKeys(selectFrom(p, options, ['model']).nodes);
-  return withStateStore(p, (store) => store.reset(keys));
+  const nodes = selectFrom(p, options, ['model']).nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
+  const kept = options.force ? [] : nodes.filter((n) => n.config.materialized === 'scd2');
+  const keys = nodes.filter((n) => !kept.includes(n)).map(stateKey);
+  const reset = await withStateStore(p, (store) => store.reset(keys));
+  return { reset, kept: kept.map(stateKey) };
 }
 
 function statefulKeys(nodes: readonly ManifestNode[]): string[] {

@@ -185,7 +185,7 @@ export function helpText(): string {
     '  --log-format text|json    json: one JSON object per line',
     '  --output name|path|json   what ls prints (state show: json)',
     "  --full-refresh            rebuild incremental models from scratch (a model's full_refresh config wins)",
-    '  --force                   accepted; it matters for scd2 models (not in this version)',
+    '  --force                   with --full-refresh or state reset: also rebuild scd2 models',
     '  --debug                   print stack traces',
     '',
     'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',

@@ -48,6 +48,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     failFast: args.failFast,
     stateDir: args.state,
     fullRefresh: args.fullRefresh,
+    force: args.force,
     eventTimeStart: args.eventTimeStart,
     eventTimeEnd: args.eventTimeEnd,
     onWarning: (w) => {
@@ -76,7 +77,10 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     }
     case 'state': {
       if (args.subcommand === 'reset') {
-        const reset = await resetState(options);
+        const { reset, kept } = await resetState(options);
+        if (kept.length > 0) {
+          output.err(`warning: kept the state of ${kept.join(', ')} (scd2: a rebuild loses history the source no longer holds); add --force to reset ${kept.length === 1 ? 'it' : 'them'} too`);
+        }
         output.out(reset.length === 0 ? 'No state to reset for the selected models' : `Reset the state of ${reset.join(', ')}: the next run rebuilds ${reset.length === 1 ? 'it' : 'them'}`);
         return 0;
       }

@@ -49,6 +49,8 @@ export interface ExecuteOptions {
   readonly stateStore?: StateStore;
   /** --full-refresh: rebuild incremental models from scratch (a model's full_refresh config wins). */
   readonly fullRefresh?: boolean;
+  /** --force: --full-refresh also rebuilds scd2 models, whose history the source may not hold. */
+  readonly force?: boolean;
   /** Where external models keep their files; required when the plan has any. */
   readonly storage?: Storage;
   /** --event-time-start/--event-time-end: a microbatch backfill range. */
@@ -118,6 +120,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       storage: options.storage,
       states: stateful.length > 0 && options.stateStore ? await options.stateStore.read(stateful.map(stateKey)) : new Map(),
       fullRefresh: options.fullRefresh ?? false,
+      force: options.force ?? false,
       eventTimeStart: options.eventTimeStart,
       eventTimeEnd: options.eventTimeEnd,
       crash: crashPointFor(env),
@@ -202,14 +205,15 @@ interface RunScope {
   /** Committed state of the planned stateful models, read once when the run starts. */
   readonly states: ReadonlyMap<string, StateRecord>;
   readonly fullRefresh: boolean;
+  readonly force: boolean;
   readonly eventTimeStart?: Date;
   readonly eventTimeEnd?: Date;
   readonly crash: (point: CrashPoint, model: string) => void;
 }
 
-/** Models with a state record: incremental and external ones (SPEC §5). */
+/** Models with a state record: incremental, scd2 and external ones (SPEC §5). */
 export function isStateful(node: ModelNode): boolean {
-  return node.config.materialized === 'incremental' || node.config.external;
+  return node.config.materialized === 'incremental' || node.config.materialized === 'scd2' || node.config.external;
 }
 
 /** `schema.name`: the key of a model's state record (SPEC §5). */
@@ -219,11 +223,21 @@ export function stateKey(node: ModelNode): string {
 
 /** Whether this run processes only new data for `node` (what is_incremental() answers). */
 function isIncrementalRun(node: ModelNode, scope: RunScope): boolean {
-  if (node.config.materialized !== 'incremental') return false;
-  const fullRefresh = node.config.full_refresh ?? scope.fullRefresh;
+  if (node.config.materialized !== 'incremental' && node.config.materialized !== 'scd2') return false;
+  const fullRefresh = fullRefreshes(node, scope);
   // The relation must still be there: an external model's is the view over its files.
   const expected = node.config.external ? 'view' : 'table';
   return !fullRefresh && scope.states.has(stateKey(node)) && scope.catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === expected;
+}
+
+/**
+ * Whether this run rebuilds the model from scratch: its full_refresh config, else --full-refresh.
+ * An scd2 model's history cannot be rebuilt from a source that lacks it (SPEC §4): the flag
+ * rebuilds one only with --force.
+ */
+function fullRefreshes(node: ModelNode, scope: Pick<RunScope, 'fullRefresh' | 'force'>): boolean {
+  if (node.config.full_refresh !== null) return node.config.full_refresh;
+  return scope.fullRefresh && (node.config.materialized !== 'scd2' || scope.force);
 }
 
 async function buildNode(node: ModelNode | SeedNode, connection: EngineConnection, scope: RunScope, signal: AbortSignal): Promise<NodeResult> {
@@ -250,7 +264,7 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
     throw new NodeFailure({ ...base, status: 'error', seconds: (performance.now() - t0) / 1000, message: error.format(), error, timing: timing(compiled), statements: executed });
   };
 
-  if (node.resource_type === 'model' && node.config.incremental_strategy === 'microbatch') {
+  if (node.resource_type === 'model' && node.config.materialized === 'incremental' && node.config.incremental_strategy === 'microbatch') {
     try {
       return await buildMicrobatch(node, connection, scope, signal, executed, (rows) => ({
         ...base,
@@ -350,6 +364,7 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
             ...work.input,
             state,
             incremental,
+            runStartedAt: renv.runStartedAt,
             run,
             query: (sql) => connection.query(sql),
             crashPoint: (point) => scope.crash(point, node.name),
@@ -434,7 +449,7 @@ async function buildMicrobatch(
   if (Number.isNaN(begin.getTime())) throw new CompileError(`begin '${cfg.begin}' is not a date or timestamp`, at);
   const key = stateKey(node);
   const relation = renderRelation(node.relation);
-  const fullRefresh = cfg.full_refresh ?? scope.fullRefresh;
+  const fullRefresh = fullRefreshes(node, scope);
   let exists = catalog.get(catalogKey(node.relation.schema, node.relation.identifier)) === (cfg.external ? 'view' : 'table');
   let state = scope.states.get(key);
   const windows = batchesToRun({

@@ -4,13 +4,14 @@ import { tableMaterialization } from './table.js';
 import { viewMaterialization } from './view.js';
 import { incrementalMaterialization } from './incremental.js';
 import { externalTableMaterialization } from './external-table.js';
+import { scd2Materialization } from './scd2.js';
 
 /**
  * The strategy for a model's `materialized`, or why there is none. Ephemeral models are never
- * built (they are inlined); scd2 arrives later.
+ * built (they are inlined).
  */
 export function materializationFor(kind: Materialization, external = false): MaterializationStrategy | { unavailable: string } {
-  if (external && kind !== 'table' && kind !== 'incremental') {
+  if (external && kind !== 'table' && kind !== 'incremental' && kind !== 'scd2') {
     return { unavailable: `external: true is for table, incremental and scd2 models; an external ${kind} model is not available in this version of smelter` };
   }
   switch (kind) {
@@ -23,7 +24,7 @@ export function materializationFor(kind: Materialization, external = false): Mat
     case 'incremental':
       return incrementalMaterialization;
     case 'scd2':
-      return { unavailable: 'materialized: scd2 is not available in this version of smelter yet' };
+      return scd2Materialization;
     default: {
       const never: never = kind;
       return { unavailable: `unknown materialization ${String(never)}` };

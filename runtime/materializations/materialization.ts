@@ -40,6 +40,8 @@ export interface BuildContext extends MaterializationInput {
   readonly state: StateRecord | undefined;
   /** True when this run processes only new data (is_incremental() in the template). */
   readonly incremental: boolean;
+  /** The run's start: when rows without an effective time of their own take effect (scd2). */
+  readonly runStartedAt: Date;
   run(sql: string): Promise<StatementResult>;
   query(sql: string): Promise<Row[]>;
   crashPoint(point: CrashPoint): void;

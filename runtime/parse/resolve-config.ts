@@ -89,7 +89,23 @@ export function resolveModelConfig(name: string, layers: readonly ConfigLayer[],
       node: uniqueId,
     });
   }
+  if (config.materialized === 'scd2') checkScd2Config(config, layers, uniqueId);
   return config;
+}
+
+/** An scd2 model needs its natural key, and a strategy with what that strategy compares. */
+function checkScd2Config(config: ModelConfig, layers: readonly ConfigLayer[], uniqueId: string): void {
+  const at = (key: string) => [...layers].reverse().find((l) => key in l.values)?.locate(key);
+  const refuse = (message: string, key: string, hint?: string) => new ProjectError(message, { code: 'config', location: at(key), node: uniqueId, hint });
+  if (!config.unique_key?.length) {
+    throw refuse('an scd2 model needs unique_key: the natural key whose versions it keeps', 'materialized', "e.g. config(materialized='scd2', unique_key='bioguide_id', check_cols=['party'])");
+  }
+  if (config.strategy === 'timestamp' && !config.updated_at) {
+    throw refuse('strategy timestamp needs updated_at: the column whose newer value makes a new version', 'strategy');
+  }
+  if (config.check_cols !== undefined && (config.strategy ?? (config.updated_at ? 'timestamp' : 'check')) === 'timestamp') {
+    throw refuse('check_cols is for strategy check; strategy timestamp compares updated_at', 'check_cols');
+  }
 }
 
 export function resolveSeedConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string): SeedConfig {

@@ -39,10 +39,14 @@ describe('materializations', () => {
     ]);
   });
 
-  it('ephemeral and scd2 have no build strategy in this version; incremental runs a program', () => {
+  it('ephemeral has no build strategy; incremental and scd2 (also external) run a program; an external view is refused', () => {
     expect(materializationFor('ephemeral')).toEqual({ unavailable: 'ephemeral models are inlined where they are referenced, not built' });
-    expect(materializationFor('scd2')).toEqual({ unavailable: 'materialized: scd2 is not available in this version of smelter yet' });
+    expect(materializationFor('scd2')).toMatchObject({ kind: 'program' });
+    expect(materializationFor('scd2', true)).toMatchObject({ kind: 'program' });
     expect(materializationFor('incremental')).toMatchObject({ kind: 'program' });
+    expect(materializationFor('view', true)).toEqual({
+      unavailable: 'external: true is for table, incremental and scd2 models; an external view model is not available in this version of smelter',
+    });
   });
 });
 

@@ -115,6 +115,20 @@ describe('parse', () => {
     expect(manifest.disabled['model.shop.off']).toBeDefined();
   });
 
+  it('refuses an scd2 config without what its strategy compares, at its config() call', () => {
+    const { manifest } = parse({
+      'models/a.sql': "{{ config(materialized='scd2', check_cols=['x']) }}\nselect 1 as id, 1 as x",
+      'models/b.sql': "{{ config(materialized='scd2', unique_key='id',\n  strategy='timestamp') }}\nselect 1 as id",
+      'models/c.sql': "{{ config(materialized='scd2', unique_key='id', updated_at='u',\n  check_cols=['x']) }}\nselect 1 as id",
+      'models/d.sql': "{{ config(materialized='scd2', unique_key='id') }}\nselect 1 as id",
+    });
+    expect(manifest.diagnostics.map((d) => [d.file, d.line, d.message])).toEqual([
+      ['models/a.sql', 1, 'an scd2 model needs unique_key: the natural key whose versions it keeps'],
+      ['models/b.sql', 1, 'strategy timestamp needs updated_at: the column whose newer value makes a new version'],
+      ['models/c.sql', 1, 'check_cols is for strategy check; strategy timestamp compares updated_at'],
+    ]);
+  });
+
   it('reports a cycle as a path', () => {
     const { manifest } = parse({
       'models/a.sql': "select * from {{ ref('c') }}",
