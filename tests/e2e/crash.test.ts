@@ -166,3 +166,69 @@ describe('crash safety of microbatch runs', () => {
     }
   }, 120_000);
 });
+
+describe('crash safety of scd2 runs', () => {
+  const DIM = (external: boolean) =>
+    `{{ config(materialized='scd2', unique_key='id', check_cols=['party'], valid_from_column='since', surrogate_key='sk'${external ? ', external=true' : ''}) }}\n` +
+    "select id, party, since from {{ source('silver', 'members') }}\n";
+  // The Silver members as they grow: a change, then a late correction of history.
+  const DAYS = [
+    'id,party,since\nA,Democrat,2023-01-01\nB,Republican,2023-01-01\n',
+    'id,party,since\nA,Democrat,2023-01-01\nB,Republican,2023-01-01\nA,Independent,2024-01-01\n',
+    'id,party,since\nA,Democrat,2023-01-01\nB,Republican,2023-01-01\nA,Independent,2024-01-01\nA,Green,2023-06-01\n',
+  ];
+
+  function dimProject(): string {
+    return writeTempProject({
+      'project.yml': 'name: scdc\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'models/sources.yml': "version: 2\nsources:\n  - name: silver\n    external_location: data/members.csv\n    tables:\n      - name: members\n",
+      'models/dim_db.sql': DIM(false),
+      'models/dim_ext.sql': DIM(true),
+      'data/members.csv': DAYS[0],
+    });
+  }
+
+  async function dims(dir: string) {
+    const instance = await DuckDBInstance.create(join(dir, 'target/dev.duckdb'));
+    const connection = await instance.connect();
+    const q = async (sql: string) => (await connection.run(sql)).getRowObjectsJson();
+    try {
+      return {
+        db: await q('select * from main.dim_db order by sk'),
+        ext: await q('select * from main.dim_ext order by sk'),
+        state: await q('select table_name, rows_total from "_smelter"."state" order by table_name'),
+      };
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  it('a run killed at every crash point, then rerun, ends with the history of an uninterrupted run', async () => {
+    const reference = dimProject();
+    for (const csv of DAYS) {
+      writeFileSync(join(reference, 'data/members.csv'), csv);
+      expect((await smelterRun(reference)).code).toBe(0);
+    }
+    const expected = await dims(reference);
+    expect(expected.db.map((r) => `${r.sk} ${r.id} ${r.party} ${r.valid_from} ${r.valid_to}`)).toEqual([
+      '1 A Democrat 2023-01-01 2023-05-31',
+      '2 B Republican 2023-01-01 9999-12-31',
+      '3 A Independent 2024-01-01 9999-12-31',
+      '4 A Green 2023-06-01 2023-12-31',
+    ]);
+    expect(expected.ext).toEqual(expected.db);
+    for (const point of ['after-read', 'mid-write', 'before-state-commit', 'after-commit', 'mid-publish', 'mid-cleanup']) {
+      for (const model of point.startsWith('mid-p') || point.startsWith('mid-c') ? ['dim_ext'] : ['dim_db', 'dim_ext']) {
+        const dir = dimProject();
+        expect((await smelterRun(dir)).code).toBe(0);
+        writeFileSync(join(dir, 'data/members.csv'), DAYS[1]);
+        expect({ point, model, ...(await smelterRun(dir, { SMELTER_CRASH_AT: `${point}:${model}` })) }).toEqual({ point, model, code: null, signal: 'SIGKILL' });
+        expect({ point, model, ...(await smelterRun(dir)) }).toEqual({ point, model, code: 0, signal: null });
+        writeFileSync(join(dir, 'data/members.csv'), DAYS[2]);
+        expect({ point, model, ...(await smelterRun(dir)) }).toEqual({ point, model, code: 0, signal: null });
+        expect({ point, model, ...(await dims(dir)) }).toEqual({ point, model, ...expected });
+      }
+    }
+  }, 180_000);
+});
