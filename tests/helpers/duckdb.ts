@@ -1,8 +1,8 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 
-/** Rows of `sql` on a DuckDB file, opened read-only and closed again, as JSON-safe values. */
+/** Rows of `sql` on a DuckDB file (read-only) or `:memory:`, closed again, as JSON-safe values. */
 export async function queryDuckDB(dbPath: string, sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(dbPath, { access_mode: 'READ_ONLY' });
+  const instance = await DuckDBInstance.create(dbPath, dbPath === ':memory:' ? {} : { access_mode: 'READ_ONLY' });
   try {
     const connection = await instance.connect();
     try {

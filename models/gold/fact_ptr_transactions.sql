@@ -1,0 +1,51 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['doc_id', 'line_number'],
+    watermark='doc_id'
+) }}
+-- One row per disclosed trade. New filings arrive by the doc_id watermark (a filing is written to
+-- Silver whole). A trade keeps its transaction_key; new trades get keys after the largest, in
+-- (doc_id, line_number) order. member_key is the member's version valid on the trade date: when a
+-- late change in dim_member moves that version, the trades it covers are built again (a merge).
+with trades as (
+    select
+        doc_id, line_number, filing_date, notification_date, transaction_date, bioguide_id, owner,
+        ticker, asset_name, asset_type, transaction_type, amount_low, amount_high, silver_ingest_ts,
+        cast(null as bigint) as transaction_key
+    from {{ source('silver', 'transactions') }}
+    {% if is_incremental() %}
+    where doc_id > {{ watermark() }}
+
+    union all
+
+    select
+        f.doc_id, f.line_number, f.filing_date, f.notification_date, f.transaction_date, f.bioguide_id, f.owner,
+        f.ticker, f.asset_name, f.asset_type, f.transaction_type, f.amount_low, f.amount_high, f.silver_ingest_ts,
+        f.transaction_key
+    from {{ this }} as f
+    left join {{ ref('dim_member') }} as m
+        on m.bioguide_id = f.bioguide_id and f.transaction_date between m.valid_from and m.valid_to
+    where coalesce(m.member_key, -1) <> f.member_key
+    {% endif %}
+)
+
+select
+    coalesce(
+        t.transaction_key,
+        {% if is_incremental() %}(select coalesce(max(transaction_key), 0) from {{ this }}){% else %}0{% endif %}
+            + row_number() over (partition by t.transaction_key is null order by t.doc_id, t.line_number)
+    ) as transaction_key,
+    coalesce(m.member_key, -1) as member_key,
+    coalesce(a.asset_key, -1) as asset_key,
+    coalesce(d.date_key, -1) as transaction_date_key,
+    cast(coalesce((t.amount_low + t.amount_high) / 2, t.amount_low) as decimal(18, 2)) as amount_midpoint,
+    cast(t.notification_date - t.transaction_date as integer) as days_to_notification,
+    t.* exclude (transaction_key)
+from trades as t
+left join {{ ref('dim_member') }} as m
+    on m.bioguide_id = t.bioguide_id and t.transaction_date between m.valid_from and m.valid_to
+left join {{ ref('dim_asset') }} as a
+    on a.ticker is not distinct from t.ticker and a.asset_type = t.asset_type
+    and (t.ticker is not null or a.asset_name = t.asset_name)
+left join {{ ref('dim_date') }} as d
+    on d.date = t.transaction_date
