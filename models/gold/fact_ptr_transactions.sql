@@ -27,14 +27,22 @@ with trades as (
         on m.bioguide_id = f.bioguide_id and f.transaction_date between m.valid_from and m.valid_to
     where coalesce(m.member_key, -1) <> f.member_key
     {% endif %}
+),
+
+-- Keys for new trades: numbered on (doc_id, line_number) alone, then joined back. Sorting only the
+-- two columns instead of every column of the trades keeps a 10-million-row build within memory.
+new_keys as (
+    select
+        doc_id,
+        line_number,
+        {% if is_incremental() %}(select coalesce(max(transaction_key), 0) from {{ this }}){% else %}0{% endif %}
+            + row_number() over (order by doc_id, line_number) as transaction_key
+    from trades
+    where transaction_key is null
 )
 
 select
-    coalesce(
-        t.transaction_key,
-        {% if is_incremental() %}(select coalesce(max(transaction_key), 0) from {{ this }}){% else %}0{% endif %}
-            + row_number() over (partition by t.transaction_key is null order by t.doc_id, t.line_number)
-    ) as transaction_key,
+    coalesce(t.transaction_key, k.transaction_key) as transaction_key,
     coalesce(m.member_key, -1) as member_key,
     coalesce(a.asset_key, -1) as asset_key,
     coalesce(d.date_key, -1) as transaction_date_key,
@@ -42,10 +50,11 @@ select
     cast(t.notification_date - t.transaction_date as integer) as days_to_notification,
     t.* exclude (transaction_key)
 from trades as t
+left join new_keys as k
+    on k.doc_id = t.doc_id and k.line_number = t.line_number
 left join {{ ref('dim_member') }} as m
     on m.bioguide_id = t.bioguide_id and t.transaction_date between m.valid_from and m.valid_to
 left join {{ ref('dim_asset') }} as a
-    on a.ticker is not distinct from t.ticker and a.asset_type = t.asset_type
-    and (t.ticker is not null or a.asset_name = t.asset_name)
+    on a.asset_type = t.asset_type and {{ asset_id('a.ticker', 'a.asset_name') }} = {{ asset_id('t.ticker', 't.asset_name') }}
 left join {{ ref('dim_date') }} as d
     on d.date = t.transaction_date
