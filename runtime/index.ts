@@ -19,6 +19,7 @@ export {
   listNodes,
   compileProject,
   runProject,
+  testProject,
   showState,
   resetState,
   type Command,

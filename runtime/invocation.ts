@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
-import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
+import type { Manifest, ManifestNode, ModelNode, TestNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
@@ -10,6 +10,7 @@ import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
 import { executePlan, isStateful, stateKey } from './execute/run-plan.js';
+import { executeTests } from './execute/run-tests.js';
 import { LocalStorage } from './storage/local-storage.js';
 import type { Storage } from './storage/storage.js';
 import type { Engine } from './engine/engine.js';
@@ -20,7 +21,7 @@ import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
 
-export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'state';
+export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'test' | 'state';
 
 export interface InvocationOptions {
   readonly projectDir: string;
@@ -155,6 +156,37 @@ export async function runProject(command: 'run' | 'seed', options: InvocationOpt
     const engine = await openTargetDatabase(target);
     return { engine, release: () => engine.close() };
   });
+}
+
+/** `smelter test`: the selected data tests (and those attached to selected models), on committed data. */
+export async function testProject(options: InvocationOptions): Promise<RunOutcome> {
+  const p = openProject(options);
+  const { nodes, warnings } = selectFrom(p, options, ['test']);
+  const targetDir = join(p.project.config.dir, p.project.config.targetPath);
+  const invocationId = randomUUID();
+  const runStartedAt = options.runStartedAt ?? new Date();
+  writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
+  const engine = await openTargetDatabase(p.project.config.target);
+  let run: RunResult;
+  try {
+    run = await executeTests({
+      project: p.project,
+      parsed: p.parsed,
+      tests: nodes.filter((n): n is TestNode => n.resource_type === 'test'),
+      engine,
+      threads: options.threads ?? p.project.config.target.threads,
+      failFast: options.failFast,
+      signal: options.signal,
+      env: options.env,
+      invocationId,
+      runStartedAt,
+      onEvent: options.onEvent,
+    });
+  } finally {
+    engine.close();
+  }
+  writeRunResults(targetDir, run, { command: 'test', ...(options.args ?? {}) });
+  return { run, warnings };
 }
 
 /** The target's DuckDB database, opened with its settings. */

@@ -3,6 +3,7 @@ import {
   listNodes,
   compileProject,
   runProject,
+  testProject,
   showState,
   resetState,
   type ManifestNode,
@@ -90,6 +91,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       else output.out(formatStateTable(records));
       return 0;
     }
+    case 'test':
     case 'run':
     case 'seed': {
       const controller = new AbortController();
@@ -103,15 +105,16 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
       try {
-        const what = args.command === 'run' ? 'model' : 'seed';
-        const { run } = await runProject(args.command!, {
+        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : 'seed';
+        const invocation = {
           ...options,
           signal: controller.signal,
           onEvent: createRunReporter(output, args.logFormat, what),
           args: { select: args.select, exclude: args.exclude, target: args.target, threads: args.threads },
-        });
+        };
+        const { run } = args.command === 'test' ? await testProject(invocation) : await runProject(args.command === 'run' ? 'run' : 'seed', invocation);
         if (run.interrupted) return 130;
-        if (run.error || run.results.some((r) => r.status === 'error')) return 1;
+        if (run.error || run.results.some((r) => r.status === 'error' || r.status === 'fail')) return 1;
         return 0;
       } finally {
         process.off('SIGINT', onSigint);

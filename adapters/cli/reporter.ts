@@ -34,10 +34,11 @@ export const processOutput: Output = {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-const STATUS_WORD: Record<NodeResult['status'], string> = { success: 'OK', error: 'ERROR', skipped: 'SKIP' };
+const STATUS_WORD: Record<NodeResult['status'], string> = { success: 'OK', error: 'ERROR', skipped: 'SKIP', pass: 'PASS', warn: 'WARN', fail: 'FAIL' };
 
-/** `3 of 7 OK table gold.fact ... [1,250 rows in 0.42s]` */
+/** `3 of 7 OK table gold.fact ... [1,250 rows in 0.42s]`; a test: `2 of 5 FAIL 3 unique_dim_x_id ... [FAIL 3 in 0.01s]` */
 export function formatNodeLine(result: NodeResult, index: number, total: number): string {
+  if (result.resource_type === 'test') return formatTestLine(result, index, total);
   const head = `${index} of ${total} ${STATUS_WORD[result.status]} ${result.kind} ${result.relation}`;
   const dots = ' '.padEnd(Math.max(1, 60 - head.length), '.');
   const time = `${result.seconds.toFixed(2)}s`;
@@ -49,14 +50,30 @@ export function formatNodeLine(result: NodeResult, index: number, total: number)
   return `${head}${dots} ${tail}`;
 }
 
+function formatTestLine(result: NodeResult, index: number, total: number): string {
+  const counted = result.status === 'fail' || result.status === 'warn' ? ` ${groupThousands(result.failures ?? 0)}` : '';
+  const head = `${index} of ${total} ${STATUS_WORD[result.status]}${counted} ${result.name}`;
+  const dots = ' '.padEnd(Math.max(1, 60 - head.length), '.');
+  const tail = result.status === 'skipped' ? '[SKIP]' : `[${STATUS_WORD[result.status]}${counted} in ${result.seconds.toFixed(2)}s]`;
+  return `${head}${dots} ${tail}`;
+}
+
 /** Counts and failures after a run. */
 export function formatSummary(run: RunResult, what: string): string[] {
   const count = (s: NodeResult['status']) => run.results.filter((r) => r.status === s).length;
+  const tested = run.results.some((r) => r.resource_type === 'test');
+  const built = run.results.some((r) => r.resource_type !== 'test');
+  const counts = [
+    ...(built || !tested ? [`${count('success')} OK`] : []),
+    ...(tested ? [`${count('pass')} PASS`, `${count('warn')} WARN`, `${count('fail')} FAIL`] : []),
+    `${count('error')} ERROR`,
+    `${count('skipped')} SKIP`,
+  ];
   const lines = [
-    `Finished ${run.results.length} ${what}${run.results.length === 1 ? '' : 's'} in ${run.elapsed_seconds.toFixed(2)}s: ${count('success')} OK, ${count('error')} ERROR, ${count('skipped')} SKIP${run.interrupted ? ' (interrupted)' : ''}`,
+    `Finished ${run.results.length} ${what}${run.results.length === 1 ? '' : 's'} in ${run.elapsed_seconds.toFixed(2)}s: ${counts.join(', ')}${run.interrupted ? ' (interrupted)' : ''}`,
   ];
   if (run.error) lines.push(`  error: ${run.error.format()}`);
-  for (const r of run.results) if (r.status === 'error') lines.push(`  ${r.name}: ${r.message ?? 'failed'}`);
+  for (const r of run.results) if (r.status === 'error' || r.status === 'fail' || r.status === 'warn') lines.push(`  ${r.status === 'warn' ? 'warning: ' : ''}${r.name}: ${r.message ?? 'failed'}`);
   return lines;
 }
 
@@ -99,7 +116,7 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
           const r = event.result;
           output.out(
             jsonLine({
-              level: r.status === 'error' ? 'error' : 'info',
+              level: r.status === 'error' || r.status === 'fail' ? 'error' : r.status === 'warn' ? 'warn' : 'info',
               event: 'node_finish',
               node: r.unique_id,
               status: r.status,
@@ -114,10 +131,10 @@ export function createRunReporter(output: Output, format: 'text' | 'json', what:
           output.out(jsonLine({ level: event.status === 'error' ? 'error' : 'info', event: 'hook', node: event.hook, status: event.status, seconds: Number(event.seconds.toFixed(3)), message: event.message }));
           break;
         case 'run_finish': {
-          const ok = event.result.results.filter((r) => r.status === 'success').length;
+          const ok = event.result.results.filter((r) => r.status === 'success' || r.status === 'pass').length;
           output.out(
             jsonLine({
-              level: event.result.results.some((r) => r.status === 'error') || event.result.error ? 'error' : 'info',
+              level: event.result.results.some((r) => r.status === 'error' || r.status === 'fail') || event.result.error ? 'error' : 'info',
               event: 'run_finish',
               status: event.result.interrupted ? 'interrupted' : 'done',
               seconds: Number(event.result.elapsed_seconds.toFixed(3)),

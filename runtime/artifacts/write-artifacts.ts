@@ -55,6 +55,19 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
           external_location: n.external_location ?? null,
           loaded_at_field: n.loaded_at_field ?? null,
         };
+      case 'test':
+        return {
+          ...common,
+          alias: n.alias,
+          raw_code: n.raw_code ?? (n.test_metadata ? `{{ test_${n.test_metadata.name}(**_dbt_generic_test_kwargs) }}` : ''),
+          language: 'sql',
+          checksum: { name: 'sha256', checksum: n.checksum },
+          test_metadata: n.test_metadata ? { name: n.test_metadata.name, kwargs: n.test_metadata.kwargs, namespace: null } : undefined,
+          column_name: n.column_name ?? null,
+          attached_node: n.attached_node ?? null,
+          refs: n.refs.map((r) => ({ name: r.name, package: null, version: null })),
+          sources: n.sources.map((s) => [s.source, s.table]),
+        };
     }
   };
   const all = Object.values(manifest.nodes);
@@ -74,7 +87,7 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
       project_name: manifest.project_name,
       adapter_type: 'duckdb',
     },
-    nodes: { ...pick('model'), ...pick('seed') },
+    nodes: { ...pick('model'), ...pick('seed'), ...pick('test') },
     sources: pick('source'),
     macros: Object.fromEntries(
       Object.values(manifest.macros).map((m) => [
@@ -110,8 +123,8 @@ export function runResultsArtifact(run: RunResult, args: Record<string, unknown>
       thread_id: null,
       execution_time: r.seconds,
       adapter_response: r.rows === undefined ? {} : { rows_affected: r.rows },
-      message: r.message ?? (r.rows === undefined ? 'OK' : `OK ${r.rows}`),
-      failures: null,
+      message: r.message ?? (r.resource_type === 'test' ? null : r.rows === undefined ? 'OK' : `OK ${r.rows}`),
+      failures: r.failures ?? null,
       relation_name: r.relation,
     })),
     elapsed_time: run.elapsed_seconds,

@@ -4,13 +4,16 @@ import type { SmelterError } from '../errors.js';
 export interface NodeResult {
   readonly unique_id: string;
   readonly name: string;
-  readonly resource_type: 'model' | 'seed';
+  readonly resource_type: 'model' | 'seed' | 'test';
   /** `table`, `view`, `seed`, ... as printed. */
   readonly kind: string;
   /** `schema.alias`. */
   readonly relation: string;
-  readonly status: 'success' | 'error' | 'skipped';
+  /** Models and seeds: success or error; data tests: pass, warn or fail (error when the query fails). */
+  readonly status: 'success' | 'error' | 'skipped' | 'pass' | 'warn' | 'fail';
   readonly rows?: number;
+  /** Data tests: the failing rows counted. */
+  readonly failures?: number;
   readonly seconds: number;
   readonly message?: string;
   readonly error?: SmelterError;

@@ -134,7 +134,46 @@ export interface SourceNode extends NodeBase {
   readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
 }
 
-export type ManifestNode = ModelNode | SeedNode | SourceNode;
+/** A data test's config (SPEC §6): how its failing rows are judged and kept. */
+export interface TestConfig {
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  readonly severity: 'error' | 'warn';
+  /** A filter on the tested relation (generic tests). */
+  readonly where?: string;
+  /** At most this many failing rows are counted (and stored). */
+  readonly limit?: number;
+  /** Conditions on the failing-row count, e.g. `!= 0`, `> 10`. */
+  readonly warn_if: string;
+  readonly error_if: string;
+  /** Keep the failing rows in a table of schema `<schema>_dbt_test__audit`. */
+  readonly store_failures: boolean;
+  readonly meta: Readonly<Record<string, unknown>>;
+}
+
+/** A data test: a query whose rows are failures. Generic (declared in YAML) or singular (a SQL file). */
+export interface TestNode extends NodeBase {
+  readonly resource_type: 'test';
+  readonly test_type: 'generic' | 'singular';
+  /** Generic tests: the test (`unique`, `accepted_values`, a `{% test %}` macro) and its arguments. */
+  readonly test_metadata?: { readonly name: string; readonly kwargs: Readonly<Record<string, unknown>> };
+  readonly column_name?: string;
+  /** The model, seed or source a generic test is declared on. */
+  readonly attached_node?: string;
+  /** Under 64 characters: dbt's short name (a hash replaces the tail of a long one). */
+  readonly alias: string;
+  /** Singular tests: the SQL template. */
+  readonly raw_code?: string;
+  readonly refs: readonly RefCall[];
+  readonly sources: readonly SourceCall[];
+  readonly checksum: string;
+  readonly config: TestConfig;
+  readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
+  /** Where it was declared (a YAML line, or the SQL file). */
+  readonly line?: number;
+}
+
+export type ManifestNode = ModelNode | SeedNode | SourceNode | TestNode;
 export type ResourceType = ManifestNode['resource_type'];
 
 export interface MacroDef {

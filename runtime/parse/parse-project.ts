@@ -14,6 +14,7 @@ import type {
   SeedNode,
   SourceCall,
   SourceNode,
+  TestNode,
 } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import { TemplateEngine, CONTEXT_NAMES } from '../template/template-engine.js';
@@ -28,6 +29,7 @@ import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties } from './properties.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
+import { genericTests, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
 
 export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -61,8 +63,9 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   };
   const read = (rel: string) => readFileSync(join(config.dir, rel), 'utf8');
 
-  // Macros
-  const macroFiles = discoverFiles(config.dir, config.macroPaths, ['.sql']).map((path) => ({ path, text: read(path) }));
+  // Macros, and generic test definitions ({% test %} blocks: in macro files or <data-test-path>/generic/)
+  const genericTestRoots = config.dataTestPaths.map((p) => `${p.replace(/\/+$/, '')}/generic`);
+  const macroFiles = discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql']).map((path) => ({ path, text: translateTestBlocks(read(path)) }));
   const macros: Record<string, MacroDef> = {};
   const macroCalls = new Map<string, ReadonlySet<string>>();
   for (const file of macroFiles) {
@@ -141,6 +144,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   const nodes: Record<string, ManifestNode> = {};
   const disabled: Record<string, ManifestNode> = {};
+  const testTargets: TestTarget[] = [];
   const byName = new Map<string, ModelNode | SeedNode>();
   const add = (node: ManifestNode, enabled: boolean) => {
     if (enabled) nodes[node.unique_id] = node;
@@ -181,6 +185,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       }
       if (seedConfig.enabled) byName.set(name, seed);
       add(seed, seedConfig.enabled);
+      if (seedConfig.enabled && props?.tests.length) testTargets.push({ node: seed, declarations: props.tests });
     } catch (error) {
       report(error);
     }
@@ -215,6 +220,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       };
       add(node, table.enabled);
       if (table.enabled) sourceTables.set(`${source.name}.${table.name}`, node);
+      if (table.enabled && table.tests.length) testTargets.push({ node, declarations: table.tests });
     }
   }
 
@@ -293,12 +299,56 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     calledNames.set(model.unique_id, draft.scan.calledNames);
     if (draft.config.enabled) byName.set(draft.name, model);
     add(model, draft.config.enabled);
+    if (draft.config.enabled && draft.props?.tests.length) testTargets.push({ node: model, declarations: draft.props.tests });
+  }
+
+  // Data tests: generic ones on the nodes that declare them, singular ones from data-test-paths.
+  const customTests = new Map<string, string[]>();
+  for (const macro of Object.values(macros)) {
+    if (macro.name.startsWith('test_')) customTests.set(macro.name.slice(5), [macro.unique_id, ...macro.depends_on.macros]);
+  }
+  const addTest = ({ node, enabled }: { node: TestNode; enabled: boolean }) => {
+    const clash = nodes[node.unique_id] ?? disabled[node.unique_id];
+    if (clash) {
+      report(
+        new ProjectError(`two tests are named '${node.name}' (also in ${clash.original_file_path})`, {
+          code: 'duplicate',
+          location: { file: node.original_file_path, line: node.line },
+          hint: 'give one of them a name: (name: my_test) in its arguments',
+        }),
+      );
+      return;
+    }
+    add(node, enabled);
+  };
+  const testContext = {
+    projectName: config.name,
+    customTests,
+    resolveRef: (name: string) => byName.get(name),
+    resolveSource: (source: string, table: string) => sourceTables.get(`${source}.${table}`),
+  };
+  for (const target of testTargets) {
+    for (const declaration of target.declarations) {
+      try {
+        for (const test of genericTests({ node: target.node, declarations: [declaration] }, testContext)) addTest(test);
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+  for (const path of discoverFiles(config.dir, config.dataTestPaths, ['.sql'])) {
+    if (genericTestRoots.some((root) => path.startsWith(`${root}/`))) continue;
+    try {
+      addTest(singularTest(path, read(path), config.name));
+    } catch (error) {
+      report(error);
+    }
   }
 
   // Second pass: resolve refs and sources now that every node is known.
   const disabledByName = new Map(Object.values(disabled).map((n) => [n.name, n]));
   for (const node of Object.values(nodes)) {
-    if (node.resource_type !== 'model') continue;
+    if (node.resource_type !== 'model' && !(node.resource_type === 'test' && node.test_type === 'singular')) continue;
     const deps: string[] = [];
     for (const ref of node.refs) {
       const target = byName.get(ref.name);

@@ -13,6 +13,15 @@ export interface PropertyConfig {
   readonly locate: (key: string) => { file: string; line?: number; column?: number };
 }
 
+/** One entry of a `tests:`/`data_tests:` list, as written, with where it was written. */
+export interface TestDeclaration {
+  readonly raw: unknown;
+  readonly column?: string;
+  readonly file: string;
+  readonly line?: number;
+  readonly column_number?: number;
+}
+
 export interface NodeProperties {
   readonly name: string;
   readonly file: string;
@@ -20,8 +29,8 @@ export interface NodeProperties {
   readonly description: string;
   readonly columns: Readonly<Record<string, ColumnInfo>>;
   readonly config: PropertyConfig;
-  /** Data tests declared on the node or its columns: validated by the tests feature, kept here. */
-  readonly testCount: number;
+  /** Data tests declared on the node or its columns. */
+  readonly tests: readonly TestDeclaration[];
 }
 
 export interface SourceTableProperties {
@@ -36,6 +45,7 @@ export interface SourceTableProperties {
   readonly eventTime?: string;
   readonly tags: readonly string[];
   readonly line?: number;
+  readonly tests: readonly TestDeclaration[];
 }
 
 export interface SourceProperties {
@@ -103,12 +113,17 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
     throw fail(path, 'tags must be a string or a list of strings');
   };
-  const countTests = (m: Record<string, unknown>, path: Path): number =>
-    asList(m.tests, [...path, 'tests'], 'tests').length + asList(m.data_tests, [...path, 'data_tests'], 'data_tests').length;
+  const testsOf = (m: Record<string, unknown>, path: Path, column?: string): TestDeclaration[] =>
+    (['tests', 'data_tests'] as const).flatMap((key) =>
+      asList(m[key], [...path, key], key).map((raw, i) => {
+        const at = yaml.locate([...path, key, i]);
+        return { raw, column, file: yaml.file, line: at.line, column_number: at.column };
+      }),
+    );
 
-  const columns = (v: unknown, path: Path): { columns: Record<string, ColumnInfo>; tests: number } => {
+  const columns = (v: unknown, path: Path): { columns: Record<string, ColumnInfo>; tests: TestDeclaration[] } => {
     const out: Record<string, ColumnInfo> = {};
-    let tests = 0;
+    const tests: TestDeclaration[] = [];
     asList(v, path, 'columns').forEach((raw, i) => {
       const m = asMap(raw, [...path, i], 'a column');
       checkKeys(m, COLUMN_KEYS, [...path, i], 'a column');
@@ -118,7 +133,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         description: str(m.description, [...path, i, 'description'], 'description') ?? '',
         data_type: str(m.data_type, [...path, i, 'data_type'], 'data_type'),
       };
-      tests += countTests(m, [...path, i]);
+      tests.push(...testsOf(m, [...path, i], name));
     });
     return { columns: out, tests };
   };
@@ -144,7 +159,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
           values: config,
           locate: (k: string) => yaml.locate(m.config !== undefined && k in (m.config as object) ? [...path, 'config', k] : [...path, k]),
         },
-        testCount: countTests(m, path) + cols.tests,
+        tests: [...testsOf(m, path), ...cols.tests],
       };
     });
 
@@ -179,7 +194,10 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         description: str(t.description, [...tpath, 'description'], 'description') ?? '',
         externalLocation: location?.replaceAll('{name}', tableName),
         loadedAtField: str(t.loaded_at_field, [...tpath, 'loaded_at_field'], 'loaded_at_field') ?? sourceLoadedAt,
-        columns: columns(t.columns, [...tpath, 'columns']).columns,
+        ...(() => {
+          const cols = columns(t.columns, [...tpath, 'columns']);
+          return { columns: cols.columns, tests: [...testsOf(t, tpath), ...cols.tests] };
+        })(),
         enabled,
         eventTime,
         tags: [...tags(m.tags, [...path, 'tags']), ...tags(t.tags, [...tpath, 'tags'])],

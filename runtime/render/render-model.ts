@@ -1,6 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { CompileError } from '../errors.js';
-import type { Manifest, ModelNode, SeedNode, SourceNode } from '../manifest/types.js';
+import type { Manifest, ModelNode, SeedNode, SourceNode, TestNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import type { TemplateEngine } from '../template/template-engine.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
@@ -58,17 +58,25 @@ export function renderSource(node: SourceNode, projectDir: string): string {
  * through other ephemerals) are inlined as CTEs, in dependency order.
  */
 export function renderModel(node: ModelNode, renv: RenderEnvironment): string {
+  return renderTemplateNode(node, renv);
+}
+
+/** A node rendered from its own SQL template: a model, or a singular data test. */
+export type TemplateNode = ModelNode | (TestNode & { readonly raw_code: string });
+
+/** The full SQL of a model or singular test, its ephemeral models inlined as CTEs. */
+export function renderTemplateNode(node: TemplateNode, renv: RenderEnvironment): string {
   const ctes: Array<{ name: string; sql: string }> = [];
   const sql = renderOne(node, renv, ctes, [node.unique_id]);
   return injectCtes(sql, ctes);
 }
 
-function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name: string; sql: string }>, stack: string[]): string {
+function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ name: string; sql: string }>, stack: string[]): string {
   const { manifest } = renv;
   const byName = (name: string): ModelNode | SeedNode | undefined => {
     for (const id of node.depends_on.nodes) {
       const dep = manifest.nodes[id];
-      if (dep && dep.resource_type !== 'source' && dep.name === name) return dep;
+      if (dep && (dep.resource_type === 'model' || dep.resource_type === 'seed') && dep.name === name) return dep;
     }
     return undefined;
   };
@@ -103,14 +111,14 @@ function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name:
       return renv.batch && sourceNode.config.event_time ? filterToBatch(relation, sourceNode.config.event_time, renv.batch) : relation;
     },
     config: () => undefined,
-    isIncremental: () => renv.isIncremental?.(node) ?? false,
+    isIncremental: () => (node.resource_type === 'model' && renv.isIncremental?.(node)) || false,
     watermark: () => {
-      if (!renv.watermark) throw new TemplateUserError('watermark() is only available in an incremental model, where is_incremental() is true');
+      if (!renv.watermark || node.resource_type !== 'model') throw new TemplateUserError('watermark() is only available in an incremental model, where is_incremental() is true');
       return renv.watermark(node);
     },
   };
   try {
-    if (node.fast_path) return renderFast(node, resolver, renv.project.varValues);
+    if (node.resource_type === 'model' && node.fast_path) return renderFast(node, resolver, renv.project.varValues);
     return renv.templates().render(
       node.original_file_path,
       node.raw_code,
@@ -119,7 +127,7 @@ function renderOne(node: ModelNode, renv: RenderEnvironment, ctes: Array<{ name:
         varValues: renv.project.varValues,
         env: renv.env,
         target: renv.project.config.target,
-        thisRelation: renderRelation(node.relation),
+        thisRelation: node.resource_type === 'model' ? renderRelation(node.relation) : undefined,
         runStartedAt: renv.runStartedAt,
         invocationId: renv.invocationId,
       }),

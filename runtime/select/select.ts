@@ -79,6 +79,13 @@ export function selectNodes(manifest: Manifest, dag: Dag, options: SelectionOpti
 
   const included = selects.length === 0 ? new Set(Object.keys(manifest.nodes)) : unionOf(selects);
   const excluded = unionOf(excludes);
+  // Tests attached to selected nodes are selected with them, and excluded with them (dbt's eager
+  // indirect selection).
+  for (const node of Object.values(manifest.nodes)) {
+    if (node.resource_type !== 'test') continue;
+    if (node.depends_on.nodes.some((id) => included.has(id))) included.add(node.unique_id);
+    if (node.depends_on.nodes.some((id) => excluded.has(id))) excluded.add(node.unique_id);
+  }
   const types = options.resourceTypes === undefined ? undefined : new Set(options.resourceTypes);
   const selected = new Set<string>();
   for (const id of included) {
@@ -176,8 +183,8 @@ class Matcher {
       case 'resource_type':
         return (node) => node.resource_type === value;
       case 'test_type':
-        // Test nodes do not exist yet, so no node has a test type.
-        return () => false;
+        // dbt's `data` means every data test (generic and singular); `unit` tests are not built yet.
+        return (node) => node.resource_type === 'test' && (value === node.test_type || value === 'data');
       case 'package': {
         const packageMatches = valueMatcher(value === 'this' ? this.manifest.project_name : value);
         return (node) => packageMatches(node.package_name);

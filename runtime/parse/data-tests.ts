@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import { ProjectError, type SourceLocation } from '../errors.js';
+import type { ModelNode, SeedNode, SourceNode, TestConfig, TestNode } from '../manifest/types.js';
+import { didYouMean } from '../util/did-you-mean.js';
+import type { TestDeclaration } from './properties.js';
+import { scanTemplate } from './jinja-scan.js';
+
+/**
+ * Data tests (SPEC §6) from their declarations: generic tests from YAML `tests:`/`data_tests:`
+ * entries, singular tests from SQL files. Pure: names, configs and dependencies; the SQL is made
+ * when a test runs (render/test-sql.ts).
+ */
+
+/** The generic tests smelter knows without a `{% test %}` macro, with their arguments. */
+export const BUILT_IN_TESTS: Readonly<Record<string, { readonly column: boolean; readonly required: readonly string[]; readonly optional: readonly string[] }>> = {
+  unique: { column: true, required: [], optional: [] },
+  not_null: { column: true, required: [], optional: [] },
+  accepted_values: { column: true, required: ['values'], optional: ['quote'] },
+  relationships: { column: true, required: ['to', 'field'], optional: [] },
+  expression_is_true: { column: false, required: ['expression'], optional: [] },
+  unique_combination_of_columns: { column: false, required: ['combination_of_columns'], optional: [] },
+};
+
+const CONFIG_KEYS = ['severity', 'tags', 'enabled', 'where', 'limit', 'warn_if', 'error_if', 'store_failures', 'meta'] as const;
+const THRESHOLD = /^\s*(==|!=|>=|<=|>|<|=)\s*\d+\s*$/;
+
+export interface TestTarget {
+  readonly node: ModelNode | SeedNode | SourceNode;
+  readonly declarations: readonly TestDeclaration[];
+}
+
+/** dbt's names for a generic test: the full one (unique_id, fqn) and one under 64 characters. */
+export function synthesizeTestName(testName: string, targetName: string, args: Readonly<Record<string, unknown>>): { full: string; short: string } {
+  const flat: string[] = [];
+  for (const key of Object.keys(args).sort()) {
+    if (key === 'model') continue;
+    const value = args[key];
+    const parts = value !== null && typeof value === 'object' ? (Array.isArray(value) ? value : Object.values(value)) : [value];
+    flat.push(...parts.map((p) => String(p)));
+  }
+  const unique = flat.map((p) => p.replace(/[^0-9a-zA-Z_]+/g, '_')).join('__');
+  const identifier = `${testName}_${targetName}`;
+  const full = `${identifier}_${unique}`;
+  const short = full.length >= 64 ? `${identifier.slice(0, 30)}_${createHash('md5').update(full).digest('hex')}` : full;
+  return { full, short };
+}
+
+export interface GenericTestContext {
+  readonly projectName: string;
+  /** `{% test name %}` macros, by test name, with the unique_ids of the macros they use. */
+  readonly customTests: ReadonlyMap<string, readonly string[]>;
+  readonly resolveRef: (name: string) => ModelNode | SeedNode | undefined;
+  readonly resolveSource: (source: string, table: string) => SourceNode | undefined;
+}
+
+/** The generic tests declared on one model, seed or source table; a bad declaration throws, located. */
+export function genericTests(target: TestTarget, ctx: GenericTestContext): Array<{ node: TestNode; enabled: boolean }> {
+  return target.declarations.map((declaration) => genericTest(target.node, declaration, ctx));
+}
+
+function genericTest(target: ModelNode | SeedNode | SourceNode, declaration: TestDeclaration, ctx: GenericTestContext): { node: TestNode; enabled: boolean } {
+  const location: SourceLocation = { file: declaration.file, line: declaration.line, column: declaration.column_number };
+  const fail = (message: string, hint?: string) => new ProjectError(message, { code: 'config', location, hint });
+  const { testName, args } = splitDeclaration(declaration.raw, fail);
+  const builtIn = BUILT_IN_TESTS[testName];
+  const custom = ctx.customTests.get(testName);
+  if (!builtIn && !custom) {
+    throw fail(`unknown test '${testName}'`, didYouMean(testName, [...Object.keys(BUILT_IN_TESTS), ...ctx.customTests.keys()]) ?? 'define it with {% test name(model, column_name) %} in a macro file');
+  }
+  const config: Record<string, unknown> = {};
+  const nested = args.config;
+  delete args.config;
+  for (const key of CONFIG_KEYS) {
+    if (key in args) {
+      config[key] = args[key];
+      delete args[key];
+    }
+  }
+  if (nested !== undefined) {
+    if (nested === null || typeof nested !== 'object' || Array.isArray(nested)) throw fail(`${testName}: config must be a mapping`);
+    for (const [key, value] of Object.entries(nested)) {
+      if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw fail(`${testName}: unknown test config '${key}'`, didYouMean(key, CONFIG_KEYS));
+      config[key] = value;
+    }
+  }
+  const customName = args.name;
+  delete args.name;
+  if (customName !== undefined && typeof customName !== 'string') throw fail(`${testName}: name must be a string`);
+  if (declaration.column !== undefined) args.column_name = declaration.column;
+  if (builtIn) {
+    if (builtIn.column && typeof args.column_name !== 'string') throw fail(`${testName} tests a column: declare it under a column, or give column_name`);
+    const allowed = ['column_name', ...builtIn.required, ...builtIn.optional];
+    for (const key of Object.keys(args)) if (!allowed.includes(key)) throw fail(`${testName}: unknown argument '${key}'`, didYouMean(key, allowed));
+    for (const key of builtIn.required) if (args[key] === undefined || args[key] === null) throw fail(`${testName} needs ${key}`);
+    checkBuiltInArgs(testName, args, fail);
+  }
+  const testConfig = checkConfig(config, testName, fail);
+
+  const isSource = target.resource_type === 'source';
+  const targetName = isSource ? `${target.source_name}_${target.name}` : target.name;
+  const names = customName ? { full: customName, short: customName } : synthesizeTestName(isSource ? `source_${testName}` : testName, targetName, args);
+  const dependsOn = [target.unique_id];
+  if (testName === 'relationships') {
+    const parent = relationshipTarget(String(args.to), ctx, fail);
+    if (!dependsOn.includes(parent.unique_id)) dependsOn.push(parent.unique_id);
+  }
+  const node: TestNode = {
+    resource_type: 'test',
+    unique_id: `test.${ctx.projectName}.${names.full}`,
+    name: names.full,
+    alias: names.short,
+    package_name: ctx.projectName,
+    original_file_path: declaration.file,
+    path: declaration.file,
+    fqn: [ctx.projectName, names.full],
+    tags: testConfig.tags,
+    description: '',
+    columns: {},
+    test_type: 'generic',
+    test_metadata: { name: testName, kwargs: args },
+    ...(typeof args.column_name === 'string' ? { column_name: args.column_name } : {}),
+    attached_node: target.unique_id,
+    refs: [],
+    sources: [],
+    checksum: createHash('sha256').update(JSON.stringify([testName, args, testConfig])).digest('hex'),
+    config: testConfig,
+    depends_on: { nodes: dependsOn, macros: custom ? [...custom] : [] },
+    line: declaration.line,
+  };
+  return { node, enabled: testConfig.enabled };
+}
+
+/** `unique`, `{unique: {...}}` or `{test_name: unique, ...}`: the test's name and a copy of its arguments. */
+function splitDeclaration(raw: unknown, fail: (message: string) => ProjectError): { testName: string; args: Record<string, unknown> } {
+  if (typeof raw === 'string') return { testName: raw, args: {} };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail('a test must be a name or a mapping');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if ('test_name' in (raw as object)) {
+    const { test_name: testName, ...args } = raw as Record<string, unknown>;
+    if (typeof testName !== 'string') throw fail('test_name must be a string');
+    return { testName, args: { ...args } };
+  }
+  if (entries.length !== 1) throw fail(`a test mapping has one key, the test's name (got ${entries.map(([k]) => k).join(', ')})`);
+  const [[testName, args]] = entries;
+  if (args !== null && args !== undefined && (typeof args !== 'object' || Array.isArray(args))) throw fail(`${testName}: its arguments must be a mapping`);
+  return { testName, args: { ...((args as Record<string, unknown> | null) ?? {}) } };
+}
+
+function checkBuiltInArgs(testName: string, args: Record<string, unknown>, fail: (message: string) => ProjectError): void {
+  const stringList = (key: string) => {
+    const v = args[key];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
+      throw fail(`${testName}: ${key} must be a non-empty list`);
+    }
+  };
+  if (testName === 'accepted_values') {
+    stringList('values');
+    if (args.quote !== undefined && typeof args.quote !== 'boolean') throw fail('accepted_values: quote must be true or false');
+  }
+  if (testName === 'unique_combination_of_columns') stringList('combination_of_columns');
+  if (testName === 'relationships' && (typeof args.to !== 'string' || typeof args.field !== 'string')) throw fail("relationships: to is ref('model') or source('name', 'table'), field a column name");
+  if (testName === 'expression_is_true' && typeof args.expression !== 'string') throw fail('expression_is_true: expression must be a string');
+}
+
+function checkConfig(config: Record<string, unknown>, testName: string, fail: (message: string) => ProjectError): TestConfig {
+  const severity = config.severity ?? 'error';
+  if (typeof severity !== 'string' || !['error', 'warn'].includes(severity.toLowerCase())) throw fail(`${testName}: severity must be error or warn`);
+  for (const key of ['warn_if', 'error_if'] as const) {
+    if (config[key] !== undefined && (typeof config[key] !== 'string' || !THRESHOLD.test(config[key] as string))) {
+      throw fail(`${testName}: ${key} must be a comparison with a number, such as '!= 0' or '> 10'`);
+    }
+  }
+  if (config.where !== undefined && typeof config.where !== 'string') throw fail(`${testName}: where must be a string`);
+  if (config.store_failures !== undefined && typeof config.store_failures !== 'boolean') throw fail(`${testName}: store_failures must be true or false`);
+  if (config.enabled !== undefined && typeof config.enabled !== 'boolean') throw fail(`${testName}: enabled must be true or false`);
+  if (config.limit !== undefined && (!Number.isInteger(config.limit) || (config.limit as number) < 0)) throw fail(`${testName}: limit must be a whole number`);
+  const tags = config.tags === undefined ? [] : typeof config.tags === 'string' ? [config.tags] : config.tags;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw fail(`${testName}: tags must be a string or a list of strings`);
+  if (config.meta !== undefined && (config.meta === null || typeof config.meta !== 'object' || Array.isArray(config.meta))) throw fail(`${testName}: meta must be a mapping`);
+  return {
+    enabled: (config.enabled as boolean | undefined) ?? true,
+    tags,
+    severity: severity.toLowerCase() as 'error' | 'warn',
+    ...(config.where !== undefined ? { where: config.where as string } : {}),
+    ...(config.limit !== undefined ? { limit: config.limit as number } : {}),
+    warn_if: (config.warn_if as string | undefined) ?? '!= 0',
+    error_if: (config.error_if as string | undefined) ?? '!= 0',
+    store_failures: (config.store_failures as boolean | undefined) ?? false,
+    meta: (config.meta as Record<string, unknown> | undefined) ?? {},
+  };
+}
+
+/** relationships' `to`: `ref('x')` or `source('s', 't')`, read without rendering. */
+function relationshipTarget(to: string, ctx: GenericTestContext, fail: (message: string, hint?: string) => ProjectError): ModelNode | SeedNode | SourceNode {
+  const ref = /^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(to);
+  if (ref) {
+    const node = ctx.resolveRef(ref[1]);
+    if (!node) throw fail(`relationships: to: ref('${ref[1]}'): no model or seed named ${ref[1]}`);
+    return node;
+  }
+  const source = /^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(to);
+  if (source) {
+    const node = ctx.resolveSource(source[1], source[2]);
+    if (!node) throw fail(`relationships: to: source('${source[1]}', '${source[2]}'): no such source table`);
+    return node;
+  }
+  throw fail(`relationships: to must be ref('model') or source('name', 'table'), got ${JSON.stringify(to)}`);
+}
+
+/** A singular test: a SQL file under data-test-paths whose rows are failures. */
+export function singularTest(path: string, text: string, projectName: string): { node: TestNode; enabled: boolean } {
+  const name = basename(path, '.sql');
+  const scan = scanTemplate(text);
+  const refs = [];
+  const sources = [];
+  const config: Record<string, unknown> = {};
+  for (const call of scan.calls) {
+    const location = { file: path, line: call.line, column: call.column };
+    if ((call.name === 'ref' || call.name === 'source' || call.name === 'config') && !call.literal) {
+      throw new ProjectError(`${call.name}() in a singular test must have literal arguments`, { code: 'config', location });
+    }
+    if (call.name === 'ref') refs.push({ name: String(call.args[call.args.length - 1]), line: call.line });
+    if (call.name === 'source') sources.push({ source: String(call.args[0]), table: String(call.args[1]), line: call.line });
+    if (call.name === 'config') {
+      for (const [key, value] of Object.entries(call.kwargs)) {
+        if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw new ProjectError(`unknown test config '${key}'`, { code: 'config', location, hint: didYouMean(key, CONFIG_KEYS) });
+        config[key] = value;
+      }
+    }
+  }
+  const testConfig = checkConfig(config, name, (message) => new ProjectError(message, { code: 'config', location: { file: path } }));
+  const node: TestNode = {
+    resource_type: 'test',
+    unique_id: `test.${projectName}.${name}`,
+    name,
+    alias: name,
+    package_name: projectName,
+    original_file_path: path,
+    path,
+    fqn: [projectName, name],
+    tags: testConfig.tags,
+    description: '',
+    columns: {},
+    test_type: 'singular',
+    raw_code: text,
+    refs,
+    sources,
+    checksum: createHash('sha256').update(text).digest('hex'),
+    config: testConfig,
+    depends_on: { nodes: [], macros: [] },
+  };
+  return { node, enabled: testConfig.enabled };
+}
+
+/**
+ * dbt writes generic tests as `{% test name(model, column_name) %}...{% endtest %}`: to Nunjucks
+ * that is the macro `test_name`. Same line numbers.
+ */
+export function translateTestBlocks(text: string): string {
+  return text.replace(/\{%(-?)(\s*)test(\s+)([A-Za-z_][A-Za-z0-9_]*)(\s*)\(/g, '{%$1$2macro$3test_$4$5(').replace(/\{%(-?)(\s*)endtest(\s*-?%\})/g, '{%$1$2endmacro$3');
+}
