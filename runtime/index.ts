@@ -26,6 +26,7 @@ export {
   type InvocationOptions,
   type CompileOutcome,
   type RunOutcome,
+  type BuildCommand,
   type Selected,
 } from './invocation.js';
 export { Session, type SessionOptions, type SessionRunOptions } from './session.js';

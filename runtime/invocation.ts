@@ -21,7 +21,7 @@ import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
 
-export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'test' | 'state';
+export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'test' | 'build' | 'state';
 
 export interface InvocationOptions {
   readonly projectDir: string;
@@ -150,8 +150,11 @@ export interface RunOutcome {
   readonly warnings: readonly string[];
 }
 
-/** `smelter run` (models) and `smelter seed` (seeds): plan, open the database, execute, close it. */
-export async function runProject(command: 'run' | 'seed', options: InvocationOptions): Promise<RunOutcome> {
+/** The commands that build: `run` (models), `seed` (seeds), `build` (seeds, models and their tests, audited). */
+export type BuildCommand = 'run' | 'seed' | 'build';
+
+/** `smelter run`, `seed` or `build`: plan, open the database, execute, close it. */
+export async function runProject(command: BuildCommand, options: InvocationOptions): Promise<RunOutcome> {
   return runParsed(command, openProject(options), options, async (target) => {
     const engine = await openTargetDatabase(target);
     return { engine, release: () => engine.close() };
@@ -200,8 +203,8 @@ export async function openTargetDatabase(target: TargetConfig): Promise<Engine> 
 export type EngineLease = (target: TargetConfig) => Promise<{ readonly engine: Engine; readonly release: () => void }>;
 
 /** A run of an already parsed project: select, plan, execute, write the artifacts. */
-export async function runParsed(command: 'run' | 'seed', p: ParsedProject, options: InvocationOptions, leaseEngine: EngineLease): Promise<RunOutcome> {
-  const { nodes, warnings } = selectFrom(p, options, [command === 'run' ? 'model' : 'seed']);
+export async function runParsed(command: BuildCommand, p: ParsedProject, options: InvocationOptions, leaseEngine: EngineLease): Promise<RunOutcome> {
+  const { nodes, warnings } = selectFrom(p, options, command === 'build' ? ['model', 'seed', 'test'] : [command === 'run' ? 'model' : 'seed']);
   const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
   const invocationId = randomUUID();

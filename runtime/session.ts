@@ -1,5 +1,5 @@
 import type { Engine } from './engine/engine.js';
-import { openProject, openTargetDatabase, runParsed, type InvocationOptions, type ParsedProject, type RunOutcome } from './invocation.js';
+import { openProject, openTargetDatabase, runParsed, type BuildCommand, type InvocationOptions, type ParsedProject, type RunOutcome } from './invocation.js';
 import type { TargetConfig } from './project/project-config.js';
 
 export interface SessionOptions {
@@ -27,8 +27,8 @@ export class Session {
 
   constructor(private readonly options: SessionOptions) {}
 
-  /** `run` or `seed`, as `runProject` does, on the session's parsed project and open database. */
-  run(command: 'run' | 'seed', options: SessionRunOptions = {}): Promise<RunOutcome> {
+  /** `run`, `seed` or `build`, as `runProject` does, on the session's parsed project and open database. */
+  run(command: BuildCommand, options: SessionRunOptions = {}): Promise<RunOutcome> {
     const next = this.queue.then(() => this.runNow(command, options));
     this.queue = next.catch(() => undefined);
     return next;
@@ -42,7 +42,7 @@ export class Session {
     this.engines.clear();
   }
 
-  private async runNow(command: 'run' | 'seed', options: SessionRunOptions): Promise<RunOutcome> {
+  private async runNow(command: BuildCommand, options: SessionRunOptions): Promise<RunOutcome> {
     if (this.closed) throw new Error('this session is closed');
     const invocation: InvocationOptions = { ...options, projectDir: this.options.projectDir, env: this.options.env };
     return runParsed(command, this.project(invocation), invocation, async (target) => ({

@@ -92,6 +92,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       return 0;
     }
     case 'test':
+    case 'build':
     case 'run':
     case 'seed': {
       const controller = new AbortController();
@@ -105,14 +106,14 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
       try {
-        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : 'seed';
+        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : args.command === 'build' ? 'node' : 'seed';
         const invocation = {
           ...options,
           signal: controller.signal,
           onEvent: createRunReporter(output, args.logFormat, what),
           args: { select: args.select, exclude: args.exclude, target: args.target, threads: args.threads },
         };
-        const { run } = args.command === 'test' ? await testProject(invocation) : await runProject(args.command === 'run' ? 'run' : 'seed', invocation);
+        const { run } = args.command === 'test' ? await testProject(invocation) : await runProject(args.command === 'seed' ? 'seed' : args.command === 'build' ? 'build' : 'run', invocation);
         if (run.interrupted) return 130;
         if (run.error || run.results.some((r) => r.status === 'error' || r.status === 'fail')) return 1;
         return 0;

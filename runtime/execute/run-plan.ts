@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CompileError, ExecutionError, InterruptedError, SmelterError } from '../errors.js';
-import type { Manifest, ModelNode, SeedNode } from '../manifest/types.js';
+import type { Manifest, ModelNode, SeedNode, TestNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
 import type { RunPlan } from '../plan/plan.js';
@@ -32,6 +32,7 @@ import { seedStatements } from '../materializations/seed.js';
 import { schedule } from './scheduler.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
 import type { NodeResult, RunEvent, RunResult } from './results.js';
+import { runOneTest } from './run-tests.js';
 
 export interface ExecuteOptions {
   readonly project: LoadedProject;
@@ -124,6 +125,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       eventTimeStart: options.eventTimeStart,
       eventTimeEnd: options.eventTimeEnd,
       crash: crashPointFor(env),
+      audits: auditsOf(manifest, plan),
+      audited: new Map(),
     };
     runError = await runHooks('on-run-start', project.config.onRunStart, setup, renv, emit, options.signal);
 
@@ -144,7 +147,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         if (at >= 0) running.splice(at, 1);
         const result =
           outcome.status === 'skipped'
-            ? skippedResult(manifest, id, outcome.skippedBecause)
+            ? (scope.audited.get(id) ?? skippedResult(manifest, id, outcome.skippedBecause))
             : outcome.status === 'success'
               ? outcome.value!
               : (outcome.error as { result?: NodeResult }).result ?? failedResult(manifest, id, outcome.error);
@@ -153,9 +156,18 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         emit({ type: 'node_finish', result, index: finished, total: plan.nodes.length, running: [...running] });
       },
       work: async (id, signal) => {
+        const node = manifest.nodes[id];
+        if (node.resource_type === 'test') {
+          const audited = scope.audited.get(id);
+          if (audited) return audited;
+        }
         const connection = await acquire();
         try {
-          return await buildNode(manifest.nodes[id] as ModelNode | SeedNode, connection, scope, signal);
+          if (node.resource_type !== 'test') return await buildNode(node as ModelNode | SeedNode, connection, scope, signal);
+          const result = await runOneTest(node, connection, renv, signal);
+          // A failed test stops what reads its model, as a failed model would.
+          if (result.status === 'fail' || result.status === 'error') throw new NodeFailure(result);
+          return result;
         } finally {
           release(connection);
         }
@@ -209,6 +221,10 @@ interface RunScope {
   readonly eventTimeStart?: Date;
   readonly eventTimeEnd?: Date;
   readonly crash: (point: CrashPoint, model: string) => void;
+  /** `build`: the tests run on a model's new contents before it is published (its audit), by model. */
+  readonly audits: ReadonlyMap<string, readonly TestNode[]>;
+  /** Results of audited tests, reported when their turn comes in the plan. */
+  readonly audited: Map<string, NodeResult>;
 }
 
 /** Models with a state record: incremental, scd2 and external ones (SPEC §5). */
@@ -326,9 +342,10 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
   };
   try {
     if (signal.aborted) throw new InterruptedError();
+    const audit = auditFor(node, connection, scope, signal);
     if (work.kind === 'statements') {
       const { statements } = work;
-      if (statements.length === 1) {
+      if (statements.length === 1 && !audit) {
         // One statement is its own transaction; BEGIN/COMMIT around it would only cost round trips.
         rows = (await run(statements[0].sql)).rowsAffected;
       } else {
@@ -338,6 +355,8 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
             const r = await run(st.sql);
             if (st.role === 'main') main = r.rowsAffected;
           }
+          // Inside the transaction the tests see the new table; nobody else does until COMMIT.
+          await audit?.();
           return main;
         });
       }
@@ -373,6 +392,12 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
                 ? undefined
                 : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }), committed: committedFiles },
           });
+          if (audit) {
+            // External models: the model reads as the files this commit would publish.
+            const kept = result.fileSet === 'add' ? committedFiles.filter((f) => !(result.superseded ?? []).includes(f.file)).map((f) => f.localPath) : [];
+            const staged = staging === undefined ? undefined : readParquetFiles(model, [...kept, `${storage!.localPath(staging)}/**/*.parquet`]);
+            await audit(staged);
+          }
           // A run with no new data writes nothing, its state included.
           if (result.rows > 0 || !incremental) {
             const version = (state?.version ?? 0) + 1;
@@ -538,6 +563,48 @@ async function buildMicrobatch(
 }
 
 /** BEGIN; work; COMMIT — or ROLLBACK on any failure (DuckDB would otherwise commit a half after a binder error). */
+/**
+ * `build`'s audit: the tests that read only this model, when it is a table, incremental or scd2
+ * model (not ones that store failures: that table would be rolled back with the model). They run
+ * on the model's connection before its commit, reading the new contents.
+ */
+function auditsOf(manifest: Manifest, plan: RunPlan): Map<string, TestNode[]> {
+  const audits = new Map<string, TestNode[]>();
+  for (const id of plan.nodes) {
+    const test = manifest.nodes[id];
+    if (test.resource_type !== 'test' || test.config.store_failures || test.depends_on.nodes.length !== 1) continue;
+    const model = manifest.nodes[test.depends_on.nodes[0]];
+    if (model?.resource_type !== 'model' || !plan.nodes.includes(model.unique_id)) continue;
+    if (!['table', 'incremental', 'scd2'].includes(model.config.materialized) || model.config.incremental_strategy === 'microbatch') continue;
+    audits.set(model.unique_id, [...(audits.get(model.unique_id) ?? []), test]);
+  }
+  return audits;
+}
+
+/** Runs a model's audit; throws (so the model rolls back) when an error-severity test fails. */
+function auditFor(node: ModelNode | SeedNode, connection: EngineConnection, scope: RunScope, signal: AbortSignal): ((stagedRelation?: string) => Promise<void>) | undefined {
+  const tests = scope.audits.get(node.unique_id);
+  if (!tests || node.resource_type !== 'model') return undefined;
+  return async (stagedRelation) => {
+    const renv: RenderEnvironment = {
+      ...scope.renv,
+      relationOf: (n) => (n.unique_id === node.unique_id && stagedRelation ? stagedRelation : (scope.renv.relationOf?.(n) ?? renderRelation(n.relation))),
+    };
+    const failed: NodeResult[] = [];
+    for (const test of tests) {
+      const result = await runOneTest(test, connection, renv, signal);
+      scope.audited.set(test.unique_id, result);
+      if (result.status === 'fail' || result.status === 'error') failed.push(result);
+    }
+    if (failed.length > 0) {
+      throw new ExecutionError(`${node.name} was not published: its ${failed.length === 1 ? 'test' : 'tests'} ${failed.map((f) => f.name).join(', ')} failed`, {
+        node: node.unique_id,
+        location: { file: node.original_file_path },
+      });
+    }
+  };
+}
+
 async function inTransaction<T>(connection: EngineConnection, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
   await connection.run('BEGIN TRANSACTION');
   try {
@@ -669,13 +736,13 @@ export function databaseMessage(error: unknown): string {
 }
 
 function skippedResult(manifest: Manifest, id: string, because?: string): NodeResult {
-  const node = manifest.nodes[id] as ModelNode | SeedNode;
+  const node = manifest.nodes[id] as ModelNode | SeedNode | TestNode;
   return {
     unique_id: id,
     name: node.name,
     resource_type: node.resource_type,
-    kind: node.resource_type === 'seed' ? 'seed' : node.config.materialized,
-    relation: `${node.relation.schema}.${node.relation.identifier}`,
+    kind: node.resource_type === 'seed' ? 'seed' : node.resource_type === 'test' ? 'test' : node.config.materialized,
+    relation: node.resource_type === 'test' ? node.name : `${node.relation.schema}.${node.relation.identifier}`,
     status: 'skipped',
     seconds: 0,
     message: because ? `skipped because ${manifest.nodes[because]?.name ?? because} failed` : 'skipped',

@@ -107,7 +107,7 @@ function base(test: TestNode) {
   return { unique_id: test.unique_id, name: test.name, resource_type: 'test' as const, kind: 'test', relation: test.name };
 }
 
-async function runOneTest(test: TestNode, connection: EngineConnection, renv: RenderEnvironment, signal: AbortSignal): Promise<NodeResult> {
+export async function runOneTest(test: TestNode, connection: EngineConnection, renv: RenderEnvironment, signal: AbortSignal): Promise<NodeResult> {
   const t0 = performance.now();
   const compileStart = new Date().toISOString();
   const statements: string[] = [];

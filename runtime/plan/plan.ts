@@ -23,7 +23,7 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
   for (const id of selected) {
     const node = manifest.nodes[id];
     if (!node) continue;
-    if (node.resource_type === 'seed') planned.add(id);
+    if (node.resource_type === 'seed' || node.resource_type === 'test') planned.add(id);
     if (node.resource_type !== 'model') continue;
     const strategy = materializationFor(node.config.materialized, node.config.external);
     if (node.config.materialized === 'ephemeral') continue;
@@ -64,6 +64,32 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     parents[id] = plannedAncestors(id);
     const node = manifest.nodes[id];
     if (node.resource_type === 'model' || node.resource_type === 'seed') schemas.add(node.relation.schema);
+  }
+  // `build`: a node also waits for the tests of what it reads, so a failed test stops it. Only
+  // tests whose inputs are all its ancestors: a test that also reads a descendant (relationships to
+  // a child) cannot be waited for.
+  const tests = order.filter((id) => manifest.nodes[id].resource_type === 'test');
+  if (tests.length > 0) {
+    const ancestors = new Map<string, Set<string>>();
+    const ancestorsOf = (id: string): Set<string> => {
+      let found = ancestors.get(id);
+      if (!found) {
+        found = new Set<string>();
+        for (const p of dag.inNeighbors(id)) {
+          found.add(p);
+          for (const a of ancestorsOf(p)) found.add(a);
+        }
+        ancestors.set(id, found);
+      }
+      return found;
+    };
+    for (const id of order) {
+      const node = manifest.nodes[id];
+      if (node.resource_type === 'test') continue;
+      const above = ancestorsOf(id);
+      const waits = tests.filter((t) => manifest.nodes[t].depends_on.nodes.every((d) => above.has(d)));
+      if (waits.length > 0) parents[id] = [...new Set([...parents[id], ...waits])];
+    }
   }
   return { nodes: order, parents, schemas: [...schemas].sort() };
 }

@@ -137,11 +137,12 @@ describe('the Gold project in this repository', () => {
     const dir = goldProject();
     const io = { stdout: () => undefined, stderr: (t: string) => expect.fail(t), cwd: dir };
     expect(await generateSilver(['--transactions', '3000', '--seed', '7'], io)).toBe(0);
-    expect(smelter(dir, 'run').status).toBe(0);
+    // build: every model is published only if its tests pass (SPEC §6).
+    expect(smelter(dir, 'build').status).toBe(0);
     const keysBefore = await rowsOf(dir, 'select doc_id, line_number, transaction_key from gold.fact_ptr_transactions order by all');
     for (const day of [['--late-changes', '2'], ['--late-changes', '1'], []]) {
       expect(await generateSilver(['--append-day', '--seed', '7', ...day], io)).toBe(0);
-      const run = smelter(dir, 'run');
+      const run = smelter(dir, 'build');
       expect(run.stderr).toBe('');
       expect(run.status).toBe(0);
     }
