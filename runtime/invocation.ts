@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
-import type { Manifest, ManifestNode, ModelNode, TestNode } from './manifest/types.js';
+import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
@@ -10,7 +10,6 @@ import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
 import { executePlan, isStateful, stateKey } from './execute/run-plan.js';
-import { executeTests } from './execute/run-tests.js';
 import { LocalStorage } from './storage/local-storage.js';
 import type { Storage } from './storage/storage.js';
 import type { Engine } from './engine/engine.js';
@@ -150,8 +149,15 @@ export interface RunOutcome {
   readonly warnings: readonly string[];
 }
 
-/** The commands that build: `run` (models), `seed` (seeds), `build` (seeds, models and their tests, audited). */
-export type BuildCommand = 'run' | 'seed' | 'build';
+/** The commands that execute a plan: `run` (models), `seed` (seeds), `test` (data tests), `build` (all three, models audited by their tests). */
+export type BuildCommand = 'run' | 'seed' | 'test' | 'build';
+
+const PLANNED_TYPES: Readonly<Record<BuildCommand, readonly string[]>> = {
+  run: ['model'],
+  seed: ['seed'],
+  test: ['test'],
+  build: ['model', 'seed', 'test'],
+};
 
 /** `smelter run`, `seed` or `build`: plan, open the database, execute, close it. */
 export async function runProject(command: BuildCommand, options: InvocationOptions): Promise<RunOutcome> {
@@ -161,35 +167,9 @@ export async function runProject(command: BuildCommand, options: InvocationOptio
   });
 }
 
-/** `smelter test`: the selected data tests (and those attached to selected models), on committed data. */
-export async function testProject(options: InvocationOptions): Promise<RunOutcome> {
-  const p = openProject(options);
-  const { nodes, warnings } = selectFrom(p, options, ['test']);
-  const targetDir = join(p.project.config.dir, p.project.config.targetPath);
-  const invocationId = randomUUID();
-  const runStartedAt = options.runStartedAt ?? new Date();
-  writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
-  const engine = await openTargetDatabase(p.project.config.target);
-  let run: RunResult;
-  try {
-    run = await executeTests({
-      project: p.project,
-      parsed: p.parsed,
-      tests: nodes.filter((n): n is TestNode => n.resource_type === 'test'),
-      engine,
-      threads: options.threads ?? p.project.config.target.threads,
-      failFast: options.failFast,
-      signal: options.signal,
-      env: options.env,
-      invocationId,
-      runStartedAt,
-      onEvent: options.onEvent,
-    });
-  } finally {
-    engine.close();
-  }
-  writeRunResults(targetDir, run, { command: 'test', ...(options.args ?? {}) });
-  return { run, warnings };
+/** `smelter test`: the selected data tests (and those attached to selected models), on published data. */
+export function testProject(options: InvocationOptions): Promise<RunOutcome> {
+  return runProject('test', options);
 }
 
 /** The target's DuckDB database, opened with its settings. */
@@ -204,7 +184,7 @@ export type EngineLease = (target: TargetConfig) => Promise<{ readonly engine: E
 
 /** A run of an already parsed project: select, plan, execute, write the artifacts. */
 export async function runParsed(command: BuildCommand, p: ParsedProject, options: InvocationOptions, leaseEngine: EngineLease): Promise<RunOutcome> {
-  const { nodes, warnings } = selectFrom(p, options, command === 'build' ? ['model', 'seed', 'test'] : [command === 'run' ? 'model' : 'seed']);
+  const { nodes, warnings } = selectFrom(p, options, PLANNED_TYPES[command]);
   const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
   const invocationId = randomUUID();

@@ -3,11 +3,11 @@ import {
   listNodes,
   compileProject,
   runProject,
-  testProject,
   showState,
   resetState,
   type ManifestNode,
   type InvocationOptions,
+  type BuildCommand,
   type StateRecord,
 } from '../../runtime/index.js';
 import { parseArgs, helpText, type CliArgs } from './args.js';
@@ -113,7 +113,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
           onEvent: createRunReporter(output, args.logFormat, what),
           args: { select: args.select, exclude: args.exclude, target: args.target, threads: args.threads },
         };
-        const { run } = args.command === 'test' ? await testProject(invocation) : await runProject(args.command === 'seed' ? 'seed' : args.command === 'build' ? 'build' : 'run', invocation);
+        const { run } = await runProject(args.command as BuildCommand, invocation);
         if (run.interrupted) return 130;
         if (run.error || run.results.some((r) => r.status === 'error' || r.status === 'fail')) return 1;
         return 0;

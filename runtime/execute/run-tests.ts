@@ -1,107 +1,17 @@
 import { ExecutionError, InterruptedError, SmelterError } from '../errors.js';
-import type { Engine, EngineConnection } from '../engine/engine.js';
+import type { EngineConnection } from '../engine/engine.js';
 import type { TestNode } from '../manifest/types.js';
-import type { ParseResult } from '../parse/parse-project.js';
-import type { LoadedProject } from '../project/load-project.js';
 import { quoteIdentifier } from '../render/relation.js';
 import { renderTest } from '../render/test-sql.js';
 import type { RenderEnvironment } from '../render/render-model.js';
-import { schedule } from './scheduler.js';
-import type { NodeResult, RunEvent, RunResult } from './results.js';
+import type { NodeResult } from './results.js';
 
 /**
- * `smelter test`: each selected data test's query, counted, and judged by its severity and its
- * warn_if/error_if thresholds (SPEC §6). A test passes when its query returns no rows. Tests only
- * read, except `store_failures`, which keeps the failing rows in `<schema>_dbt_test__audit`.
+ * One data test: its query counted, and judged by its severity and its warn_if/error_if thresholds
+ * (SPEC §6). A test passes when its query returns no rows. Tests only read, except
+ * `store_failures`, which keeps the failing rows in `<schema>_dbt_test__audit`. The executor
+ * (run-plan.ts) schedules tests with models, or runs them as a model's audit.
  */
-export interface TestRunOptions {
-  readonly project: LoadedProject;
-  readonly parsed: ParseResult;
-  readonly tests: readonly TestNode[];
-  readonly engine: Engine;
-  readonly threads: number;
-  readonly failFast?: boolean;
-  readonly signal?: AbortSignal;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly invocationId: string;
-  readonly runStartedAt: Date;
-  readonly onEvent?: (event: RunEvent) => void;
-}
-
-export async function executeTests(options: TestRunOptions): Promise<RunResult> {
-  const started = performance.now();
-  const emit = options.onEvent ?? (() => undefined);
-  const renv: RenderEnvironment = {
-    manifest: options.parsed.manifest,
-    project: options.project,
-    templates: options.parsed.templates,
-    env: options.env ?? process.env,
-    runStartedAt: options.runStartedAt,
-    invocationId: options.invocationId,
-  };
-  const byId = new Map(options.tests.map((t) => [t.unique_id, t]));
-  const ids = [...byId.keys()];
-  const threads = Math.max(1, Math.min(options.threads, ids.length));
-  const free: EngineConnection[] = [];
-  for (let i = 0; i < threads; i++) free.push(await options.engine.connect());
-  const results: NodeResult[] = [];
-  const running: string[] = [];
-  emit({ type: 'run_start', total: ids.length, threads });
-  try {
-    await schedule<NodeResult>({
-      nodes: ids,
-      parents: new Map(),
-      concurrency: threads,
-      failFast: options.failFast,
-      signal: options.signal,
-      onStart: (id) => {
-        running.push(id);
-        emit({ type: 'node_start', unique_id: id, running: [...running] });
-      },
-      onFinish: (id, outcome) => {
-        running.splice(running.indexOf(id), 1);
-        const test = byId.get(id)!;
-        const result: NodeResult =
-          outcome.value ??
-          (outcome.error instanceof TestFailure ? outcome.error.result : undefined) ??
-          (outcome.status === 'skipped'
-            ? { ...base(test), status: 'skipped', seconds: 0, timing: [] }
-            : { ...base(test), status: 'error', seconds: 0, timing: [], message: String((outcome.error as Error)?.message ?? outcome.error) });
-        results.push(result);
-        emit({ type: 'node_finish', result, index: results.length, total: ids.length, running: [...running] });
-      },
-      work: async (id, signal) => {
-        const connection = free.pop()!;
-        try {
-          const result = await runOneTest(byId.get(id)!, connection, renv, signal);
-          // fail-fast stops at a failed test as at a failed model.
-          if (result.status === 'fail' || result.status === 'error') throw new TestFailure(result);
-          return result;
-        } finally {
-          free.push(connection);
-        }
-      },
-    });
-  } finally {
-    for (const c of free) c.close();
-  }
-  const result: RunResult = {
-    invocation_id: options.invocationId,
-    started_at: options.runStartedAt.toISOString(),
-    elapsed_seconds: (performance.now() - started) / 1000,
-    results,
-    interrupted: options.signal?.aborted ?? false,
-  };
-  emit({ type: 'run_finish', result });
-  return result;
-}
-
-/** Carries a failed test's result through the scheduler, so that --fail-fast stops at it as at a failed model. */
-class TestFailure extends Error {
-  constructor(readonly result: NodeResult) {
-    super(result.message);
-  }
-}
 
 function base(test: TestNode) {
   return { unique_id: test.unique_id, name: test.name, resource_type: 'test' as const, kind: 'test', relation: test.name };

@@ -60,21 +60,21 @@ describe('smelter test', () => {
     expect(r.code).toBe(1);
     expect(withoutTimings(r.stdout)).toEqual([
       'Running 9 tests with 1 thread',
-      '1 of 9 FAIL 1 accepted_values_orders_status__paid__open .... [FAIL 1 in Ns]',
-      '2 of 9 FAIL 1 expression_is_true_orders_amount___1 ......... [FAIL 1 in Ns]',
+      '1 of 9 PASS unique_customers_customer_id ................... [PASS in Ns]',
+      '2 of 9 PASS unique_combination_of_columns_orders_id__customer_id  [PASS in Ns]',
       '3 of 9 PASS expression_is_true_orders_amount_0 ............. [PASS in Ns]',
-      '4 of 9 FAIL 1 not_null_orders_customer_id .................. [FAIL 1 in Ns]',
+      '4 of 9 FAIL 1 unique_orders_id ............................. [FAIL 1 in Ns]',
       '5 of 9 PASS not_null_orders_id ............................. [PASS in Ns]',
-      '6 of 9 FAIL 1 relationships_orders_customer_id__customer_id__ref_customers_  [FAIL 1 in Ns]',
-      '7 of 9 PASS unique_combination_of_columns_orders_id__customer_id  [PASS in Ns]',
-      '8 of 9 PASS unique_customers_customer_id ................... [PASS in Ns]',
-      '9 of 9 FAIL 1 unique_orders_id ............................. [FAIL 1 in Ns]',
+      '6 of 9 FAIL 1 not_null_orders_customer_id .................. [FAIL 1 in Ns]',
+      '7 of 9 FAIL 1 relationships_orders_customer_id__customer_id__ref_customers_  [FAIL 1 in Ns]',
+      '8 of 9 FAIL 1 accepted_values_orders_status__paid__open .... [FAIL 1 in Ns]',
+      '9 of 9 FAIL 1 expression_is_true_orders_amount___1 ......... [FAIL 1 in Ns]',
       'Finished 9 tests in Ns: 4 PASS, 0 WARN, 5 FAIL, 0 ERROR, 0 SKIP',
-      '  accepted_values_orders_status__paid__open: Got 1 result, configured to fail if != 0',
-      '  expression_is_true_orders_amount___1: Got 1 result, configured to fail if != 0',
+      '  unique_orders_id: Got 1 result, configured to fail if != 0',
       '  not_null_orders_customer_id: Got 1 result, configured to fail if != 0',
       '  relationships_orders_customer_id__customer_id__ref_customers_: Got 1 result, configured to fail if != 0',
-      '  unique_orders_id: Got 1 result, configured to fail if != 0',
+      '  accepted_values_orders_status__paid__open: Got 1 result, configured to fail if != 0',
+      '  expression_is_true_orders_amount___1: Got 1 result, configured to fail if != 0',
     ]);
     const results = JSON.parse(readFileSync(join(dir, 'target/run_results.json'), 'utf8')) as { results: Array<{ unique_id: string; status: string; failures: number }> };
     expect(results.results.find((x) => x.unique_id === 'test.shop.unique_orders_id')).toMatchObject({ status: 'fail', failures: 1 });
@@ -101,12 +101,12 @@ models:
     expect(r.code).toBe(0);
     expect(withoutTimings(r.stdout)).toEqual([
       'Running 3 tests with 1 thread',
-      '1 of 3 PASS accepted_values_orders_status__paid__open ...... [PASS in Ns]',
-      '2 of 3 WARN 1 not_null_orders_customer_id .................. [WARN 1 in Ns]',
-      '3 of 3 WARN 1 unique_orders_id ............................. [WARN 1 in Ns]',
+      '1 of 3 WARN 1 unique_orders_id ............................. [WARN 1 in Ns]',
+      '2 of 3 PASS accepted_values_orders_status__paid__open ...... [PASS in Ns]',
+      '3 of 3 WARN 1 not_null_orders_customer_id .................. [WARN 1 in Ns]',
       'Finished 3 tests in Ns: 1 PASS, 2 WARN, 0 FAIL, 0 ERROR, 0 SKIP',
-      '  warning: not_null_orders_customer_id: Got 1 result, configured to warn if >= 1',
       '  warning: unique_orders_id: Got 1 result, configured to warn if != 0',
+      '  warning: not_null_orders_customer_id: Got 1 result, configured to warn if >= 1',
     ]);
     expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select id, status from main_dbt_test__audit.not_null_orders_customer_id')).toEqual([{ id: 3, status: 'lost' }]);
   });
