@@ -7,7 +7,17 @@
 -- Silver whole). A trade keeps its transaction_key; new trades get keys after the largest, in
 -- (doc_id, line_number) order. member_key is the member's version valid on the trade date: when a
 -- late change in dim_member moves that version, the trades it covers are built again (a merge).
-with trades as (
+-- Only members with a dim_member version written since this fact's last build are looked at: a
+-- change that moves a version always writes one (dim_member's gold_ingest_ts).
+with
+{% if is_incremental() %}
+changed_members as (
+    select distinct bioguide_id from {{ ref('dim_member') }}
+    where gold_ingest_ts > (select max(gold_ingest_ts) from {{ this }})
+),
+
+{% endif %}
+trades as (
     select
         doc_id, line_number, filing_date, notification_date, transaction_date, bioguide_id, owner,
         ticker, asset_name, asset_type, transaction_type, amount_low, amount_high, silver_ingest_ts,
@@ -22,7 +32,7 @@ with trades as (
         f.doc_id, f.line_number, f.filing_date, f.notification_date, f.transaction_date, f.bioguide_id, f.owner,
         f.ticker, f.asset_name, f.asset_type, f.transaction_type, f.amount_low, f.amount_high, f.silver_ingest_ts,
         f.transaction_key
-    from {{ this }} as f
+    from (select * from {{ this }} semi join changed_members using (bioguide_id)) as f
     left join {{ ref('dim_member') }} as m
         on m.bioguide_id = f.bioguide_id and f.transaction_date between m.valid_from and m.valid_to
     where coalesce(m.member_key, -1) <> f.member_key
@@ -48,7 +58,8 @@ select
     coalesce(d.date_key, -1) as transaction_date_key,
     cast(coalesce((t.amount_low + t.amount_high) / 2, t.amount_low) as decimal(18, 2)) as amount_midpoint,
     cast(t.notification_date - t.transaction_date as integer) as days_to_notification,
-    t.* exclude (transaction_key)
+    t.* exclude (transaction_key),
+    cast(now() as timestamp) as gold_ingest_ts
 from trades as t
 left join new_keys as k
     on k.doc_id = t.doc_id and k.line_number = t.line_number
