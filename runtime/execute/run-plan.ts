@@ -392,11 +392,17 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
                 ? undefined
                 : { localDir: storage!.localPath(staging), prepare: () => mkdirSync(storage!.localPath(staging), { recursive: true }), committed: committedFiles },
           });
-          if (audit) {
-            // External models: the model reads as the files this commit would publish.
-            const kept = result.fileSet === 'add' ? committedFiles.filter((f) => !(result.superseded ?? []).includes(f.file)).map((f) => f.localPath) : [];
-            const staged = staging === undefined ? undefined : readParquetFiles(model, [...kept, `${storage!.localPath(staging)}/**/*.parquet`]);
-            await audit(staged);
+          // Audit what this commit would publish; a run that commits nothing has nothing to audit.
+          if (audit && (result.rows > 0 || !incremental)) {
+            if (staging === undefined) {
+              await audit();
+            } else {
+              // External models: the model reads as the files this commit would publish.
+              const kept = result.fileSet === 'add' ? committedFiles.filter((f) => !(result.superseded ?? []).includes(f.file)).map((f) => f.localPath) : [];
+              const stagedFiles = (await storage!.list(staging)).filter((f) => f.endsWith('.parquet')).map((f) => storage!.localPath(`${staging}/${f}`));
+              const files = [...kept, ...stagedFiles];
+              if (files.length > 0) await audit(readParquetFiles(model, files));
+            }
           }
           // A run with no new data writes nothing, its state included.
           if (result.rows > 0 || !incremental) {

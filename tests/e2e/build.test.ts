@@ -108,6 +108,42 @@ describe('smelter build', () => {
     expect(await query(dir, 'select count(*) as n from main.orders')).toEqual([{ n: '3' }]);
   });
 
+  it('audits an external incremental model on the files it would publish, and a day with no new rows', async () => {
+    const dir = writeTempProject({
+      'project.yml': PROJECT,
+      'models/sources.yml': SOURCES,
+      'models/schema.yml': 'version: 2\nmodels:\n  - name: lake_inc\n    columns:\n      - name: id\n        data_tests: [unique]\n',
+      'models/lake_inc.sql':
+        "{{ config(materialized='incremental', external=true, watermark='id', incremental_strategy='append', partition_by=['amount']) }}\nselect id, amount from {{ source('landing', 'orders') }}\n{% if is_incremental() %}where id > {{ watermark() }}{% endif %}\n",
+      'data/orders.csv': 'id,amount\n1,5\n2,20\n',
+    });
+    const build = async () => withoutTimings((await smelter(['build'], { projectDir: dir })).stdout).slice(1, 3);
+    expect(await build()).toEqual([
+      '1 of 2 OK incremental main.lake_inc ........................ [2 rows in Ns]',
+      '2 of 2 PASS unique_lake_inc_id ............................. [PASS in Ns]',
+    ]);
+    // Nothing new: nothing to publish, nothing to audit.
+    expect(await build()).toEqual([
+      '1 of 2 OK incremental main.lake_inc ........................ [0 rows in Ns]',
+      '2 of 2 PASS unique_lake_inc_id ............................. [PASS in Ns]',
+    ]);
+    // Id 3 twice: the audit reads the committed files plus the staged ones, and the day is refused.
+    land(dir, 'id,amount\n1,5\n2,20\n3,7\n3,8\n');
+    const refused = await smelter(['build'], { projectDir: dir });
+    expect(refused.code).toBe(1);
+    expect(withoutTimings(refused.stdout).slice(1, 3)).toEqual([
+      '1 of 2 ERROR incremental main.lake_inc ..................... [ERROR in Ns]',
+      '2 of 2 FAIL 1 unique_lake_inc_id ........................... [FAIL 1 in Ns]',
+    ]);
+    expect(await query(dir, 'select count(*) as n from main.lake_inc')).toEqual([{ n: '2' }]);
+    land(dir, 'id,amount\n1,5\n2,20\n3,7\n');
+    expect(await build()).toEqual([
+      '1 of 2 OK incremental main.lake_inc ........................ [1 row in Ns]',
+      '2 of 2 PASS unique_lake_inc_id ............................. [PASS in Ns]',
+    ]);
+    expect(await query(dir, 'select count(*) as n from main.lake_inc')).toEqual([{ n: '3' }]);
+  });
+
   it('run does not test, and test reads what is published', async () => {
     const dir = project();
     land(dir, 'id,amount\n1,5\n1,6\n');
