@@ -16,6 +16,7 @@ import type { Engine } from './engine/engine.js';
 import type { TargetConfig } from './project/project-config.js';
 import { LocalStateStore } from './state/local-state-store.js';
 import type { StateRecord } from './state/state-record.js';
+import type { StateStore } from './state/state-store.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
@@ -200,7 +201,7 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
   const target = p.project.config.target;
   const { engine, release } = await leaseEngine(target);
   let run: RunResult;
-  let stateStore: LocalStateStore | undefined;
+  let stateStore: OpenStateStore | undefined;
   try {
     const planned = plan.nodes.map((id) => p.manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model');
     const buildsExternal = planned.some((n) => n.config.external);
@@ -256,13 +257,16 @@ function openStorage(p: ParsedProject): Storage {
   return new LocalStorage(resolve(p.project.config.dir, target.storage), target.storage);
 }
 
-async function openStateStore(p: ParsedProject, engine: Engine): Promise<LocalStateStore> {
-  const { state } = p.project.config.target;
-  if (state.backend !== 'local') {
-    throw new ProjectError(`state backend ${state.backend} is not available in this version of smelter yet (target ${p.project.config.target.name})`, {
-      code: 'config',
-      location: { file: 'project.yml' },
-    });
+/** A state store this invocation opened, and closes. */
+type OpenStateStore = StateStore & { close(): void };
+
+/** The target's state backend: `local` (a table in its database) or `dynamodb` (SPEC §5). */
+async function openStateStore(p: ParsedProject, engine: Engine): Promise<OpenStateStore> {
+  const target = p.project.config.target;
+  if (target.state.backend === 'dynamodb') {
+    // Imported here: the AWS SDK is loaded only by projects that keep state in DynamoDB.
+    const { DynamoDbStateStore } = await import('./state/dynamodb-state-store.js');
+    return DynamoDbStateStore.open({ table: target.state.table!, leaseSeconds: target.state.lease_seconds, target: target.name });
   }
   return LocalStateStore.open(engine);
 }
@@ -298,7 +302,7 @@ function statefulKeys(nodes: readonly ManifestNode[]): string[] {
   return nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n)).map(stateKey);
 }
 
-async function withStateStore<T>(p: ParsedProject, work: (store: LocalStateStore) => Promise<T>): Promise<T> {
+async function withStateStore<T>(p: ParsedProject, work: (store: StateStore) => Promise<T>): Promise<T> {
   const engine = await openTargetDatabase(p.project.config.target);
   try {
     const store = await openStateStore(p, engine);

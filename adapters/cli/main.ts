@@ -16,6 +16,11 @@ import { createRunReporter, jsonLine, processOutput, type Output } from './repor
 const VERSION = '0.1.0';
 
 /** The `smelter` command: argv in, exit code out. Parsing and printing only. */
+// The AWS SDK warns on Node 20 that its releases after January 2027 will need Node 22. smelter pins
+// its SDK version, so the warning says nothing to a user, yet it would print on every run that
+// keeps state in DynamoDB. A user who sets the variable keeps their choice.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export async function main(argv: readonly string[], output: Output = processOutput): Promise<number> {
   let args: CliArgs | undefined;
   try {

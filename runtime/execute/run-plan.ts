@@ -19,7 +19,7 @@ import {
 } from '../materializations/index.js';
 import type { ProgramStrategy } from '../materializations/materialization.js';
 import type { StateRecord } from '../state/state-record.js';
-import type { StateStore } from '../state/state-store.js';
+import type { Lease, StateStore } from '../state/state-store.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import { crashPointFor, type CrashPoint } from './crash-points.js';
 import { publishFileSet, readFileSetManifest, recoverExternal, stagingKey, writeFileSetManifest } from './publish.js';
@@ -416,7 +416,7 @@ async function buildNode(node: ModelNode | SeedNode, connection: EngineConnectio
             await stateStore.commit(connection, nextState(model, result, state, renv.invocationId, pointer), state?.version);
           }
           return result;
-        }).finally(() => lease.release());
+        }).finally(() => releaseLease(lease));
         scope.crash('after-commit', node.name);
         if (pointer !== null) await publishFileSet(storage!, connection, model, pointer, (point) => scope.crash(point, node.name));
         rows = outcome.rows;
@@ -555,7 +555,7 @@ async function buildMicrobatch(
       scope.crash('before-state-commit', node.name);
       await stateStore.commit(connection, record, state?.version);
       return record;
-    }).finally(() => lease.release());
+    }).finally(() => releaseLease(lease));
     scope.crash('after-commit', node.name);
     if (pointer !== null) await publishFileSet(scope.storage!, connection, node, pointer, (point) => scope.crash(point, node.name));
     state = next;
@@ -609,6 +609,11 @@ function auditFor(node: ModelNode | SeedNode, connection: EngineConnection, scop
       });
     }
   };
+}
+
+/** A lease that cannot be released (a network fault) expires by itself; the model's outcome stands. */
+async function releaseLease(lease: Lease): Promise<void> {
+  await lease.release().catch(() => undefined);
 }
 
 async function inTransaction<T>(connection: EngineConnection, signal: AbortSignal, work: () => Promise<T>): Promise<T> {

@@ -36,6 +36,13 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
         { code: 'config', location: { file: node.original_file_path }, node: id },
       );
     }
+    if (target.state.backend === 'dynamodb' && (node.config.materialized === 'incremental' || node.config.materialized === 'scd2') && !node.config.external) {
+      // DynamoDB and DuckDB cannot commit together: only a file set (committed by its state record) can.
+      throw new ProjectError(
+        `target ${target.name} keeps state in DynamoDB, so ${node.config.materialized} model ${node.name} must be external (its files commit with its state record; a database table cannot)`,
+        { code: 'config', location: { file: node.original_file_path }, node: id, hint: 'set external: true' },
+      );
+    }
     if (target.database === ':memory:' && node.config.materialized !== 'view' && !node.config.external) {
       throw new ProjectError(
         `target ${target.name} keeps its database in memory, so ${node.config.materialized} model ${node.name} must be external (nothing else outlives the process)`,

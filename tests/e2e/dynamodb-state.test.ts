@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { queryDuckDB, smelter } from '../helpers/cli.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+
+/**
+ * `state: { backend: dynamodb }` end to end: the smelter binary keeps its state records in a real
+ * DynamoDB server (dynalite on 127.0.0.1), external models commit with them, a killed run is
+ * finished by the next one, and a model another run holds is refused.
+ */
+
+let server: Server;
+let endpoint: string;
+let client: DynamoDBClient;
+let tableCount = 0;
+
+beforeAll(async () => {
+  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** A fresh state table per test, as a deployment provisions it (partition key table_name). */
+async function newTable(): Promise<string> {
+  const name = `smelter-state-${++tableCount}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'table_name', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'table_name', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  return name;
+}
+
+const FACT =
+  "{{ config(materialized='incremental', external=true, watermark='id', incremental_strategy='append') }}\nselect id, amount from {{ source('landing', 'orders') }}\n{% if is_incremental() %}where id > {{ watermark() }}{% endif %}\n";
+
+function project(table: string, model = FACT): string {
+  return writeTempProject({
+    'project.yml': `name: ddb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1, state: { backend: dynamodb, table: ${table}, lease_seconds: 60 } }\n`,
+    'models/sources.yml': "version: 2\nsources:\n  - name: landing\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n",
+    'models/fact.sql': model,
+    'data/orders.csv': 'id,amount\n1,5\n2,20\n',
+  });
+}
+
+const env = () => ({ AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+const run = (dir: string, extra: Record<string, string> = {}) => smelter(['run'], { projectDir: dir, env: { ...env(), ...extra } });
+const land = (dir: string, csv: string) => writeFileSync(join(dir, 'data/orders.csv'), csv);
+const rows = (dir: string) => queryDuckDB(join(dir, 'target/dev.duckdb'), 'select id, amount from main.fact order by id');
+
+describe('the dynamodb state backend', () => {
+  it('keeps the state records of external models in DynamoDB, run after run', async () => {
+    const table = await newTable();
+    const dir = project(table);
+    expect((await run(dir)).code).toBe(0);
+    land(dir, 'id,amount\n1,5\n2,20\n3,30\n');
+    const second = await run(dir);
+    expect(second.stderr).toBe('');
+    expect(second.stdout).toMatch(/OK incremental main\.fact \.+ \[1 row in/);
+    expect(await rows(dir)).toEqual([
+      { id: '1', amount: '5' },
+      { id: '2', amount: '20' },
+      { id: '3', amount: '30' },
+    ]);
+    const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: { table_name: { S: 'main.fact' } }, ConsistentRead: true }));
+    expect({ version: Item?.version, value: Item?.last_processed_value, total: Item?.rows_total, pointer: Item?.manifest_pointer }).toEqual({
+      version: { N: '2' },
+      value: { S: '3' },
+      total: { N: '3' },
+      pointer: { S: '.smelter/manifests/main.fact/v2.json' },
+    });
+    const shown = await smelter(['state', 'show', '--output', 'json'], { projectDir: dir, env: env() });
+    expect(JSON.parse(shown.stdout)).toMatchObject([{ table_name: 'main.fact', version: 2, last_processed_value: '3', rows_processed: 1 }]);
+  });
+
+  it('a run killed after its commit is finished by the next run', async () => {
+    const table = await newTable();
+    const dir = project(table);
+    expect((await run(dir)).code).toBe(0);
+    land(dir, 'id,amount\n1,5\n2,20\n3,30\n');
+    const killed = await run(dir, { SMELTER_CRASH_AT: 'after-commit' });
+    expect(killed.code).toBe(null);
+    expect((await run(dir)).code).toBe(0);
+    expect(await rows(dir)).toEqual([
+      { id: '1', amount: '5' },
+      { id: '2', amount: '20' },
+      { id: '3', amount: '30' },
+    ]);
+  });
+
+  it('refuses a model another run holds, and an incremental database table', async () => {
+    const table = await newTable();
+    const dir = project(table);
+    const until = Date.now() + 60_000;
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { table_name: { S: 'lease#main.fact' }, run_id: { S: 'other-run' }, acquired_at: { N: String(Date.now()) }, expires_at: { N: String(until) } },
+      }),
+    );
+    const held = await run(dir);
+    expect(held.code).toBe(1);
+    expect(held.stdout).toContain(`another run holds main.fact: run other-run, lease until ${new Date(until).toISOString()}`);
+
+    const tableModel = project(await newTable(), FACT.replace('external=true, ', ''));
+    const refused = await run(tableModel);
+    expect({ code: refused.code, stderr: refused.stderr.trim() }).toEqual({
+      code: 2,
+      stderr:
+        'error: models/fact.sql: target dev keeps state in DynamoDB, so incremental model fact must be external (its files commit with its state record; a database table cannot) (set external: true)',
+    });
+  });
+});
