@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
@@ -132,6 +132,8 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
     } catch (error) {
       if (error instanceof SmelterError) {
         errors.push(error);
+        // What an earlier compile wrote is not this model any more.
+        rmSync(join(targetDir, 'compiled', node.original_file_path), { force: true });
         continue;
       }
       throw error;
