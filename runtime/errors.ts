@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'execution'
   | 'locked'
   | 'state'
+  | 'audit'
   | 'interrupted';
 
 export interface SmelterErrorOptions {
@@ -106,6 +107,16 @@ export class ExecutionError extends SmelterError {
   constructor(message: string, options: SmelterErrorOptions = {}) {
     super(message, options);
     this.name = 'ExecutionError';
+  }
+}
+
+/** `build`: a model's tests failed on its new contents, so it was not published (its data and state are as before). */
+export class AuditError extends SmelterError {
+  readonly code = 'audit' as const;
+  readonly exitCode = 1;
+  constructor(message: string, options: SmelterErrorOptions = {}) {
+    super(message, options);
+    this.name = 'AuditError';
   }
 }
 

@@ -9,6 +9,7 @@ export { loadProject, type LoadedProject } from './project/load-project.js';
 export { parseProject, type ParseResult } from './parse/parse-project.js';
 export { buildDag, findCycle, topologicalOrder } from './graph/dag.js';
 export { selectNodes } from './select/select.js';
+export { parseSelector } from './select/selector.js';
 export { planRun, type RunPlan } from './plan/plan.js';
 export { renderModel } from './render/render-model.js';
 export type { NodeResult, RunEvent, RunResult } from './execute/results.js';

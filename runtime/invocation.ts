@@ -307,13 +307,18 @@ function statefulKeys(nodes: readonly ManifestNode[]): string[] {
 async function withStateStore<T>(p: ParsedProject, work: (store: StateStore) => Promise<T>): Promise<T> {
   const engine = await openTargetDatabase(p.project.config.target);
   try {
-    const store = await openStateStore(p, engine);
-    try {
-      return await work(store);
-    } finally {
-      store.close();
-    }
+    return await withStateStoreOn(p, engine, work);
   } finally {
     engine.close();
+  }
+}
+
+/** `work` with the target's state store, on a database that is already open (a session's). */
+export async function withStateStoreOn<T>(p: ParsedProject, engine: Engine, work: (store: StateStore) => Promise<T>): Promise<T> {
+  const store = await openStateStore(p, engine);
+  try {
+    return await work(store);
+  } finally {
+    store.close();
   }
 }

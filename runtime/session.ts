@@ -1,5 +1,6 @@
 import type { Engine } from './engine/engine.js';
-import { openProject, openTargetDatabase, runParsed, type BuildCommand, type InvocationOptions, type ParsedProject, type RunOutcome } from './invocation.js';
+import { openProject, openTargetDatabase, runParsed, withStateStoreOn, type BuildCommand, type InvocationOptions, type ParsedProject, type RunOutcome } from './invocation.js';
+import type { StateRecord } from './state/state-record.js';
 import type { TargetConfig } from './project/project-config.js';
 
 export interface SessionOptions {
@@ -30,6 +31,18 @@ export class Session {
   /** `run`, `seed` or `build`, as `runProject` does, on the session's parsed project and open database. */
   run(command: BuildCommand, options: SessionRunOptions = {}): Promise<RunOutcome> {
     const next = this.queue.then(() => this.runNow(command, options));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The committed state records of these models (`schema.name`), read after the runs before it. */
+  state(tableNames: readonly string[], options: Pick<SessionRunOptions, 'target' | 'vars'> = {}): Promise<ReadonlyMap<string, StateRecord>> {
+    const next = this.queue.then(async () => {
+      if (this.closed) throw new Error('this session is closed');
+      const project = this.project({ ...options, projectDir: this.options.projectDir, env: this.options.env });
+      const engine = await this.engine(project.project.config.target);
+      return withStateStoreOn(project, engine, (store) => store.read(tableNames));
+    });
     this.queue = next.catch(() => undefined);
     return next;
   }

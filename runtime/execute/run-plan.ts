@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { CompileError, ExecutionError, InterruptedError, SmelterError } from '../errors.js';
+import { AuditError, CompileError, ExecutionError, InterruptedError, SmelterError } from '../errors.js';
 import type { Manifest, ModelNode, SeedNode, TestNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
@@ -603,7 +603,7 @@ function auditFor(node: ModelNode | SeedNode, connection: EngineConnection, scop
       if (result.status === 'fail' || result.status === 'error') failed.push(result);
     }
     if (failed.length > 0) {
-      throw new ExecutionError(`${node.name} was not published: its ${failed.length === 1 ? 'test' : 'tests'} ${failed.map((f) => f.name).join(', ')} failed`, {
+      throw new AuditError(`${node.name} was not published: its ${failed.length === 1 ? 'test' : 'tests'} ${failed.map((f) => f.name).join(', ')} failed`, {
         node: node.unique_id,
         location: { file: node.original_file_path },
       });

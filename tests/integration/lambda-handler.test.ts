@@ -1,0 +1,133 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { queryDuckDB } from '../helpers/duckdb.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+import { handler, InvocationFailure } from '../../adapters/lambda/handler.js';
+
+/**
+ * The Lambda handler on a project whose `aws` target is local (a DuckDB file, local storage, local
+ * state): event validation, the result, the error names Step Functions match, the deadline, and the
+ * warm reuse of the parsed project.
+ */
+
+const PROJECT = `name: lam
+vars:
+  factor: 1
+target: dev
+targets:
+  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }
+  aws: { database: target/aws.duckdb, storage: target/lake, threads: 1 }
+`;
+
+function project(): string {
+  return writeTempProject({
+    'project.yml': PROJECT,
+    'models/sources.yml': "version: 2\nsources:\n  - name: landing\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n",
+    'models/schema.yml': 'version: 2\nmodels:\n  - name: fact\n    columns:\n      - name: id\n        data_tests: [unique]\n',
+    'models/fact.sql':
+      "{{ config(materialized='incremental', external=true, watermark='id', incremental_strategy='append') }}\nselect id, amount * {{ var('factor') }} as amount from {{ source('landing', 'orders') }}\n{% if is_incremental() %}where id > {{ watermark() }}{% endif %}\n",
+    'models/slow.sql': "{{ config(materialized='table') }}\nselect count(*) as n from range(3000000000) t(i) where i % 7 = 3\n",
+    'data/orders.csv': 'id,amount\n1,5\n2,20\n',
+  });
+}
+
+async function invoke(dir: string, event: unknown, remainingMs?: number) {
+  process.env.SMELTER_PROJECT_DIR = dir;
+  try {
+    return { ok: await handler(event, remainingMs === undefined ? {} : { getRemainingTimeInMillis: () => remainingMs }) };
+  } catch (error) {
+    if (!(error instanceof InvocationFailure)) throw error;
+    return { name: error.name, summary: JSON.parse(error.message) as { error?: string; results?: Array<{ unique_id: string; status: string }> } };
+  }
+}
+
+const children: ChildProcess[] = [];
+
+afterAll(() => {
+  delete process.env.SMELTER_PROJECT_DIR;
+  for (const child of children) child.kill('SIGKILL');
+});
+
+describe('the Lambda handler', () => {
+  it('builds the selection on the aws target and returns results and watermarks; warm invocations reuse the parsed project', async () => {
+    const dir = project();
+    const first = await invoke(dir, { select: ['fact'] });
+    expect(first.ok).toMatchObject({
+      status: 'success',
+      results: [
+        { unique_id: 'model.lam.fact', status: 'success', rows: 2 },
+        { unique_id: 'test.lam.unique_fact_id', status: 'pass', rows: 0 },
+      ],
+      watermarks: { 'main.fact': '2' },
+    });
+    expect(typeof first.ok?.invocation_id).toBe('string');
+    // Warm: the project parsed at the first invocation is used, even if a file changed since.
+    writeFileSync(join(dir, 'models/fact.sql'), 'this is not SQL');
+    writeFileSync(join(dir, 'data/orders.csv'), 'id,amount\n1,5\n2,20\n3,7\n');
+    const second = await invoke(dir, { command: 'run', select: ['fact'] });
+    expect(second.ok).toMatchObject({ results: [{ unique_id: 'model.lam.fact', status: 'success', rows: 1 }], watermarks: { 'main.fact': '3' } });
+  });
+
+  it('refuses a bad event as ProjectError, with nothing run', async () => {
+    const dir = project();
+    const cases: Array<[unknown, RegExp]> = [
+      [{ selects: ['fact'] }, /unknown event field selects/],
+      [{ command: 'deploy' }, /command must be one of build, run, test, seed/],
+      [{ select: ['fact+1+'] }, /fact\+1\+/],
+      [{ select: ['nothing_here'] }, /the selection matches nothing/],
+      [{ select: ['fact'], vars: { undeclared: 1 } }, /undeclared/],
+      [{ select: ['fact'], vars: { factor: 'two' } }, /factor/],
+      [{ select: "fact'; drop table x; --" }, /select must be a list of selector strings/],
+    ];
+    for (const [event, message] of cases) {
+      const r = await invoke(dir, event);
+      expect({ event, name: r.name }).toEqual({ event, name: 'ProjectError' });
+      expect(r.summary?.error).toMatch(message);
+    }
+    expect(await queryDuckDB(join(dir, 'target/aws.duckdb'), "select count(*) as n from information_schema.tables where table_name = 'fact'").catch(() => [{ n: '0' }])).toEqual([{ n: '0' }]);
+  });
+
+  it('names a failed test TestFailed (also when it stopped its model in the audit) and a failed model ModelFailed, with the run summary', async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'data/orders.csv'), 'id,amount\n1,5\n1,6\n');
+    const failedTest = await invoke(dir, { select: ['fact'] });
+    expect(failedTest.name).toBe('TestFailed');
+    expect(failedTest.summary?.results?.map((r) => [r.unique_id, r.status])).toEqual([
+      ['model.lam.fact', 'error'],
+      ['test.lam.unique_fact_id', 'fail'],
+    ]);
+    const other = project();
+    writeFileSync(join(other, 'models/slow.sql'), "{{ config(materialized='table') }}\nselect * from no_such_table\n");
+    const failedModel = await invoke(other, { command: 'run', select: ['slow'] });
+    expect(failedModel.name).toBe('ModelFailed');
+    expect(failedModel.summary?.results?.map((r) => [r.unique_id, r.status])).toEqual([['model.lam.slow', 'error']]);
+  });
+
+  it('stops before the deadline as Timeout, committing nothing', async () => {
+    const dir = project();
+    const r = await invoke(dir, { command: 'run', select: ['slow'] }, 400);
+    expect(r.name).toBe('Timeout');
+    expect(await queryDuckDB(join(dir, 'target/aws.duckdb'), "select count(*) as n from information_schema.tables where table_name = 'slow'")).toEqual([{ n: '0' }]);
+  }, 30_000);
+
+  it('names a database another process holds ConcurrentRun (Step Functions retries it)', async () => {
+    const dir = project();
+    mkdirSync(join(dir, 'target'), { recursive: true });
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { DuckDBInstance } from '@duckdb/node-api'; const i = await DuckDBInstance.create(${JSON.stringify(join(dir, 'target/aws.duckdb'))}); await i.connect(); console.log('held'); setInterval(() => {}, 1000);`,
+      ],
+      { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    children.push(holder);
+    await new Promise<void>((resolve) => holder.stdout!.on('data', () => resolve()));
+    const r = await invoke(dir, { select: ['fact'] });
+    expect(r.name).toBe('ConcurrentRun');
+    expect(r.summary?.error).toContain('is locked by another process');
+  });
+});
