@@ -11,6 +11,7 @@ export { buildDag, findCycle, topologicalOrder } from './graph/dag.js';
 export { selectNodes } from './select/select.js';
 export { parseSelector } from './select/selector.js';
 export { planRun, type RunPlan } from './plan/plan.js';
+export { stateMachineFor, RETRIED_ERRORS, type StateMachineOptions } from './plan/state-machine.js';
 export { renderModel } from './render/render-model.js';
 export type { NodeResult, RunEvent, RunResult } from './execute/results.js';
 export type { StateRecord } from './state/state-record.js';
@@ -21,6 +22,7 @@ export {
   compileProject,
   runProject,
   testProject,
+  stateMachine,
   showState,
   resetState,
   type Command,

@@ -8,6 +8,7 @@ import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
 import { selectNodes, type StateManifest } from './select/select.js';
 import { planRun } from './plan/plan.js';
+import { stateMachineFor, type StateMachineOptions } from './plan/state-machine.js';
 import { renderModel } from './render/render-model.js';
 import { executePlan, isStateful, stateKey } from './execute/run-plan.js';
 import { LocalStorage } from './storage/local-storage.js';
@@ -173,6 +174,24 @@ export async function runProject(command: BuildCommand, options: InvocationOptio
 /** `smelter test`: the selected data tests (and those attached to selected models), on published data. */
 export function testProject(options: InvocationOptions): Promise<RunOutcome> {
   return runProject('test', options);
+}
+
+/** `smelter stepfunctions`: the state machine that builds the selected models through the Lambda adapter. */
+export async function stateMachine(
+  options: InvocationOptions & Pick<StateMachineOptions, 'functionArn' | 'granularity' | 'command'>,
+): Promise<Record<string, unknown>> {
+  const p = openProject(options);
+  const { nodes } = selectFrom(p, options, ['model']);
+  return stateMachineFor(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), {
+    functionArn: options.functionArn,
+    granularity: options.granularity,
+    command: options.command,
+    target: options.target,
+    vars: options.vars,
+    fullRefresh: options.fullRefresh,
+    eventTimeStart: options.eventTimeStart,
+    eventTimeEnd: options.eventTimeEnd,
+  });
 }
 
 /** The target's DuckDB database, opened with its settings. */

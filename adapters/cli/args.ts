@@ -7,6 +7,7 @@ export const COMMANDS = {
   run: 'build the selected models in graph order, --threads at a time',
   test: 'run the selected data tests (and the tests of the selected models) on committed data',
   build: 'seeds, models and their tests in graph order; a model is published only if its tests pass',
+  stepfunctions: 'print a Step Functions state machine (ASL JSON) that builds the selection through the Lambda adapter',
   seed: 'load the CSV files in seeds/ as tables',
   ls: 'list the selected nodes (parse only, no database)',
   state: 'state show: print the committed state of incremental, scd2 and external models; state reset --select: forget it',
@@ -34,6 +35,9 @@ export interface CliArgs {
   readonly logFormat: 'text' | 'json';
   readonly output: 'name' | 'path' | 'json';
   readonly debug: boolean;
+  /** stepfunctions: the Lambda function's ARN, and one invocation per level or per model. */
+  readonly functionArn?: string;
+  readonly granularity: 'level' | 'model';
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -54,6 +58,8 @@ const FLAGS: Flag[] = [
   { name: '--log-format', takes: 'one' },
   { name: '--output', takes: 'one', alias: '-o' },
   { name: '--debug', takes: 'none', alias: '-d' },
+  { name: '--function-arn', takes: 'one' },
+  { name: '--granularity', takes: 'one' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -117,6 +123,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   }
   const logFormat = one('--log-format') ?? 'text';
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log-format must be text or json, got '${logFormat}'`);
+  const granularity = one('--granularity') ?? 'level';
+  if (granularity !== 'level' && granularity !== 'model') throw new UsageError(`--granularity must be level or model, got '${granularity}'`);
+  if (command === 'stepfunctions' && one('--function-arn') === undefined) throw new UsageError('stepfunctions needs --function-arn: the Lambda function the state machine invokes');
   const output = one('--output') ?? 'name';
   if (output !== 'name' && output !== 'path' && output !== 'json') throw new UsageError(`--output must be name, path or json, got '${output}'`);
   return {
@@ -139,6 +148,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     logFormat,
     output,
     debug: has('--debug'),
+    functionArn: one('--function-arn'),
+    granularity,
   };
 }
 
@@ -189,6 +200,8 @@ export function helpText(): string {
     "  --full-refresh            rebuild incremental models from scratch (a model's full_refresh config wins)",
     '  --force                   with --full-refresh or state reset: also rebuild scd2 models',
     '  --debug                   print stack traces',
+    '  --function-arn ARN        stepfunctions: the Lambda function to invoke',
+    '  --granularity level|model stepfunctions: one invocation per graph level (default) or per model',
     '',
     'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',
   ].join('\n');

@@ -3,6 +3,7 @@ import {
   listNodes,
   compileProject,
   runProject,
+  stateMachine,
   showState,
   resetState,
   type ManifestNode,
@@ -80,6 +81,16 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
         output.out(`Compiled ${n} model${n === 1 ? '' : 's'} to ${outcome.outputDir}/${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
       }
       return outcome.errors.length > 0 ? 2 : 0;
+    }
+    case 'stepfunctions': {
+      const definition = await stateMachine({
+        ...options,
+        functionArn: args.functionArn!,
+        granularity: args.granularity,
+        command: 'build',
+      });
+      output.out(JSON.stringify(definition, null, 2));
+      return 0;
     }
     case 'state': {
       if (args.subcommand === 'reset') {

@@ -9,13 +9,14 @@ import { fixtureCopier, lines, queryDuckDB, smelter } from '../helpers/cli.js';
 const copy = fixtureCopier();
 
 const COMMAND_LINES = [
-  '  compile  render the selected models to target/compiled/ and write target/manifest.json',
-  '  run      build the selected models in graph order, --threads at a time',
-  '  test     run the selected data tests (and the tests of the selected models) on committed data',
-  '  build    seeds, models and their tests in graph order; a model is published only if its tests pass',
-  '  seed     load the CSV files in seeds/ as tables',
-  '  ls       list the selected nodes (parse only, no database)',
-  '  state    state show: print the committed state of incremental, scd2 and external models; state reset --select: forget it',
+  '  compile        render the selected models to target/compiled/ and write target/manifest.json',
+  '  run            build the selected models in graph order, --threads at a time',
+  '  test           run the selected data tests (and the tests of the selected models) on committed data',
+  '  build          seeds, models and their tests in graph order; a model is published only if its tests pass',
+  '  stepfunctions  print a Step Functions state machine (ASL JSON) that builds the selection through the Lambda adapter',
+  '  seed           load the CSV files in seeds/ as tables',
+  '  ls             list the selected nodes (parse only, no database)',
+  '  state          state show: print the committed state of incremental, scd2 and external models; state reset --select: forget it',
 ];
 
 /** The lines of the `commands:` section of the help text. */
