@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import dynalite from 'dynalite';
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
 import { queryDuckDB, smelter } from '../helpers/cli.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
@@ -14,37 +12,26 @@ import { writeTempProject } from '../helpers/temp-project.js';
  * finished by the next one, and a model another run holds is refused.
  */
 
-let server: Server;
+let dynamo: Awaited<ReturnType<typeof startDynalite>>;
 let endpoint: string;
 let client: DynamoDBClient;
 let tableCount = 0;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dynamo = await startDynalite();
+  endpoint = dynamo.endpoint;
   client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 });
 
 afterAll(async () => {
   client?.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await dynamo?.close();
 });
 
-/** A fresh state table per test, as a deployment provisions it (partition key table_name). */
+/** A fresh state table per test. */
 async function newTable(): Promise<string> {
   const name = `smelter-state-${++tableCount}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'table_name', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'table_name', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createStateTable(client, name);
   return name;
 }
 

@@ -1,9 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 import {
-  CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -14,6 +10,7 @@ import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../../runtim
 import type { StateRecord } from '../../runtime/state/state-record.js';
 import type { EngineConnection } from '../../runtime/engine/engine.js';
 import { StateError } from '../../runtime/errors.js';
+import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
 
 /**
  * The dynamodb state backend against dynalite (an in-process DynamoDB on LevelDB, in memory),
@@ -26,7 +23,7 @@ const T0 = Date.parse('2025-01-11T10:30:00.000Z');
 /** commit() does not use the transaction on this backend. */
 const NO_TRANSACTION = undefined as unknown as EngineConnection;
 
-let server: Server;
+let dynamo: Awaited<ReturnType<typeof startDynalite>>;
 let endpoint: string;
 let client: DynamoDBClient;
 
@@ -34,37 +31,18 @@ function newClient(): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 2 });
 }
 
-async function createTable(name: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'table_name', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'table_name', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  for (let i = 0; i < 100; i++) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`table ${name} did not become ACTIVE`);
-}
+const createTable = (name: string) => createStateTable(client, name);
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dynamo = await startDynalite();
+  endpoint = dynamo.endpoint;
   client = newClient();
   await createTable(TABLE);
 });
 
 afterAll(async () => {
   client?.destroy();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await dynamo?.close();
 });
 
 function record(tableName: string, overrides: Partial<StateRecord> = {}): StateRecord {
