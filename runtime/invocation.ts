@@ -159,8 +159,8 @@ export type BuildCommand = 'run' | 'seed' | 'test' | 'build';
 const PLANNED_TYPES: Readonly<Record<BuildCommand, readonly string[]>> = {
   run: ['model'],
   seed: ['seed'],
-  test: ['test'],
-  build: ['model', 'seed', 'test'],
+  test: ['test', 'unit_test'],
+  build: ['model', 'seed', 'test', 'unit_test'],
 };
 
 /** `smelter run`, `seed` or `build`: plan, open the database, execute, close it. */
@@ -233,6 +233,7 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
     if (planned.some(isStateful) || readsExternal) stateStore = await openStateStore(p, engine);
     const storage = buildsExternal || readsExternal ? openStorage(p) : undefined;
     run = await executePlan({
+      openScratch: () => openTargetDatabase({ ...target, databasePath: ':memory:', settings: {} }),
       stateStore,
       storage,
       eventTimeStart: options.eventTimeStart,

@@ -38,7 +38,7 @@ const STATUS_WORD: Record<NodeResult['status'], string> = { success: 'OK', error
 
 /** `3 of 7 OK table gold.fact ... [1,250 rows in 0.42s]`; a test: `2 of 5 FAIL 3 unique_dim_x_id ... [FAIL 3 in 0.01s]` */
 export function formatNodeLine(result: NodeResult, index: number, total: number): string {
-  if (result.resource_type === 'test') return formatTestLine(result, index, total);
+  if (result.resource_type === 'test' || result.resource_type === 'unit_test') return formatTestLine(result, index, total);
   const head = `${index} of ${total} ${STATUS_WORD[result.status]} ${result.kind} ${result.relation}`;
   const dots = ' '.padEnd(Math.max(1, 60 - head.length), '.');
   const time = `${result.seconds.toFixed(2)}s`;
@@ -61,8 +61,9 @@ function formatTestLine(result: NodeResult, index: number, total: number): strin
 /** Counts and failures after a run. */
 export function formatSummary(run: RunResult, what: string): string[] {
   const count = (s: NodeResult['status']) => run.results.filter((r) => r.status === s).length;
-  const tested = run.results.some((r) => r.resource_type === 'test');
-  const built = run.results.some((r) => r.resource_type !== 'test');
+  const isTest = (r: NodeResult) => r.resource_type === 'test' || r.resource_type === 'unit_test';
+  const tested = run.results.some(isTest);
+  const built = run.results.some((r) => !isTest(r));
   const counts = [
     ...(built || !tested ? [`${count('success')} OK`] : []),
     ...(tested ? [`${count('pass')} PASS`, `${count('warn')} WARN`, `${count('fail')} FAIL`] : []),

@@ -55,6 +55,8 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
           external_location: n.external_location ?? null,
           loaded_at_field: n.loaded_at_field ?? null,
         };
+      case 'unit_test':
+        return { ...common, model: n.model, given: n.given, expect: { rows: n.expect }, overrides: n.overrides, checksum: { name: 'sha256', checksum: n.checksum } };
       case 'test':
         return {
           ...common,
@@ -89,6 +91,7 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
     },
     nodes: { ...pick('model'), ...pick('seed'), ...pick('test') },
     sources: pick('source'),
+    unit_tests: pick('unit_test'),
     macros: Object.fromEntries(
       Object.values(manifest.macros).map((m) => [
         m.unique_id,

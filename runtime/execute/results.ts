@@ -4,7 +4,7 @@ import type { SmelterError } from '../errors.js';
 export interface NodeResult {
   readonly unique_id: string;
   readonly name: string;
-  readonly resource_type: 'model' | 'seed' | 'test';
+  readonly resource_type: 'model' | 'seed' | 'test' | 'unit_test';
   /** `table`, `view`, `seed`, ... as printed. */
   readonly kind: string;
   /** `schema.alias`. */

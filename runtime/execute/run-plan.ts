@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AuditError, CompileError, ExecutionError, InterruptedError, SmelterError } from '../errors.js';
-import type { Manifest, ModelNode, SeedNode, TestNode } from '../manifest/types.js';
+import type { Manifest, ModelNode, SeedNode, TestNode, UnitTestNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
 import type { RunPlan } from '../plan/plan.js';
@@ -33,6 +33,7 @@ import { schedule } from './scheduler.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
 import type { NodeResult, RunEvent, RunResult } from './results.js';
 import { runOneTest } from './run-tests.js';
+import { runUnitTest } from './run-unit-test.js';
 
 export interface ExecuteOptions {
   readonly project: LoadedProject;
@@ -46,6 +47,8 @@ export interface ExecuteOptions {
   readonly invocationId?: string;
   readonly runStartedAt?: Date;
   readonly onEvent?: (event: RunEvent) => void;
+  /** A scratch in-memory database for each unit test. */
+  readonly openScratch?: () => Promise<Engine>;
   /** Where incremental models keep their state; required when the plan has any. */
   readonly stateStore?: StateStore;
   /** --full-refresh: rebuild incremental models from scratch (a model's full_refresh config wins). */
@@ -163,6 +166,13 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         }
         const connection = await acquire();
         try {
+          if (node.resource_type === 'unit_test') {
+            if (!options.openScratch) throw new Error('unit tests need a scratch database');
+            const result = await runUnitTest(node, connection, options.openScratch, renv, signal);
+            // A failed unit test stops its model, as dbt's build does.
+            if (result.status === 'fail' || result.status === 'error') throw new NodeFailure(result);
+            return result;
+          }
           if (node.resource_type !== 'test') return await buildNode(node as ModelNode | SeedNode, connection, scope, signal);
           const result = await runOneTest(node, connection, renv, signal);
           // A failed test stops what reads its model, as a failed model would.
@@ -747,13 +757,13 @@ export function databaseMessage(error: unknown): string {
 }
 
 function skippedResult(manifest: Manifest, id: string, because?: string): NodeResult {
-  const node = manifest.nodes[id] as ModelNode | SeedNode | TestNode;
+  const node = manifest.nodes[id] as ModelNode | SeedNode | TestNode | UnitTestNode;
   return {
     unique_id: id,
     name: node.name,
     resource_type: node.resource_type,
-    kind: node.resource_type === 'seed' ? 'seed' : node.resource_type === 'test' ? 'test' : node.config.materialized,
-    relation: node.resource_type === 'test' ? node.name : `${node.relation.schema}.${node.relation.identifier}`,
+    kind: node.resource_type === 'model' ? node.config.materialized : node.resource_type,
+    relation: node.resource_type === 'test' || node.resource_type === 'unit_test' ? node.name : `${node.relation.schema}.${node.relation.identifier}`,
     status: 'skipped',
     seconds: 0,
     message: because ? `skipped because ${manifest.nodes[because]?.name ?? because} failed` : 'skipped',

@@ -67,7 +67,7 @@ export async function runOneTest(test: TestNode, connection: EngineConnection, r
 /** The schema a test's stored failures go to: its model's (or `main`), plus `_dbt_test__audit`. */
 function auditSchemaOf(test: TestNode, renv: RenderEnvironment): string {
   const attached = test.attached_node ? renv.manifest.nodes[test.attached_node] : undefined;
-  return attached && attached.resource_type !== 'test' ? attached.relation.schema : 'main';
+  return attached && (attached.resource_type === 'model' || attached.resource_type === 'seed' || attached.resource_type === 'source') ? attached.relation.schema : 'main';
 }
 
 /** severity, error_if and warn_if applied to the failing-row count, as dbt does. */

@@ -173,7 +173,25 @@ export interface TestNode extends NodeBase {
   readonly line?: number;
 }
 
-export type ManifestNode = ModelNode | SeedNode | SourceNode | TestNode;
+/**
+ * A unit test (dbt's `unit_tests:`): the model's SQL run on given rows for its inputs, in an
+ * in-memory database, compared with the expected rows. Not an edge of the graph: it needs no data.
+ */
+export interface UnitTestNode extends NodeBase {
+  readonly resource_type: 'unit_test';
+  /** The tested model's unique_id. */
+  readonly model: string;
+  /** Each input (`ref('x')`, `source('s', 't')` or `this`) with the node it stands for and its rows. */
+  readonly given: ReadonlyArray<{ readonly input: string; readonly node?: string; readonly rows: ReadonlyArray<Record<string, unknown>> }>;
+  readonly expect: ReadonlyArray<Record<string, unknown>>;
+  readonly overrides: { readonly vars: Readonly<Record<string, unknown>>; readonly is_incremental?: boolean };
+  readonly config: { readonly enabled: boolean; readonly tags: readonly string[] };
+  readonly checksum: string;
+  readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
+  readonly line?: number;
+}
+
+export type ManifestNode = ModelNode | SeedNode | SourceNode | TestNode | UnitTestNode;
 export type ResourceType = ManifestNode['resource_type'];
 
 export interface MacroDef {

@@ -26,7 +26,8 @@ import { ephemeralCteName, renderRelation } from '../render/relation.js';
 import { buildDag, findCycle, type Dag } from '../graph/dag.js';
 import { discoverFiles } from './discover.js';
 import { readMacroDefinitions } from './macros.js';
-import { readPropertiesFile, type NodeProperties, type SourceProperties } from './properties.js';
+import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
+import { unitTestNode } from './unit-tests.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
 import { genericTests, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
@@ -120,6 +121,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const modelProps = new Map<string, NodeProperties>();
   const seedProps = new Map<string, NodeProperties>();
   const sourceProps: SourceProperties[] = [];
+  const unitTestDecls: UnitTestDeclaration[] = [];
   for (const path of discoverFiles(config.dir, config.modelPaths, ['.yml', '.yaml'])) {
     try {
       const props = readPropertiesFile(parseYamlFile(read(path), path), renderString);
@@ -137,6 +139,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         }
       }
       sourceProps.push(...props.sources);
+      unitTestDecls.push(...props.unitTests);
     } catch (error) {
       report(error);
     }
@@ -385,6 +388,20 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       for (const m of macroClosure(called)) used.add(m);
     }
     nodes[node.unique_id] = { ...node, depends_on: { nodes: deps, macros: [...used].sort().map((m) => macros[m].unique_id) } };
+  }
+
+  // Unit tests, now that each model's inputs are known.
+  for (const declaration of unitTestDecls) {
+    try {
+      const { node, enabled } = unitTestNode(declaration, { projectName: config.name, resolveRef: (name) => byName.get(name), resolveSource: (s, t) => sourceTables.get(`${s}.${t}`), nodes });
+      if (nodes[node.unique_id] || disabled[node.unique_id]) {
+        report(new ProjectError(`two unit tests of ${declaration.model} are named '${declaration.name}'`, { code: 'duplicate', location: { file: declaration.file, line: declaration.line } }));
+        continue;
+      }
+      add(node, enabled);
+    } catch (error) {
+      report(error);
+    }
   }
 
   // Fast-path templates need their vars to exist now; otherwise render them normally.

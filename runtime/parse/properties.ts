@@ -22,6 +22,21 @@ export interface TestDeclaration {
   readonly column_number?: number;
 }
 
+/** One entry of `unit_tests:` (dbt's unit tests), structure checked; rows as written. */
+export interface UnitTestDeclaration {
+  readonly name: string;
+  readonly model: string;
+  readonly given: ReadonlyArray<{ readonly input: string; readonly rows: ReadonlyArray<Record<string, unknown>>; readonly line?: number }>;
+  readonly expect: ReadonlyArray<Record<string, unknown>>;
+  readonly vars: Readonly<Record<string, unknown>>;
+  /** overrides.macros.is_incremental */
+  readonly isIncremental?: boolean;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  readonly file: string;
+  readonly line?: number;
+}
+
 export interface NodeProperties {
   readonly name: string;
   readonly file: string;
@@ -62,7 +77,7 @@ export interface PropertiesFile {
   readonly models: readonly NodeProperties[];
   readonly seeds: readonly NodeProperties[];
   readonly sources: readonly SourceProperties[];
-  readonly unitTestCount: number;
+  readonly unitTests: readonly UnitTestDeclaration[];
 }
 
 const FILE_KEYS = ['version', 'models', 'seeds', 'sources', 'unit_tests', 'macros'];
@@ -219,6 +234,75 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     models: nodeList('models'),
     seeds: nodeList('seeds'),
     sources,
-    unitTestCount: asList(root.unit_tests, ['unit_tests'], 'unit_tests').length,
+    unitTests: asList(root.unit_tests, ['unit_tests'], 'unit_tests').map((raw, i): UnitTestDeclaration => {
+      const path: Path = ['unit_tests', i];
+      const m = asMap(raw, path, 'a unit test');
+      checkKeys(m, ['name', 'model', 'description', 'given', 'expect', 'overrides', 'config'], path, `unit_tests[${i}]`);
+      const name = str(m.name, path, `unit_tests[${i}].name`, true)!;
+      const rowsOf = (v: Record<string, unknown>, at: Path, what: string): Array<Record<string, unknown>> => {
+        checkKeys(v, ['input', 'rows', 'format', 'fixture'], at, what);
+        if (v.fixture !== undefined) throw fail([...at, 'fixture'], `${name}: fixture files are not supported; give the rows inline (format: dict or csv)`);
+        const format = v.format ?? 'dict';
+        if (format === 'csv') return parseCsvRows(str(v.rows, [...at, 'rows'], `${what} rows`, true)!, (message) => fail([...at, 'rows'], `${name}: ${message}`));
+        if (format !== 'dict') throw fail([...at, 'format'], `${name}: format must be dict or csv`);
+        return asList(v.rows, [...at, 'rows'], `${what} rows`).map((row, j) => ({ ...asMap(row, [...at, 'rows', j], 'a row') }));
+      };
+      const given = asList(m.given, [...path, 'given'], 'given').map((g, j) => {
+        const at: Path = [...path, 'given', j];
+        const entry = asMap(g, at, 'a given input');
+        return { input: str(entry.input, at, `${name}: given input`, true)!, rows: rowsOf(entry, at, 'given'), line: yaml.locate(at).line };
+      });
+      const expect = rowsOf({ ...asMap(m.expect ?? {}, [...path, 'expect'], 'expect'), input: undefined }, [...path, 'expect'], 'expect');
+      const overrides = m.overrides === undefined ? {} : asMap(m.overrides, [...path, 'overrides'], 'overrides');
+      checkKeys(overrides, ['vars', 'macros', 'env_vars'], [...path, 'overrides'], 'overrides');
+      const macros = overrides.macros === undefined ? {} : asMap(overrides.macros, [...path, 'overrides', 'macros'], 'overrides.macros');
+      checkKeys(macros, ['is_incremental'], [...path, 'overrides', 'macros'], 'overrides.macros');
+      if (macros.is_incremental !== undefined && typeof macros.is_incremental !== 'boolean') throw fail([...path, 'overrides', 'macros', 'is_incremental'], 'is_incremental must be true or false');
+      const config = m.config === undefined ? {} : asMap(m.config, [...path, 'config'], 'config');
+      checkKeys(config, ['enabled', 'tags', 'meta'], [...path, 'config'], 'config');
+      if (config.enabled !== undefined && typeof config.enabled !== 'boolean') throw fail([...path, 'config', 'enabled'], 'enabled must be true or false');
+      return {
+        name,
+        model: str(m.model, path, `${name}: model`, true)!,
+        given,
+        expect,
+        vars: overrides.vars === undefined ? {} : asMap(overrides.vars, [...path, 'overrides', 'vars'], 'overrides.vars'),
+        ...(macros.is_incremental !== undefined ? { isIncremental: macros.is_incremental as boolean } : {}),
+        enabled: (config.enabled as boolean | undefined) ?? true,
+        tags: tags(config.tags, [...path, 'config', 'tags']),
+        file: yaml.file,
+        line: yaml.locate(path).line,
+      };
+    }),
   };
+}
+
+/** `format: csv` rows: a header line, then values; double quotes around a value that holds a comma. */
+export function parseCsvRows(text: string, fail: (message: string) => Error): Array<Record<string, unknown>> {
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw fail('csv rows need a header line');
+  const split = (line: string): string[] => {
+    const out: string[] = [];
+    let cell = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i];
+      if (quoted) {
+        if (ch === '"' && line[i + 1] === '"') (cell += '"'), i++;
+        else if (ch === '"') quoted = false;
+        else cell += ch;
+      } else if (ch === '"') quoted = true;
+      else if (ch === ',') (out.push(cell), (cell = ''));
+      else cell += ch;
+    }
+    out.push(cell);
+    return out.map((c) => c.trim());
+  };
+  const header = split(lines[0]);
+  return lines.slice(1).map((line, i) => {
+    const cells = split(line);
+    if (cells.length !== header.length) throw fail(`csv row ${i + 1} has ${cells.length} values for ${header.length} columns`);
+    // An empty cell is NULL, as in dbt's csv fixtures.
+    return Object.fromEntries(header.map((h, j) => [h, cells[j] === '' ? null : cells[j]]));
+  });
 }

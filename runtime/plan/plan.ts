@@ -23,7 +23,7 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
   for (const id of selected) {
     const node = manifest.nodes[id];
     if (!node) continue;
-    if (node.resource_type === 'seed' || node.resource_type === 'test') planned.add(id);
+    if (node.resource_type === 'seed' || node.resource_type === 'test' || node.resource_type === 'unit_test') planned.add(id);
     if (node.resource_type !== 'model') continue;
     const strategy = materializationFor(node.config.materialized, node.config.external);
     if (node.config.materialized === 'ephemeral') continue;
@@ -72,6 +72,11 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     const node = manifest.nodes[id];
     if (node.resource_type === 'model' || node.resource_type === 'seed') schemas.add(node.relation.schema);
   }
+  // A model waits for its unit tests (they read no data, so they wait for nothing).
+  for (const id of order) {
+    const node = manifest.nodes[id];
+    if (node.resource_type === 'unit_test' && parents[node.model] !== undefined) parents[node.model] = [...parents[node.model], id];
+  }
   // `build`: a node also waits for the tests of what it reads, so a failed test stops it. Only
   // tests whose inputs are all its ancestors: a test that also reads a descendant (relationships to
   // a child) cannot be waited for.
@@ -92,7 +97,7 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     };
     for (const id of order) {
       const node = manifest.nodes[id];
-      if (node.resource_type === 'test') continue;
+      if (node.resource_type === 'test' || node.resource_type === 'unit_test') continue;
       const above = ancestorsOf(id);
       const waits = tests.filter((t) => manifest.nodes[t].depends_on.nodes.every((d) => above.has(d)));
       if (waits.length > 0) parents[id] = [...new Set([...parents[id], ...waits])];

@@ -19,6 +19,8 @@ export interface RenderEnvironment {
   readonly invocationId: string;
   /** The relation a ref() to this node reads (committed data); defaults to its database relation. */
   readonly relationOf?: (node: ModelNode | SeedNode) => string;
+  /** What a source() reads; defaults to its table or files (unit tests give rows instead). */
+  readonly sourceRelationOf?: (node: SourceNode) => string;
   readonly isIncremental?: (node: ModelNode) => boolean;
   readonly watermark?: (node: ModelNode) => string;
   /** A microbatch model's batch: inputs that declare `event_time` are filtered to it. */
@@ -107,7 +109,7 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ na
       });
       if (!id) throw new TemplateUserError(`source('${sourceName}', '${tableName}') was not seen when the project was parsed`);
       const sourceNode = manifest.nodes[id] as SourceNode;
-      const relation = renderSource(sourceNode, renv.project.config.dir);
+      const relation = renv.sourceRelationOf ? renv.sourceRelationOf(sourceNode) : renderSource(sourceNode, renv.project.config.dir);
       return renv.batch && sourceNode.config.event_time ? filterToBatch(relation, sourceNode.config.event_time, renv.batch) : relation;
     },
     config: () => undefined,
@@ -127,7 +129,7 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ na
         varValues: renv.project.varValues,
         env: renv.env,
         target: renv.project.config.target,
-        thisRelation: node.resource_type === 'model' ? renderRelation(node.relation) : undefined,
+        thisRelation: node.resource_type === 'model' ? (renv.relationOf ? renv.relationOf(node) : renderRelation(node.relation)) : undefined,
         runStartedAt: renv.runStartedAt,
         invocationId: renv.invocationId,
       }),

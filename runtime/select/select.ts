@@ -82,9 +82,10 @@ export function selectNodes(manifest: Manifest, dag: Dag, options: SelectionOpti
   // Tests attached to selected nodes are selected with them, and excluded with them (dbt's eager
   // indirect selection).
   for (const node of Object.values(manifest.nodes)) {
-    if (node.resource_type !== 'test') continue;
-    if (node.depends_on.nodes.some((id) => included.has(id))) included.add(node.unique_id);
-    if (node.depends_on.nodes.some((id) => excluded.has(id))) excluded.add(node.unique_id);
+    if (node.resource_type !== 'test' && node.resource_type !== 'unit_test') continue;
+    const attachedTo = node.resource_type === 'unit_test' ? [node.model] : node.depends_on.nodes;
+    if (attachedTo.some((id) => included.has(id))) included.add(node.unique_id);
+    if (attachedTo.some((id) => excluded.has(id))) excluded.add(node.unique_id);
   }
   const types = options.resourceTypes === undefined ? undefined : new Set(options.resourceTypes);
   const selected = new Set<string>();
@@ -184,7 +185,7 @@ class Matcher {
         return (node) => node.resource_type === value;
       case 'test_type':
         // dbt's `data` means every data test (generic and singular); `unit` tests are not built yet.
-        return (node) => node.resource_type === 'test' && (value === node.test_type || value === 'data');
+        return (node) => (node.resource_type === 'unit_test' ? value === 'unit' : node.resource_type === 'test' && (value === node.test_type || value === 'data'));
       case 'package': {
         const packageMatches = valueMatcher(value === 'this' ? this.manifest.project_name : value);
         return (node) => packageMatches(node.package_name);
