@@ -92,13 +92,20 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   }
   if (run.interrupted) throw new InvocationFailure('Timeout', summary);
   // A model its own tests stopped from publishing (an audit) is a test failure, not a model failure.
-  if (run.error || run.results.some((r) => r.status === 'error' && r.resource_type !== 'test' && r.error?.code !== 'audit')) throw new InvocationFailure('ModelFailed', summary);
+  const built = (r: NodeResult) => r.resource_type === 'model' || r.resource_type === 'seed';
+  if (run.error || run.results.some((r) => r.status === 'error' && built(r) && r.error?.code !== 'audit')) throw new InvocationFailure('ModelFailed', summary);
   if (run.results.some((r) => r.status === 'fail' || r.status === 'error')) throw new InvocationFailure('TestFailed', summary);
   const stateful = run.results.filter((r) => r.status === 'success' && r.resource_type === 'model' && (r.kind === 'incremental' || r.kind === 'scd2'));
-  const records = await session.state(
-    stateful.map((r) => r.relation),
-    { target: parsed.target, vars: parsed.vars },
-  );
+  let records: Awaited<ReturnType<Session['state']>>;
+  try {
+    records = await session.state(
+      stateful.map((r) => r.relation),
+      { target: parsed.target, vars: parsed.vars },
+    );
+  } catch (error) {
+    // The run committed; only reading the watermarks back failed. Retrying finds no new data.
+    throw failure(error);
+  }
   const watermarks: Record<string, string | null> = {};
   for (const r of stateful) watermarks[r.relation] = records.get(r.relation)?.last_processed_value ?? null;
   return { status: 'success', invocation_id: run.invocation_id, results: summary.results as LambdaResult['results'], watermarks };

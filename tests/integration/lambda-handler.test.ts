@@ -98,6 +98,20 @@ describe('the Lambda handler', () => {
       ['model.lam.fact', 'error'],
       ['test.lam.unique_fact_id', 'fail'],
     ]);
+    // A failing unit test stops its model (skipped), and is a test failure too.
+    const unit = project();
+    writeFileSync(
+      join(unit, 'models/unit.yml'),
+      "version: 2\nunit_tests:\n  - name: doubles\n    model: fact\n    given:\n      - input: source('landing', 'orders')\n        rows: [{ id: 1, amount: 5 }]\n    expect:\n      rows: [{ id: 1, amount: 10 }]\n",
+    );
+    writeFileSync(join(unit, 'models/sources.yml'), "version: 2\nsources:\n  - name: landing\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n        columns: [{ name: id, data_type: INTEGER }, { name: amount, data_type: INTEGER }]\n");
+    const failedUnit = await invoke(unit, { select: ['fact'] });
+    expect(failedUnit.name).toBe('TestFailed');
+    expect(failedUnit.summary?.results?.map((r) => [r.unique_id, r.status])).toEqual([
+      ['unit_test.lam.fact.doubles', 'fail'],
+      ['model.lam.fact', 'skipped'],
+      ['test.lam.unique_fact_id', 'skipped'],
+    ]);
     const other = project();
     writeFileSync(join(other, 'models/slow.sql'), "{{ config(materialized='table') }}\nselect * from no_such_table\n");
     const failedModel = await invoke(other, { command: 'run', select: ['slow'] });
