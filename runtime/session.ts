@@ -30,19 +30,22 @@ export class Session {
 
   /** `run`, `seed` or `build`, as `runProject` does, on the session's parsed project and open database. */
   run(command: BuildCommand, options: SessionRunOptions = {}): Promise<RunOutcome> {
-    const next = this.queue.then(() => this.runNow(command, options));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.enqueue(() => this.runNow(command, options));
   }
 
   /** The committed state records of these models (`schema.name`), read after the runs before it. */
   state(tableNames: readonly string[], options: Pick<SessionRunOptions, 'target' | 'vars'> = {}): Promise<ReadonlyMap<string, StateRecord>> {
-    const next = this.queue.then(async () => {
+    return this.enqueue(async () => {
       if (this.closed) throw new Error('this session is closed');
       const project = this.project({ ...options, projectDir: this.options.projectDir, env: this.options.env });
       const engine = await this.engine(project.project.config.target);
       return withStateStoreOn(project, engine, (store) => store.read(tableNames));
     });
+  }
+
+  /** Runs `work` after everything queued before it; a failure does not stop the queue. */
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work);
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -54,12 +54,8 @@ export interface GenericTestContext {
   readonly resolveSource: (source: string, table: string) => SourceNode | undefined;
 }
 
-/** The generic tests declared on one model, seed or source table; a bad declaration throws, located. */
-export function genericTests(target: TestTarget, ctx: GenericTestContext): Array<{ node: TestNode; enabled: boolean }> {
-  return target.declarations.map((declaration) => genericTest(target.node, declaration, ctx));
-}
-
-function genericTest(target: ModelNode | SeedNode | SourceNode, declaration: TestDeclaration, ctx: GenericTestContext): { node: TestNode; enabled: boolean } {
+/** One generic test declared on a model, seed or source table; a bad declaration throws, located. */
+export function genericTest(target: ModelNode | SeedNode | SourceNode, declaration: TestDeclaration, ctx: GenericTestContext): { node: TestNode; enabled: boolean } {
   const location: SourceLocation = { file: declaration.file, line: declaration.line, column: declaration.column_number };
   const fail = (message: string, hint?: string) => new ProjectError(message, { code: 'config', location, hint });
   const { testName, args } = splitDeclaration(declaration.raw, fail);

@@ -30,7 +30,7 @@ import { readPropertiesFile, type NodeProperties, type SourceProperties, type Un
 import { unitTestNode } from './unit-tests.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
-import { genericTests, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
+import { genericTest, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
 
 export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -333,7 +333,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const target of testTargets) {
     for (const declaration of target.declarations) {
       try {
-        for (const test of genericTests({ node: target.node, declarations: [declaration] }, testContext)) addTest(test);
+        addTest(genericTest(target.node, declaration, testContext));
       } catch (error) {
         report(error);
       }

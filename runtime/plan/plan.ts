@@ -77,11 +77,29 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     const node = manifest.nodes[id];
     if (node.resource_type === 'unit_test' && parents[node.model] !== undefined) parents[node.model] = [...parents[node.model], id];
   }
-  // `build`: a node also waits for the tests of what it reads, so a failed test stops it. Only
-  // tests whose inputs are all its ancestors: a test that also reads a descendant (relationships to
-  // a child) cannot be waited for.
+  // `build`: a node also waits for the tests of what it reads, so a failed test stops it. A test of
+  // one input is waited for by the nodes that read that input directly (or through nodes not
+  // planned, such as sources); the nodes below wait for those, so the whole subtree does. A test of
+  // several inputs is waited for by every node that has all of them as ancestors: one that also
+  // reads a descendant (relationships to a child) cannot be waited for.
   const tests = order.filter((id) => manifest.nodes[id].resource_type === 'test');
   if (tests.length > 0) {
+    const byInput = new Map<string, string[]>();
+    const multiInput: string[] = [];
+    for (const t of tests) {
+      const inputs = manifest.nodes[t].depends_on.nodes;
+      if (inputs.length === 1) byInput.set(inputs[0], [...(byInput.get(inputs[0]) ?? []), t]);
+      else multiInput.push(t);
+    }
+    /** What a node reads: its graph parents, and through parents that are not planned, theirs. */
+    const readThrough = (id: string, out = new Set<string>()): Set<string> => {
+      for (const p of dag.inNeighbors(id)) {
+        if (out.has(p)) continue;
+        out.add(p);
+        if (!planned.has(p)) readThrough(p, out);
+      }
+      return out;
+    };
     const ancestors = new Map<string, Set<string>>();
     const ancestorsOf = (id: string): Set<string> => {
       let found = ancestors.get(id);
@@ -98,8 +116,11 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     for (const id of order) {
       const node = manifest.nodes[id];
       if (node.resource_type === 'test' || node.resource_type === 'unit_test') continue;
-      const above = ancestorsOf(id);
-      const waits = tests.filter((t) => manifest.nodes[t].depends_on.nodes.every((d) => above.has(d)));
+      const waits = [...readThrough(id)].flatMap((input) => byInput.get(input) ?? []);
+      if (multiInput.length > 0) {
+        const above = ancestorsOf(id);
+        waits.push(...multiInput.filter((t) => manifest.nodes[t].depends_on.nodes.every((d) => above.has(d))));
+      }
       if (waits.length > 0) parents[id] = [...new Set([...parents[id], ...waits])];
     }
   }

@@ -66,35 +66,44 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
     ...(options.fullRefresh ? { full_refresh: true } : {}),
     ...(window === 'map' ? { 'event_time_start.$': '$.event_time_start', 'event_time_end.$': '$.event_time_end' } : {}),
   });
-  const task = (select: readonly string[], next: string | undefined, window?: 'map'): State => ({
+  const catchAll = { Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FAILED }] };
+  const ending = (next: string | undefined) => (next ? { Next: next } : { End: true });
+  /** An invocation. Only a top-level state catches: inside a branch or a Map, the enclosing state does. */
+  const task = (select: readonly string[], place: { top: string | undefined } | 'branch' | 'map'): State => ({
     Type: 'Task',
     Resource: options.functionArn,
-    Parameters: event(select, window),
+    Parameters: event(select, place === 'map' ? 'map' : undefined),
     ResultPath: null,
     Retry: [{ ErrorEquals: RETRIED_ERRORS, IntervalSeconds: 10, BackoffRate: 2, MaxAttempts: 4 }],
-    ...(window === 'map' ? {} : { Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FAILED }] }),
-    ...(next ? { Next: next } : { End: true }),
+    ...(typeof place === 'object' ? { ...catchAll, ...ending(place.top) } : { End: true }),
   });
   const isBackfilled = (id: string) => {
     const node = manifest.nodes[id] as ModelNode;
     return backfill && node.config.incremental_strategy === 'microbatch' && node.config.batch_size !== undefined;
   };
-  /** One model's step: a Task, or for a backfilled microbatch model a Map over its batches. */
-  const modelStep = (id: string, next: string | undefined): State => {
+  const single = (name: string, state: State) => ({ StartAt: name, States: { [name]: state } });
+  /**
+   * One model as a Parallel branch: a Task, or for a backfilled microbatch model a Map over its
+   * batches, which a Pass state puts in the branch's input first.
+   */
+  const modelBranch = (id: string): Record<string, unknown> => {
     const node = manifest.nodes[id] as ModelNode;
-    if (!isBackfilled(id)) return task([node.name], next);
-    const windows = windowsBetween(options.eventTimeStart!, options.eventTimeEnd!, node.config.batch_size!).map((w) => ({ event_time_start: w.start, event_time_end: w.end }));
+    if (!isBackfilled(id)) return single(node.name, task([node.name], 'branch'));
+    const batches = windowsBetween(options.eventTimeStart!, options.eventTimeEnd!, node.config.batch_size!).map((w) => ({ event_time_start: w.start, event_time_end: w.end }));
     return {
-      Type: 'Map',
-      ItemsPath: '$.batches',
-      ItemSelector: { 'event_time_start.$': '$$.Map.Item.Value.event_time_start', 'event_time_end.$': '$$.Map.Item.Value.event_time_end' },
-      MaxConcurrency: options.maxConcurrency ?? 4,
-      ItemProcessor: { StartAt: 'batch', States: { batch: task([node.name], undefined, 'map') } },
-      ResultPath: null,
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FAILED }],
-      ...(next ? { Next: next } : { End: true }),
-      // The batches travel in the state input: set by the Pass state before the Map.
-      __batches: windows,
+      StartAt: `${node.name}_batches`,
+      States: {
+        [`${node.name}_batches`]: { Type: 'Pass', Result: batches, ResultPath: '$.batches', Next: node.name },
+        [node.name]: {
+          Type: 'Map',
+          ItemsPath: '$.batches',
+          ItemSelector: { 'event_time_start.$': '$$.Map.Item.Value.event_time_start', 'event_time_end.$': '$$.Map.Item.Value.event_time_end' },
+          MaxConcurrency: options.maxConcurrency ?? 4,
+          ItemProcessor: single('batch', task([node.name], 'map')),
+          ResultPath: null,
+          End: true,
+        },
+      },
     };
   };
 
@@ -106,22 +115,16 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
     const name = levelName(i);
     names.push(name);
     const backfilled = ids.filter(isBackfilled);
-    const plain = ids.filter((id) => !isBackfilled(id));
+    const plain = ids.filter((id) => !isBackfilled(id)).map((id) => manifest.nodes[id].name);
     if (options.granularity === 'level' && backfilled.length === 0) {
-      states[name] = task(plain.map((id) => manifest.nodes[id].name), next);
+      states[name] = task(plain, { top: next });
       return;
     }
-    const branchSteps: Array<{ name: string; state: State }> = [];
-    if (options.granularity === 'level' && plain.length > 0) branchSteps.push({ name: `${name}_models`, state: task(plain.map((id) => manifest.nodes[id].name), undefined) });
-    else for (const id of plain) branchSteps.push({ name: manifest.nodes[id].name, state: modelStep(id, undefined) });
-    for (const id of backfilled) branchSteps.push({ name: manifest.nodes[id].name, state: modelStep(id, undefined) });
-    states[name] = {
-      Type: 'Parallel',
-      Branches: branchSteps.map((b) => branch(b.name, b.state)),
-      ResultPath: null,
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: FAILED }],
-      ...(next ? { Next: next } : { End: true }),
-    };
+    const branches =
+      options.granularity === 'level'
+        ? [...(plain.length > 0 ? [single(`${name}_models`, task(plain, 'branch'))] : []), ...backfilled.map(modelBranch)]
+        : ids.map(modelBranch);
+    states[name] = { Type: 'Parallel', Branches: branches, ResultPath: null, ...catchAll, ...ending(next) };
   });
   states[FAILED] = { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' };
   if (names.length === 0) return { Comment: 'smelter: the selection has no models to build', StartAt: 'Nothing', States: { Nothing: { Type: 'Succeed' } } };
@@ -130,18 +133,4 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
     StartAt: names[0],
     States: states,
   };
-}
-
-/**
- * A Parallel branch for one step. A Map's batches are put in the branch's input by a Pass state
- * first (a branch's input is the state machine's input).
- */
-function branch(name: string, state: State): Record<string, unknown> {
-  const { __batches: batches, ...rest } = state as State & { __batches?: unknown };
-  if (batches === undefined) {
-    const { Catch: _catch, ...inner } = rest;
-    return { StartAt: name, States: { [name]: inner } };
-  }
-  const { Catch: _catch, ...map } = rest;
-  return { StartAt: `${name}_batches`, States: { [`${name}_batches`]: { Type: 'Pass', Result: batches, ResultPath: '$.batches', Next: name }, [name]: map } };
 }

@@ -29,6 +29,27 @@ describe('planRun', () => {
     });
   });
 
+  it('build: a node waits for the tests of what it reads, also through a source; never for a test that reads its descendant', () => {
+    const { manifest, dag, target } = setup({
+      'models/sources.yml':
+        'version: 2\nsources:\n  - name: raw\n    tables:\n      - name: t\n        columns:\n          - { name: id, data_tests: [not_null] }\n',
+      'models/schema.yml':
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [unique, { relationships: { to: \"ref('c')\", field: id } }]\n  - name: b\n    columns:\n      - name: id\n        data_tests: [unique, { relationships: { to: \"ref('a')\", field: id } }]\n",
+      'models/a.sql': "select id from {{ source('raw', 't') }}",
+      'models/b.sql': "select * from {{ ref('a') }}",
+      'models/c.sql': "select * from {{ ref('b') }}",
+      'models/d.sql': "select * from {{ ref('c') }}",
+    });
+    const plan = planRun(manifest, dag, new Set(Object.keys(manifest.nodes)), target);
+    const waits = (id: string) => [...plan.parents[id]].sort();
+    expect(waits('model.p.a')).toEqual(['test.p.source_not_null_raw_t_id']);
+    expect(waits('model.p.b')).toEqual(['model.p.a', 'test.p.unique_a_id']);
+    // c waits for b's tests, among them the relationships test reading b and a (both its ancestors),
+    // but not for the one on a that reads c itself.
+    expect(waits('model.p.c')).toEqual(['model.p.b', 'test.p.relationships_b_id__id__ref_a_', 'test.p.unique_b_id']);
+    expect(waits('model.p.d')).toEqual(['model.p.c', 'test.p.relationships_a_id__id__ref_c_', 'test.p.relationships_b_id__id__ref_a_']);
+  });
+
   it('plans external tables and external incremental models', () => {
     const { manifest, dag, target } = setup({
       'models/x.sql': "{{ config(materialized='table', external=true) }}select 1",
