@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'locked'
   | 'state'
   | 'audit'
+  | 'storage'
   | 'interrupted';
 
 export interface SmelterErrorOptions {
@@ -127,6 +128,22 @@ export class StateError extends SmelterError {
   constructor(message: string, options: SmelterErrorOptions = {}) {
     super(message, options);
     this.name = 'StateError';
+  }
+}
+
+/**
+ * Object storage (S3) failed after the SDK's own retries, or a stored file is not what its commit
+ * recorded. `transient` faults (throttling, 5xx, dropped connections) may succeed on a retry; the
+ * Lambda adapter reports them as `Transient`. Nothing was committed.
+ */
+export class StorageError extends SmelterError {
+  readonly code = 'storage' as const;
+  readonly exitCode = 1;
+  readonly transient: boolean;
+  constructor(message: string, options: SmelterErrorOptions & { transient?: boolean } = {}) {
+    super(message, options);
+    this.name = 'StorageError';
+    this.transient = options.transient ?? false;
   }
 }
 

@@ -7,22 +7,28 @@ export type * from './manifest/types.js';
 export type { ProjectConfig, TargetConfig } from './project/project-config.js';
 export { loadProject, type LoadedProject } from './project/load-project.js';
 export { parseProject, type ParseResult } from './parse/parse-project.js';
-export { buildDag, findCycle, topologicalOrder } from './graph/dag.js';
-export { selectNodes } from './select/select.js';
+export { buildDag, findCycle, topologicalOrder, type Dag } from './graph/dag.js';
+export { selectNodes, INDIRECT_SELECTION_MODES, type IndirectSelection } from './select/select.js';
 export { parseSelector } from './select/selector.js';
 export { planRun, type RunPlan } from './plan/plan.js';
-export { stateMachineFor, RETRIED_ERRORS, type StateMachineOptions } from './plan/state-machine.js';
 export { renderModel } from './render/render-model.js';
 export type { NodeResult, RunEvent, RunResult } from './execute/results.js';
+export { windowsBetween } from './execute/batches.js';
 export type { StateRecord } from './state/state-record.js';
-export type { StateStore } from './state/state-store.js';
+export type { StateStore, Lease } from './state/state-store.js';
+export type { Engine, EngineConnection } from './engine/engine.js';
+export type { Storage, StoredFile, FileRef, LocalFiles, StagingArea, StagedFile, CommittedFile, FileSetManifest } from './storage/storage.js';
+export type { FileReader, SourceObject } from './storage/file-reader.js';
+export { SMELTER_AREA } from './storage/storage.js';
+export { isRemoteAddress, type Backends, type OpenStateStore } from './backends.js';
+export { isStateful, stateKey, traitsOf, type MaterializationTraits } from './materializations/traits.js';
 export {
   openProject,
+  selectFrom,
   listNodes,
   compileProject,
   runProject,
   testProject,
-  stateMachine,
   showState,
   resetState,
   type Command,
@@ -31,5 +37,6 @@ export {
   type RunOutcome,
   type BuildCommand,
   type Selected,
+  type ParsedProject,
 } from './invocation.js';
 export { Session, type SessionOptions, type SessionRunOptions } from './session.js';

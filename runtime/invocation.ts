@@ -6,13 +6,15 @@ import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
-import { selectNodes, type StateManifest } from './select/select.js';
-import { planRun } from './plan/plan.js';
-import { stateMachineFor, type StateMachineOptions } from './plan/state-machine.js';
+import { selectNodes, type IndirectSelection, type StateManifest } from './select/select.js';
+import { planRun, type RunPlan } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
-import { executePlan, isStateful, stateKey } from './execute/run-plan.js';
+import { executePlan } from './execute/execute-plan.js';
+import { isStateful, stateKey, traitsOf } from './materializations/traits.js';
+import { isRemoteAddress, type Backends, type OpenStateStore } from './backends.js';
 import { LocalStorage } from './storage/local-storage.js';
 import type { Storage } from './storage/storage.js';
+import type { FileReader } from './storage/file-reader.js';
 import type { Engine } from './engine/engine.js';
 import type { TargetConfig } from './project/project-config.js';
 import { LocalStateStore } from './state/local-state-store.js';
@@ -30,6 +32,8 @@ export interface InvocationOptions {
   readonly vars?: Readonly<Record<string, unknown>>;
   readonly select?: readonly string[];
   readonly exclude?: readonly string[];
+  /** --indirect-selection: which tests the selected nodes bring with them (default eager). */
+  readonly indirectSelection?: IndirectSelection;
   readonly threads?: number;
   readonly failFast?: boolean;
   /** --state DIR: the folder holding an earlier manifest.json, for state:modified. */
@@ -48,6 +52,8 @@ export interface InvocationOptions {
   readonly eventTimeEnd?: Date;
   /** The run's start (run_started_at; microbatch's "now"); defaults to the current time. */
   readonly runStartedAt?: Date;
+  /** Storage, state and file readers beyond the local ones (S3, DynamoDB), from the composition root. */
+  readonly backends?: Backends;
   /** Recorded in run_results.json `args`. */
   readonly args?: Readonly<Record<string, unknown>>;
 }
@@ -79,6 +85,7 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
   const { selected, warnings } = selectNodes(p.manifest, p.dag, {
     select: options.select ?? [],
     exclude: options.exclude ?? [],
+    indirectSelection: options.indirectSelection,
     stateManifest,
     resourceTypes,
   });
@@ -176,24 +183,6 @@ export function testProject(options: InvocationOptions): Promise<RunOutcome> {
   return runProject('test', options);
 }
 
-/** `smelter stepfunctions`: the state machine that builds the selected models through the Lambda adapter. */
-export async function stateMachine(
-  options: InvocationOptions & Pick<StateMachineOptions, 'functionArn' | 'granularity' | 'command'>,
-): Promise<Record<string, unknown>> {
-  const p = openProject(options);
-  const { nodes } = selectFrom(p, options, ['model']);
-  return stateMachineFor(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), {
-    functionArn: options.functionArn,
-    granularity: options.granularity,
-    command: options.command,
-    target: options.target,
-    vars: options.vars,
-    fullRefresh: options.fullRefresh,
-    eventTimeStart: options.eventTimeStart,
-    eventTimeEnd: options.eventTimeEnd,
-  });
-}
-
 /** The target's DuckDB database, opened with its settings. */
 export async function openTargetDatabase(target: TargetConfig): Promise<Engine> {
   // Imported here: loading DuckDB's native binding is most of the start-up of commands that never open it.
@@ -214,8 +203,8 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
   if (options.fullRefresh && !options.force) {
     for (const node of nodes) {
-      if (node.resource_type === 'model' && node.config.materialized === 'scd2' && node.config.full_refresh === null) {
-        options.onWarning?.(`--full-refresh keeps the history of ${node.name} (scd2: the source may no longer hold it); add --force to rebuild it`);
+      if (node.resource_type === 'model' && traitsOf(node.config.materialized).keepsHistory && node.config.full_refresh === null) {
+        options.onWarning?.(`--full-refresh keeps the history of ${node.name} (${node.config.materialized}: the source may no longer hold it); add --force to rebuild it`);
       }
     }
   }
@@ -225,17 +214,19 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
   let stateStore: OpenStateStore | undefined;
   try {
     const planned = plan.nodes.map((id) => p.manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model');
-    const buildsExternal = planned.some((n) => n.config.external);
-    // A run that only reads external models still finishes a publish a killed run left half done,
-    // so that it reads what was committed.
-    const localStorage = target.storage !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(target.storage);
-    const readsExternal = !buildsExternal && localStorage && Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && n.config.external);
-    if (planned.some(isStateful) || readsExternal) stateStore = await openStateStore(p, engine);
-    const storage = buildsExternal || readsExternal ? openStorage(p) : undefined;
+    // External models are read through their views, which need their committed records; on local
+    // storage every run keeps the views current (users query them).
+    const externals = Object.values(p.manifest.nodes).filter((n): n is ModelNode => n.resource_type === 'model' && n.config.external);
+    const needsStorage = externals.some((n) => readsOrBuilds(plan, p.manifest, n.unique_id));
+    const keepsViews = externals.length > 0 && plan.nodes.length > 0 && target.storage !== undefined && !isRemoteAddress(target.storage);
+    const storage = needsStorage || keepsViews ? await openStorage(p, options.backends) : undefined;
+    if (planned.some(isStateful) || storage) stateStore = await openStateStore(p, engine, options.backends);
+    const remoteSources = Object.values(p.manifest.nodes).some((n) => n.resource_type === 'source' && n.external_location !== undefined && isRemoteAddress(n.external_location));
     run = await executePlan({
       openScratch: () => openTargetDatabase({ ...target, databasePath: ':memory:', settings: {} }),
       stateStore,
       storage,
+      fileReaders: remoteSources ? await openFileReaders(p, options.backends) : [],
       eventTimeStart: options.eventTimeStart,
       eventTimeEnd: options.eventTimeEnd,
       fullRefresh: options.fullRefresh,
@@ -260,8 +251,23 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
   return { run, warnings };
 }
 
-/** The target's `storage:` for external models: a local folder (relative to the project). */
-function openStorage(p: ParsedProject): Storage {
+/** Whether the plan builds the model, or a planned node reads it (directly or through ephemeral models). */
+function readsOrBuilds(plan: RunPlan, manifest: Manifest, id: string): boolean {
+  if (plan.nodes.includes(id)) return true;
+  const seen = new Set<string>();
+  const reads = (nodeId: string): boolean =>
+    (manifest.nodes[nodeId]?.depends_on.nodes ?? []).some((dep) => {
+      if (dep === id) return true;
+      const node = manifest.nodes[dep];
+      if (seen.has(dep) || node?.resource_type !== 'model' || node.config.materialized !== 'ephemeral') return false;
+      seen.add(dep);
+      return reads(dep);
+    });
+  return plan.nodes.some(reads);
+}
+
+/** The target's `storage:` for external models: a local folder (relative to the project), or a backend's (S3). */
+async function openStorage(p: ParsedProject, backends: Backends | undefined): Promise<Storage> {
   const target = p.project.config.target;
   if (!target.storage) {
     throw new ProjectError(`target ${target.name} has no storage: external models need a folder for their Parquet files`, {
@@ -270,34 +276,47 @@ function openStorage(p: ParsedProject): Storage {
       hint: 'e.g. storage: target/lake',
     });
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target.storage)) {
-    throw new ProjectError(`storage ${target.storage}: only local folders are available in this version of smelter (S3 comes with the Lambda adapter)`, {
+  if (!isRemoteAddress(target.storage)) return new LocalStorage(resolve(p.project.config.dir, target.storage), target.storage);
+  if (!backends?.storage) {
+    throw new ProjectError(`storage ${target.storage} of target ${target.name}: no storage backend for this address was given to the runtime`, {
       code: 'config',
       location: { file: 'project.yml' },
+      hint: 'run it through the smelter CLI or the Lambda handler, which provide S3',
     });
   }
-  return new LocalStorage(resolve(p.project.config.dir, target.storage), target.storage);
+  return backends.storage(target.storage, target);
 }
 
-/** A state store this invocation opened, and closes. */
-type OpenStateStore = StateStore & { close(): void };
-
-/** The target's state backend: `local` (a table in its database) or `dynamodb` (SPEC §5). */
-async function openStateStore(p: ParsedProject, engine: Engine): Promise<OpenStateStore> {
-  const target = p.project.config.target;
-  if (target.state.backend === 'dynamodb') {
-    // Imported here: the AWS SDK is loaded only by projects that keep state in DynamoDB.
-    const { DynamoDbStateStore } = await import('./state/dynamodb-state-store.js');
-    return DynamoDbStateStore.open({ table: target.state.table!, leaseSeconds: target.state.lease_seconds, target: target.name });
+/** Readers of source files at remote addresses (S3): the backend's. */
+async function openFileReaders(p: ParsedProject, backends: Backends | undefined): Promise<readonly FileReader[]> {
+  if (!backends?.fileReaders) {
+    throw new ProjectError('a source of this project is at a remote address (s3://...), and no reader for it was given to the runtime', {
+      code: 'config',
+      hint: 'run it through the smelter CLI or the Lambda handler, which read S3',
+    });
   }
-  return LocalStateStore.open(engine);
+  return backends.fileReaders(p.project.config.target);
+}
+
+/** The target's state backend: `local` (a table in its database) or a backend's (`dynamodb`, SPEC §5). */
+async function openStateStore(p: ParsedProject, engine: Engine, backends: Backends | undefined): Promise<OpenStateStore> {
+  const target = p.project.config.target;
+  if (target.state.backend === 'local') return LocalStateStore.open(engine);
+  if (!backends?.stateStore) {
+    throw new ProjectError(`state backend ${target.state.backend} of target ${target.name} was not given to the runtime`, {
+      code: 'config',
+      location: { file: 'project.yml' },
+      hint: 'run it through the smelter CLI or the Lambda handler, which provide DynamoDB',
+    });
+  }
+  return backends.stateStore(target);
 }
 
 /** `smelter state show`: the committed state of the selected models (all stateful models without --select). */
 export async function showState(options: InvocationOptions): Promise<StateRecord[]> {
   const p = openProject(options);
   const keys = options.select?.length ? statefulKeys(selectFrom(p, options, ['model']).nodes) : undefined;
-  return withStateStore(p, async (store) => {
+  return withStateStore(p, options, async (store) => {
     const all = await store.readAll();
     return keys === undefined ? all : all.filter((r) => keys.includes(r.table_name));
   });
@@ -314,9 +333,9 @@ export async function resetState(options: InvocationOptions): Promise<{ reset: s
   }
   const p = openProject(options);
   const nodes = selectFrom(p, options, ['model']).nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
-  const kept = options.force ? [] : nodes.filter((n) => n.config.materialized === 'scd2');
+  const kept = options.force ? [] : nodes.filter((n) => traitsOf(n.config.materialized).keepsHistory);
   const keys = nodes.filter((n) => !kept.includes(n)).map(stateKey);
-  const reset = await withStateStore(p, (store) => store.reset(keys));
+  const reset = await withStateStore(p, options, (store) => store.reset(keys));
   return { reset, kept: kept.map(stateKey) };
 }
 
@@ -324,18 +343,23 @@ function statefulKeys(nodes: readonly ManifestNode[]): string[] {
   return nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n)).map(stateKey);
 }
 
-async function withStateStore<T>(p: ParsedProject, work: (store: StateStore) => Promise<T>): Promise<T> {
+async function withStateStore<T>(p: ParsedProject, options: InvocationOptions, work: (store: StateStore) => Promise<T>): Promise<T> {
   const engine = await openTargetDatabase(p.project.config.target);
   try {
-    return await withStateStoreOn(p, engine, work);
+    return await withStateStoreOn(p, engine, options, work);
   } finally {
     engine.close();
   }
 }
 
 /** `work` with the target's state store, on a database that is already open (a session's). */
-export async function withStateStoreOn<T>(p: ParsedProject, engine: Engine, work: (store: StateStore) => Promise<T>): Promise<T> {
-  const store = await openStateStore(p, engine);
+export async function withStateStoreOn<T>(
+  p: ParsedProject,
+  engine: Engine,
+  options: Pick<InvocationOptions, 'backends'>,
+  work: (store: StateStore) => Promise<T>,
+): Promise<T> {
+  const store = await openStateStore(p, engine, options.backends);
   try {
     return await work(store);
   } finally {

@@ -1,4 +1,5 @@
 import type { Engine } from './engine/engine.js';
+import type { Backends } from './backends.js';
 import { openProject, openTargetDatabase, runParsed, withStateStoreOn, type BuildCommand, type InvocationOptions, type ParsedProject, type RunOutcome } from './invocation.js';
 import type { StateRecord } from './state/state-record.js';
 import type { TargetConfig } from './project/project-config.js';
@@ -7,10 +8,12 @@ export interface SessionOptions {
   readonly projectDir: string;
   /** The environment env_var() reads; fixed for the session's life. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Storage, state and file readers beyond the local ones (S3, DynamoDB). */
+  readonly backends?: Backends;
 }
 
 /** What one run of a session may choose: everything a command line may, except the project and the environment. */
-export type SessionRunOptions = Omit<InvocationOptions, 'projectDir' | 'env'>;
+export type SessionRunOptions = Omit<InvocationOptions, 'projectDir' | 'env' | 'backends'>;
 
 /**
  * A long-lived runner for one project: it parses the project once per target and vars and keeps each
@@ -39,7 +42,7 @@ export class Session {
       if (this.closed) throw new Error('this session is closed');
       const project = this.project({ ...options, projectDir: this.options.projectDir, env: this.options.env });
       const engine = await this.engine(project.project.config.target);
-      return withStateStoreOn(project, engine, (store) => store.read(tableNames));
+      return withStateStoreOn(project, engine, this.options, (store) => store.read(tableNames));
     });
   }
 
@@ -60,7 +63,7 @@ export class Session {
 
   private async runNow(command: BuildCommand, options: SessionRunOptions): Promise<RunOutcome> {
     if (this.closed) throw new Error('this session is closed');
-    const invocation: InvocationOptions = { ...options, projectDir: this.options.projectDir, env: this.options.env };
+    const invocation: InvocationOptions = { ...options, projectDir: this.options.projectDir, env: this.options.env, backends: this.options.backends };
     return runParsed(command, this.project(invocation), invocation, async (target) => ({
       engine: await this.engine(target),
       release: () => undefined,

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../runtime/errors.js';
+import { INDIRECT_SELECTION_MODES, type IndirectSelection } from '../../runtime/index.js';
 import { didYouMean } from '../../runtime/util/did-you-mean.js';
 
 export const COMMANDS = {
@@ -24,6 +25,8 @@ export interface CliArgs {
   readonly target?: string;
   readonly select: string[];
   readonly exclude: string[];
+  /** Which tests the selected nodes bring with them (dbt's --indirect-selection; default eager). */
+  readonly indirectSelection: IndirectSelection;
   readonly vars?: Record<string, unknown>;
   readonly threads?: number;
   readonly fullRefresh: boolean;
@@ -47,6 +50,7 @@ const FLAGS: Flag[] = [
   { name: '--select', takes: 'many', alias: '-s' },
   { name: '--models', takes: 'many', alias: '-m' },
   { name: '--exclude', takes: 'many' },
+  { name: '--indirect-selection', takes: 'one' },
   { name: '--vars', takes: 'one' },
   { name: '--threads', takes: 'one' },
   { name: '--full-refresh', takes: 'none' },
@@ -126,6 +130,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const granularity = one('--granularity') ?? 'level';
   if (granularity !== 'level' && granularity !== 'model') throw new UsageError(`--granularity must be level or model, got '${granularity}'`);
   if (command === 'stepfunctions' && one('--function-arn') === undefined) throw new UsageError('stepfunctions needs --function-arn: the Lambda function the state machine invokes');
+  const indirectSelection = one('--indirect-selection') ?? 'eager';
+  if (!(INDIRECT_SELECTION_MODES as readonly string[]).includes(indirectSelection)) {
+    throw new UsageError(`--indirect-selection must be eager, cautious, buildable or empty, got '${indirectSelection}'`, { hint: didYouMean(indirectSelection, INDIRECT_SELECTION_MODES) });
+  }
   const output = one('--output') ?? 'name';
   if (output !== 'name' && output !== 'path' && output !== 'json') throw new UsageError(`--output must be name, path or json, got '${output}'`);
   return {
@@ -137,6 +145,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     target: one('--target'),
     select: values.get('--select') ?? [],
     exclude: values.get('--exclude') ?? [],
+    indirectSelection: indirectSelection as IndirectSelection,
     vars: parseVars(one('--vars')),
     threads,
     fullRefresh: has('--full-refresh'),
@@ -188,7 +197,9 @@ export function helpText(): string {
     '  --project-dir DIR         the project (default: the current directory)',
     '  --target, -t NAME         a target of project.yml (default: its target:)',
     '  --select, -s SEL...       nodes to act on (dbt selector grammar)',
-    '  --exclude SEL...          nodes to leave out',
+    '  --exclude SEL...          nodes to leave out (tests go with their models)',
+    '  --indirect-selection M    tests a selection brings: eager (any parent selected, default),',
+    '                            cautious (all parents), buildable (all parents selected or upstream), empty',
     "  --vars YAML               set declared vars, e.g. --vars '{lookback_days: 30}'",
     '  --threads N               models built at once (default: the target\'s threads)',
     '  --state DIR               an earlier target/ folder, for state:modified',

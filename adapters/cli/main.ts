@@ -3,7 +3,8 @@ import {
   listNodes,
   compileProject,
   runProject,
-  stateMachine,
+  openProject,
+  selectFrom,
   showState,
   resetState,
   type ManifestNode,
@@ -12,7 +13,9 @@ import {
   type StateRecord,
 } from '../../runtime/index.js';
 import { parseArgs, helpText, type CliArgs } from './args.js';
+import { stateMachineFor } from '../stepfunctions/state-machine.js';
 import { createRunReporter, jsonLine, processOutput, type Output } from './reporter.js';
+import { awsBackends } from '../aws/backends.js';
 
 const VERSION = '0.1.0';
 
@@ -51,6 +54,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     vars: args.vars,
     select: args.select,
     exclude: args.exclude,
+    indirectSelection: args.indirectSelection,
     threads: args.threads,
     failFast: args.failFast,
     stateDir: args.state,
@@ -58,6 +62,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     force: args.force,
     eventTimeStart: args.eventTimeStart,
     eventTimeEnd: args.eventTimeEnd,
+    backends: awsBackends,
     onWarning: (w) => {
       // ls prints data on stdout: its warnings stay on stderr even in JSON mode.
       if (args.logFormat === 'json' && args.command !== 'ls') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
@@ -83,11 +88,20 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       return outcome.errors.length > 0 ? 2 : 0;
     }
     case 'stepfunctions': {
-      const definition = await stateMachine({
-        ...options,
+      // The selection as `build` would run it, tests included; the generator puts each test in
+      // the invocation that builds the last of its parents.
+      const p = openProject(options);
+      const { nodes } = selectFrom(p, options, ['model', 'test', 'unit_test']);
+      const definition = stateMachineFor(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), {
         functionArn: args.functionArn!,
         granularity: args.granularity,
         command: 'build',
+        target: args.target,
+        vars: args.vars,
+        fullRefresh: args.fullRefresh,
+        eventTimeStart: args.eventTimeStart,
+        eventTimeEnd: args.eventTimeEnd,
+        leaseSeconds: p.project.config.target.state.lease_seconds,
       });
       output.out(JSON.stringify(definition, null, 2));
       return 0;
@@ -127,7 +141,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
           ...options,
           signal: controller.signal,
           onEvent: createRunReporter(output, args.logFormat, what),
-          args: { select: args.select, exclude: args.exclude, target: args.target, threads: args.threads },
+          args: { select: args.select, exclude: args.exclude, indirect_selection: args.indirectSelection, target: args.target, threads: args.threads },
         };
         const { run } = await runProject(args.command as BuildCommand, invocation);
         if (run.interrupted) return 130;

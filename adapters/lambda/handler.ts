@@ -1,4 +1,16 @@
-import { LockedError, ProjectError, Session, SmelterError, StateError, parseSelector, type NodeResult, type RunResult } from '../../runtime/index.js';
+import {
+  INDIRECT_SELECTION_MODES,
+  LockedError,
+  ProjectError,
+  Session,
+  SmelterError,
+  StateError,
+  parseSelector,
+  type IndirectSelection,
+  type NodeResult,
+  type RunResult,
+} from '../../runtime/index.js';
+import { awsBackends } from '../aws/backends.js';
 
 /**
  * The AWS Lambda adapter (SPEC §9): `handler(event, context)` runs one command of the bundled
@@ -11,6 +23,8 @@ export interface LambdaEvent {
   readonly command?: 'build' | 'run' | 'test' | 'seed';
   readonly select?: readonly string[];
   readonly exclude?: readonly string[];
+  /** Which tests the selected models bring with them, as dbt's --indirect-selection (default eager). */
+  readonly indirect_selection?: IndirectSelection;
   readonly full_refresh?: boolean;
   readonly vars?: Readonly<Record<string, unknown>>;
   readonly target?: string;
@@ -44,7 +58,7 @@ export class InvocationFailure extends Error {
   }
 }
 
-const EVENT_FIELDS = ['command', 'select', 'exclude', 'full_refresh', 'vars', 'target', 'event_time_start', 'event_time_end'] as const;
+const EVENT_FIELDS = ['command', 'select', 'exclude', 'indirect_selection', 'full_refresh', 'vars', 'target', 'event_time_start', 'event_time_end'] as const;
 const COMMANDS = ['build', 'run', 'test', 'seed'] as const;
 
 let warm: { projectDir: string; session: Session } | undefined;
@@ -60,7 +74,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   const projectDir = process.env.SMELTER_PROJECT_DIR ?? process.env.LAMBDA_TASK_ROOT ?? process.cwd();
   if (!warm || warm.projectDir !== projectDir) {
     await warm?.session.close();
-    warm = { projectDir, session: new Session({ projectDir }) };
+    warm = { projectDir, session: new Session({ projectDir, backends: awsBackends }) };
   }
   const { session } = warm;
   // Stop before Lambda's deadline: interrupted models roll back and commit nothing.
@@ -73,6 +87,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
     ({ run } = await session.run(parsed.command, {
       select: parsed.select,
       exclude: parsed.exclude,
+      indirectSelection: parsed.indirect_selection,
       fullRefresh: parsed.full_refresh,
       vars: parsed.vars,
       target: parsed.target,
@@ -132,6 +147,10 @@ function checkEvent(event: unknown) {
     if (!date || Number.isNaN(date.getTime())) throw new ProjectError(`${field} must be an ISO date or timestamp, got ${JSON.stringify(value)}`);
     return date;
   };
+  const indirect = e.indirect_selection ?? 'eager';
+  if (!(INDIRECT_SELECTION_MODES as readonly unknown[]).includes(indirect)) {
+    throw new ProjectError(`indirect_selection must be one of ${INDIRECT_SELECTION_MODES.join(', ')}, got ${JSON.stringify(e.indirect_selection)}`);
+  }
   if (e.full_refresh !== undefined && typeof e.full_refresh !== 'boolean') throw new ProjectError('full_refresh must be true or false');
   if (e.vars !== undefined && (e.vars === null || typeof e.vars !== 'object' || Array.isArray(e.vars))) throw new ProjectError('vars must be a mapping');
   if (e.target !== undefined && typeof e.target !== 'string') throw new ProjectError('target must be a string');
@@ -139,6 +158,7 @@ function checkEvent(event: unknown) {
     command: command as (typeof COMMANDS)[number],
     select: selectors('select'),
     exclude: selectors('exclude'),
+    indirect_selection: indirect as IndirectSelection,
     full_refresh: e.full_refresh as boolean | undefined,
     vars: e.vars as Record<string, unknown> | undefined,
     target: (e.target as string | undefined) ?? process.env.SMELTER_TARGET ?? 'aws',

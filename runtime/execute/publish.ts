@@ -1,177 +1,126 @@
-import { createHash } from 'node:crypto';
-import type { EngineConnection } from '../engine/engine.js';
-import type { ModelNode } from '../manifest/types.js';
-import { quoteLiteral, renderRelation } from '../render/relation.js';
+import { StorageError } from '../errors.js';
 import type { StateRecord } from '../state/state-record.js';
-import { SMELTER_AREA, type FileSetManifest, type Storage } from '../storage/storage.js';
+import type { CommittedFile, FileSetManifest, FileRef, LocalFiles, Storage } from '../storage/storage.js';
 import type { CrashPoint } from './crash-points.js';
-import { readParquetFiles } from '../materializations/parquet-files.js';
+import { manifestsOf, readFileSetManifest, stagingRootOf, SYMLINK_FOLDER } from './file-sets.js';
 
 /**
- * Publishing an external model's files — the storage half of the commit protocol. The order keeps
- * a model's location holding only committed files:
+ * Publishing an external model's files: the storage half of the commit protocol (execute/commit.ts
+ * is the whole). The order keeps a model's location holding only committed files:
  *   1. the run writes its files into a staging folder outside every location;
- *   2. a new file-set manifest is written, then the state record pointing at it commits (with the
- *      data transaction): this is the commit;
- *   3. the staged files move into the location, the database view turns to them, and the files and
- *      manifest the commit superseded are deleted.
- * A run killed after 2 leaves committed files in staging: `recover` (run before anything reads the
- * model) finishes 3. A run killed before 2 leaves only staging files, which `recover` deletes.
+ *   2. a new file-set manifest is written, then the state record pointing at it commits: this is
+ *      the commit;
+ *   3. the staged files are published into the location, the symlink manifest is rewritten, and
+ *      the files, manifests and staging the commit superseded are deleted.
+ * A run killed after 2 leaves committed files in staging: readers read them there
+ * (`committedFiles`), and the next run that holds the model's lease finishes 3 (`recoverUnderLease`).
+ * A run killed before 2 leaves only staging files, which that run deletes.
  */
-
-/** The model's folder, relative to the storage root: `location`, or `{schema}/{alias}`. */
-export function locationOf(node: ModelNode): string {
-  return (node.config.location ?? `${node.relation.schema}/${node.relation.identifier}`).replace(/^\/+|\/+$/g, '');
-}
-
-export function stagingKey(runId: string, tableName: string): string {
-  return `${SMELTER_AREA}/staging/${runId}/${tableName}`;
-}
-
-const manifestsOf = (tableName: string) => `${SMELTER_AREA}/manifests/${tableName}`;
-
-/** Step 2, first half: name the staged files and write the manifest of the version to commit. */
-export async function writeFileSetManifest(
-  storage: Storage,
-  node: ModelNode,
-  tableName: string,
-  runId: string,
-  version: number,
-  /** Committed files that stay (an append adds to them). */
-  kept: readonly string[] = [],
-): Promise<{ pointer: string; manifest: FileSetManifest }> {
-  const staging = stagingKey(runId, tableName);
-  const stagedFiles = await storage.list(staging);
-  // Short, and distinct for every run and batch (a microbatch run publishes one file set per batch).
-  const short = createHash('sha1').update(runId).digest('hex').slice(0, 12);
-  const staged: Record<string, string> = {};
-  for (const file of stagedFiles) {
-    const slash = file.lastIndexOf('/');
-    // A new name per run, so a new version never overwrites a file a reader may still be reading.
-    staged[`${file.slice(0, slash + 1)}${short}-${file.slice(slash + 1)}`] = file;
-  }
-  const manifest: FileSetManifest = {
-    table_name: tableName,
-    version,
-    run_id: runId,
-    location: locationOf(node),
-    files: [...kept, ...Object.keys(staged)].sort(),
-    staging,
-    staged,
-  };
-  const pointer = `${manifestsOf(tableName)}/v${version}.json`;
-  await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);
-  return { pointer, manifest };
-}
-
-export async function readFileSetManifest(storage: Storage, pointer: string | null): Promise<FileSetManifest | undefined> {
-  if (pointer === null) return undefined;
-  const text = await storage.readText(pointer);
-  return text === undefined ? undefined : (JSON.parse(text) as FileSetManifest);
-}
 
 /**
  * Step 3, and the recovery of an interrupted one: make the location hold exactly the committed
- * files, point the view at them, and delete what the commit superseded. Idempotent.
+ * files and delete what the commit superseded. Idempotent; only the holder of the model's lease
+ * may call it (it deletes files no commit refers to).
  */
 export async function publishFileSet(
   storage: Storage,
-  connection: EngineConnection,
-  node: ModelNode,
   pointer: string,
   crash: (point: CrashPoint) => void,
-  /** The views as they stand (recovery passes them): a view already over these files is left alone. */
-  views?: ViewMarks,
-): Promise<FileSetManifest | undefined> {
+): Promise<FileSetManifest> {
   const manifest = await readFileSetManifest(storage, pointer);
-  if (!manifest) return undefined;
   const location = manifest.location;
+  const present = new Map((await storage.list(location)).map((f) => [f.key, f]));
   let moved = 0;
   for (const file of manifest.files) {
-    if (await storage.exists(`${location}/${file}`)) continue;
-    const staged = manifest.staged[file];
-    if (staged === undefined) throw new Error(`committed file ${location}/${file} of ${manifest.table_name} is missing from storage`);
-    await storage.move(`${manifest.staging}/${staged}`, `${location}/${file}`);
+    if (present.has(file.name)) continue;
+    const staged = manifest.staged[file.name];
+    if (staged === undefined) throw missingFile(storage, manifest, file);
+    await storage.publish(`${manifest.staging}/${staged}`, `${location}/${file.name}`);
     if (++moved === 1) crash('mid-publish');
   }
-  await replaceView(storage, connection, node, manifest, views);
-  const keep = new Set(manifest.files);
+  const keep = new Set(manifest.files.map((f) => f.name));
+  const superseded = [...present.keys()].filter((key) => !keep.has(key) && !key.startsWith(`${SYMLINK_FOLDER}/`));
+  // Published and cleaned up already: a run's recovery costs one listing. (Old manifests or the
+  // staging folder a finished publish may have left go with the next commit's clean-up.)
+  if (moved === 0 && superseded.length === 0 && [...present.keys()].some((k) => k.startsWith(`${SYMLINK_FOLDER}/`))) return manifest;
+  await writeSymlinkManifests(storage, manifest);
   let deleted = 0;
-  for (const file of await storage.list(location)) {
-    if (keep.has(file)) continue;
-    await storage.remove(`${location}/${file}`);
+  for (const key of superseded) {
+    await storage.remove([`${location}/${key}`]);
     if (++deleted === 1) crash('mid-cleanup');
   }
-  for (const old of await storage.list(manifestsOf(manifest.table_name))) {
-    const key = `${manifestsOf(manifest.table_name)}/${old}`;
-    if (key !== pointer) await storage.remove(key);
-  }
-  await storage.remove(manifest.staging);
+  const oldManifests = (await storage.list(manifestsOf(manifest.table_name))).map((f) => `${manifestsOf(manifest.table_name)}/${f.key}`).filter((k) => k !== pointer);
+  await storage.remove([...oldManifests, manifest.staging]);
   return manifest;
 }
 
-/** Each smelter view's mark (its comment), by `schema.name`. */
-export type ViewMarks = ReadonlyMap<string, string>;
-
-export async function readViewMarks(connection: EngineConnection): Promise<ViewMarks> {
-  const rows = await connection.query(
-    "SELECT schema_name, view_name, comment FROM duckdb_views() WHERE NOT internal AND database_name = current_database() AND comment LIKE 'smelter view %'",
-  );
-  return new Map(rows.map((r) => [`${String(r.schema_name)}.${String(r.view_name)}`, String(r.comment)]));
-}
-
 /**
- * The view `schema.alias` over exactly the committed files, so users can query the model. The view
- * is marked (COMMENT ON VIEW) with a digest of its definition, so that recovery re-creates only a
- * view that differs: one a killed publish left behind, or one over paths that moved.
+ * `{location}/_symlink_format_manifest/[partition/]manifest`: the committed files' URIs, one a line,
+ * per Hive partition folder, so Athena, Trino or Spark read exactly the committed set.
  */
-async function replaceView(storage: Storage, connection: EngineConnection, node: ModelNode, manifest: FileSetManifest, views?: ViewMarks): Promise<void> {
-  const relation = renderRelation(node.relation);
-  const files = manifest.files.map((f) => storage.localPath(`${manifest.location}/${f}`));
-  const body = files.length === 0 ? 'SELECT NULL AS no_rows WHERE false' : `SELECT * FROM ${readParquetFiles(node, files)}`;
-  const mark = `smelter view ${createHash('sha1').update(body).digest('hex').slice(0, 16)}`;
-  if (views?.get(`${node.relation.schema}.${node.relation.identifier}`) === mark) return;
-  const existing = await connection.query(
-    `SELECT table_type FROM information_schema.tables WHERE table_schema = ${quoteLiteral(node.relation.schema)} AND table_name = ${quoteLiteral(node.relation.identifier)}`,
-  );
-  await connection.run('BEGIN TRANSACTION');
-  try {
-    if (existing[0]?.table_type === 'BASE TABLE') await connection.run(`DROP TABLE ${relation}`);
-    await connection.run(`CREATE OR REPLACE VIEW ${relation} AS ${body}`);
-    await connection.run(`COMMENT ON VIEW ${relation} IS ${quoteLiteral(mark)}`);
-    await connection.run('COMMIT');
-  } catch (error) {
-    await connection.run('ROLLBACK').catch(() => undefined);
-    throw error;
+async function writeSymlinkManifests(storage: Storage, manifest: FileSetManifest): Promise<void> {
+  const byFolder = new Map<string, string[]>();
+  for (const file of manifest.files) {
+    const slash = file.name.lastIndexOf('/');
+    const folder = slash < 0 ? '' : file.name.slice(0, slash + 1);
+    byFolder.set(folder, [...(byFolder.get(folder) ?? []), storage.uri(`${manifest.location}/${file.name}`)]);
   }
+  const root = `${manifest.location}/${SYMLINK_FOLDER}`;
+  const wanted = new Set([...byFolder.keys()].map((folder) => `${folder}manifest`));
+  for (const [folder, uris] of byFolder) await storage.writeText(`${root}/${folder}manifest`, `${uris.join('\n')}\n`);
+  // An empty model lists nothing; partitions that no longer hold files lose their manifest.
+  if (byFolder.size === 0) await storage.writeText(`${root}/manifest`, '');
+  const stale = (await storage.list(root)).map((f) => f.key).filter((k) => !wanted.has(k) && !(byFolder.size === 0 && k === 'manifest'));
+  if (stale.length > 0) await storage.remove(stale.map((k) => `${root}/${k}`));
 }
 
 /**
- * Before a run reads or writes external models: finish any publish a killed run left half done,
- * and delete what no commit refers to (staging folders of runs that never committed).
+ * Under the model's lease, before it builds: finish a publish a killed run left half done, and
+ * delete the staging folders of runs of this lease key that died before committing. No live run
+ * can own them: the lease is held.
  */
-export async function recoverExternal(
+export async function recoverUnderLease(storage: Storage, leaseKey: string, record: StateRecord | undefined, crash: (point: CrashPoint) => void): Promise<void> {
+  const committedStaging = record?.manifest_pointer ? (await publishFileSet(storage, record.manifest_pointer, crash)).staging : undefined;
+  const root = stagingRootOf(leaseKey);
+  const runs = new Set((await storage.list(root)).map((f) => f.key.split('/')[0]));
+  const dead = [...runs].map((run) => `${root}/${run}`).filter((folder) => folder !== committedStaging);
+  if (dead.length > 0) await storage.remove(dead);
+}
+
+/**
+ * The committed files of a model as DuckDB reads them: each at its final key, or at its staged key
+ * while a publish is unfinished (SPEC §4). Reading needs no lease. A committed file found in
+ * neither place, or of another size, is an error naming it: the model is never read short.
+ */
+export async function committedFiles(
   storage: Storage,
-  connection: EngineConnection,
-  records: readonly StateRecord[],
-  nodeOf: (tableName: string) => ModelNode | undefined,
-): Promise<void> {
-  const referenced = new Set<string>();
-  const views = await readViewMarks(connection);
-  for (const record of records) {
-    const node = nodeOf(record.table_name);
-    if (!record.manifest_pointer || !node) continue;
-    const manifest = await publishFileSet(storage, connection, node, record.manifest_pointer, () => {}, views);
-    if (manifest) referenced.add(manifest.staging);
-  }
-  // A model's staging folder no commit refers to belongs to a run that died before committing it
-  // (the same run may have committed other models: their folders are judged on their own).
-  const root = `${SMELTER_AREA}/staging`;
-  const folders = new Set((await storage.list(root)).map((f) => f.split('/').slice(0, 2).join('/')));
-  for (const folder of folders) {
-    if (!referenced.has(`${root}/${folder}`)) await storage.remove(`${root}/${folder}`);
-  }
-  for (const run of new Set([...folders].map((f) => f.split('/')[0]))) {
-    if ((await storage.list(`${root}/${run}`)).length === 0) await storage.remove(`${root}/${run}`);
-  }
+  manifest: FileSetManifest,
+  signal?: AbortSignal,
+): Promise<LocalFiles & { readonly files: readonly CommittedFile[]; /** Some files are still staged: a publish was interrupted. */ readonly unfinished: boolean }> {
+  const published = new Map((await storage.list(manifest.location)).map((f) => [f.key, f]));
+  const unfinished = manifest.files.some((f) => !published.has(f.name));
+  const staged = unfinished
+    ? new Map((await storage.list(manifest.staging)).map((f) => [f.key, f]))
+    : new Map();
+  const refs: FileRef[] = manifest.files.map((file) => {
+    const at = published.get(file.name);
+    const stagedName = manifest.staged[file.name];
+    const stagedFile = stagedName === undefined ? undefined : staged.get(stagedName);
+    const found = at ? { key: `${manifest.location}/${file.name}`, stored: at } : stagedFile ? { key: `${manifest.staging}/${stagedName}`, stored: stagedFile } : undefined;
+    if (!found) throw missingFile(storage, manifest, file);
+    if (found.stored.bytes !== file.bytes) {
+      throw new StorageError(`committed file ${storage.uri(found.key)} of ${manifest.table_name} is ${found.stored.bytes} bytes, but its commit recorded ${file.bytes}`, {
+        hint: 'the file was changed outside smelter; restore it, or `smelter state reset` the model to rebuild it',
+      });
+    }
+    return { key: found.key, bytes: file.bytes, etag: found.stored.etag };
+  });
+  const local = await storage.localFiles(refs, signal);
+  return { paths: local.paths, release: () => local.release(), files: manifest.files, unfinished };
+}
+
+function missingFile(storage: Storage, manifest: FileSetManifest, file: CommittedFile): StorageError {
+  return new StorageError(`committed file ${storage.uri(`${manifest.location}/${file.name}`)} of ${manifest.table_name} (version ${manifest.version}) is missing from storage`, {
+    hint: 'restore it, or `smelter state reset` the model to rebuild it',
+  });
 }

@@ -46,12 +46,12 @@ export interface BuildContext extends MaterializationInput {
   query(sql: string): Promise<Row[]>;
   crashPoint(point: CrashPoint): void;
   /**
-   * External models: the local folder where this run writes the model's new files, and the files
-   * committed so far (relative to the location, and as DuckDB reads them).
+   * External models: the local folder where this run writes the model's new files (the commit
+   * protocol stores them), and the files committed so far (relative to the location, and as
+   * DuckDB reads them).
    */
   readonly staging?: {
     readonly localDir: string;
-    prepare(): void;
     readonly committed: ReadonlyArray<{ readonly file: string; readonly localPath: string }>;
   };
 }

@@ -24,7 +24,6 @@ export async function copyToParquet(
 export async function writeStagedFiles(ctx: BuildContext, select: string): Promise<number> {
   const staging = ctx.staging;
   if (!staging) throw new Error(`external model ${ctx.node.name} has no staging folder`);
-  staging.prepare();
   return copyToParquet(ctx.run, ctx.node, staging.localDir, select);
 }
 

@@ -1,3 +1,4 @@
+import { parseByteSize } from '../util/byte-size.js';
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
 import { ProjectError } from '../errors.js';
@@ -40,7 +41,7 @@ const TOP_LEVEL_KEYS = [
   'models',
   'seeds',
 ] as const;
-const TARGET_KEYS = ['database', 'threads', 'settings', 'storage', 'state', 'vars'] as const;
+const TARGET_KEYS = ['database', 'threads', 'settings', 'storage', 'state', 'cache_max_bytes', 'vars'] as const;
 const STATE_KEYS = ['backend', 'table', 'lease_seconds'] as const;
 const DEFAULT_TARGET = 'dev';
 
@@ -212,6 +213,11 @@ class ProjectReader {
       }
     }
     const storage = this.string(rendered('storage'), at('storage'));
+    const cacheRaw = rendered('cache_max_bytes');
+    const cacheMaxBytes = cacheRaw === undefined ? undefined : parseByteSize(cacheRaw);
+    if (cacheRaw !== undefined && cacheMaxBytes === undefined) {
+      throw this.error(at('cache_max_bytes'), `targets.${name}.cache_max_bytes must be a size such as 2GB or 500MB, got ${JSON.stringify(cacheRaw)}`);
+    }
     return {
       targetNames,
       target: {
@@ -222,6 +228,7 @@ class ProjectReader {
         settings: settings as Record<string, string | number | boolean>,
         storage,
         state,
+        cacheMaxBytes,
         vars: targetVars,
       },
     };

@@ -25,6 +25,8 @@ export interface TargetConfig {
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   readonly storage?: string;
   readonly state: StateConfig;
+  /** Bytes the S3 object cache may hold (`cache_max_bytes`); the backend's default when unset. */
+  readonly cacheMaxBytes?: number;
   readonly vars: Readonly<Record<string, unknown>>;
 }
 

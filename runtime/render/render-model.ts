@@ -49,10 +49,17 @@ export function renderSource(node: SourceNode, projectDir: string): string {
   const location = /^[a-z][a-z0-9+.-]*:\/\//i.test(node.external_location) || isAbsolute(node.external_location)
     ? node.external_location
     : join(projectDir, node.external_location);
-  const loc = quoteLiteral(location);
-  if (/\.csv(\.gz)?$/i.test(node.external_location)) return `read_csv(${loc}, union_by_name = true)`;
-  if (/\.jsonl?(\.gz)?$/i.test(node.external_location)) return `read_json_auto(${loc}, union_by_name = true)`;
-  return `read_parquet(${loc}, union_by_name = true)`;
+  return readFilesSql(node.external_location, quoteLiteral(location));
+}
+
+/**
+ * The table function that reads a source's files, by the format its location names: `files` is a
+ * quoted glob or a list of quoted paths.
+ */
+export function readFilesSql(location: string, files: string): string {
+  if (/\.csv(\.gz)?$/i.test(location)) return `read_csv(${files}, union_by_name = true)`;
+  if (/\.jsonl?(\.gz)?$/i.test(location)) return `read_json_auto(${files}, union_by_name = true)`;
+  return `read_parquet(${files}, union_by_name = true)`;
 }
 
 /**

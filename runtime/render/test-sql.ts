@@ -47,7 +47,7 @@ function testedRelation(node: TestNode, target: ModelNode | SeedNode | SourceNod
   if (target.resource_type === 'model' && target.config.materialized === 'ephemeral') {
     throw new CompileError(`${node.name}: ${target.name} is ephemeral, so there is no relation to test`, { node: node.unique_id, location: { file: node.original_file_path, line: node.line } });
   }
-  const relation = target.resource_type === 'source' ? renderSource(target, renv.project.config.dir) : renv.relationOf ? renv.relationOf(target) : renderRelation(target.relation);
+  const relation = target.resource_type === 'source' ? (renv.sourceRelationOf?.(target) ?? renderSource(target, renv.project.config.dir)) : renv.relationOf ? renv.relationOf(target) : renderRelation(target.relation);
   return node.config.where ? `(select * from ${relation} where ${node.config.where})` : relation;
 }
 
@@ -56,7 +56,7 @@ function relationOfRef(to: string, node: TestNode, renv: RenderEnvironment): str
   for (const id of node.depends_on.nodes) {
     if (id === node.attached_node && node.depends_on.nodes.length > 1) continue;
     const dep = renv.manifest.nodes[id];
-    if (dep?.resource_type === 'source') return renderSource(dep, renv.project.config.dir);
+    if (dep?.resource_type === 'source') return renv.sourceRelationOf?.(dep) ?? renderSource(dep, renv.project.config.dir);
     if (dep?.resource_type === 'model' || dep?.resource_type === 'seed') return renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
   }
   throw new CompileError(`${node.name}: cannot resolve ${to}`, { node: node.unique_id, location: { file: node.original_file_path, line: node.line } });

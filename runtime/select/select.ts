@@ -39,7 +39,18 @@ export interface SelectionOptions {
   readonly stateManifest?: StateManifest;
   /** Resource types a command works on; nodes of other types are dropped after selection. Default: all. */
   readonly resourceTypes?: readonly string[];
+  /** Which tests the selected nodes bring with them (dbt's `--indirect-selection`). Default: `eager`. */
+  readonly indirectSelection?: IndirectSelection;
 }
+
+/**
+ * dbt's `--indirect-selection`: when a test not selected itself goes with the selected nodes.
+ * `eager`: any of its parents is selected. `cautious`: all of them are. `buildable`: all of them
+ * are selected, ancestors of selected nodes, or sources (and one of them is selected or downstream
+ * of a selected node). `empty`: never; only tests selected directly.
+ */
+export const INDIRECT_SELECTION_MODES = ['eager', 'cautious', 'buildable', 'empty'] as const;
+export type IndirectSelection = (typeof INDIRECT_SELECTION_MODES)[number];
 
 export interface Selection {
   /** unique_ids of the selected enabled nodes. */
@@ -49,7 +60,8 @@ export interface Selection {
 }
 
 /**
- * The nodes chosen by `options`: union(select) minus union(exclude), then only `resourceTypes`.
+ * The nodes chosen by `options`: union(select) minus union(exclude) (a test goes out with any of
+ * its parents), plus the tests they bring by `indirectSelection`, then only `resourceTypes`.
  * Throws a UsageError (code `selector`) for a malformed expression or an unknown method, and one
  * (code `usage`) for `state:` without a state manifest.
  */
@@ -79,19 +91,34 @@ export function selectNodes(manifest: Manifest, dag: Dag, options: SelectionOpti
 
   const included = selects.length === 0 ? new Set(Object.keys(manifest.nodes)) : unionOf(selects);
   const excluded = unionOf(excludes);
-  // Tests attached to selected nodes are selected with them, and excluded with them (dbt's eager
-  // indirect selection).
-  for (const node of Object.values(manifest.nodes)) {
-    if (node.resource_type !== 'test' && node.resource_type !== 'unit_test') continue;
-    const attachedTo = node.resource_type === 'unit_test' ? [node.model] : node.depends_on.nodes;
-    if (attachedTo.some((id) => included.has(id))) included.add(node.unique_id);
-    if (attachedTo.some((id) => excluded.has(id))) excluded.add(node.unique_id);
+  const tests = Object.values(manifest.nodes).filter((n) => n.resource_type === 'test' || n.resource_type === 'unit_test');
+  const parentsOf = (node: ManifestNode) => (node.resource_type === 'unit_test' ? [node.model] : node.depends_on.nodes);
+  // A test goes out with any of its parents, whatever the indirect selection mode.
+  for (const test of tests) if (parentsOf(test).some((id) => excluded.has(id))) excluded.add(test.unique_id);
+  const chosen = new Set([...included].filter((id) => !excluded.has(id)));
+  const withTests = new Set(chosen);
+  const mode = options.indirectSelection ?? 'eager';
+  if (mode !== 'empty') {
+    const upstream = mode === 'buildable' ? reach(dag, chosen, Infinity, 'in') : undefined;
+    const downstream = mode === 'buildable' ? reach(dag, chosen, Infinity, 'out') : undefined;
+    const isSource = (id: string) => manifest.nodes[id]?.resource_type === 'source';
+    for (const test of tests) {
+      const parents = parentsOf(test);
+      if (chosen.has(test.unique_id) || excluded.has(test.unique_id) || parents.length === 0) continue;
+      const goes =
+        mode === 'eager'
+          ? parents.some((id) => chosen.has(id))
+          : mode === 'cautious'
+            ? parents.every((id) => chosen.has(id))
+            : parents.every((id) => upstream!.has(id) || isSource(id)) && parents.some((id) => downstream!.has(id));
+      if (goes) withTests.add(test.unique_id);
+    }
   }
   const types = options.resourceTypes === undefined ? undefined : new Set(options.resourceTypes);
   const selected = new Set<string>();
-  for (const id of included) {
+  for (const id of withTests) {
     const node = manifest.nodes[id];
-    if (node === undefined || excluded.has(id)) continue;
+    if (node === undefined) continue;
     if (types !== undefined && !types.has(node.resource_type)) continue;
     selected.add(id);
   }

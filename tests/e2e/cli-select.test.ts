@@ -12,7 +12,8 @@
 import { cpSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
-import { REPO_ROOT, fixtureCopier, editFile, lines, smelter, writeText } from '../helpers/cli.js';
+import { REPO_ROOT, fixtureCopier, editFile, lines, smelter, withoutTimings, writeText } from '../helpers/cli.js';
+import { writeTempProject } from '../helpers/temp-project.js';
 
 const copy = fixtureCopier('basic');
 let dir: string;
@@ -276,5 +277,77 @@ describe.concurrent('state:modified against an earlier manifest', () => {
   it('a changed source location modifies the source', async ({ expect }) => {
     const own = await withState((p) => editFile(join(p, 'models/sources.yml'), 'data/payments.parquet', 'data/payments_v2.parquet'));
     expect(await ls(own, 'state:modified')).toEqual({ code: 0, stdout: ['files.payments'], stderr: [] });
+  });
+});
+
+/**
+ * --indirect-selection on a dimension and a fact with a relationships test between them: which
+ * tests `build --select dim_member` runs, before fact_trades exists.
+ */
+describe.concurrent('--indirect-selection', () => {
+  const project = () =>
+    writeTempProject({
+      'project.yml': 'name: shop\ntargets:\n  dev: { database: target/dev.duckdb, threads: 1 }\n',
+      'models/dim_member.sql': "{{ config(materialized='table') }}\nselect * from (values (1), (2)) as t(member_key)\n",
+      'models/fact_trades.sql': "{{ config(materialized='table') }}\nselect member_key * 10 as trade_id, member_key from {{ ref('dim_member') }}\n",
+      'models/schema.yml': [
+        'version: 2',
+        'models:',
+        '  - name: dim_member',
+        '    columns:',
+        '      - { name: member_key, data_tests: [unique, not_null] }',
+        '  - name: fact_trades',
+        '    columns:',
+        '      - { name: trade_id, data_tests: [unique] }',
+        '      - name: member_key',
+        '        data_tests:',
+        `          - relationships: { to: "ref('dim_member')", field: member_key }`,
+        '',
+      ].join('\n'),
+    });
+  const RELATIONSHIPS = 'relationships_fact_trades_member_key__member_key__ref_dim_member_';
+
+  it('build --indirect-selection cautious --select dim_member: the dimension and its own tests, not the fact\'s relationships test', async ({ expect }) => {
+    const r = await smelter(['build', '--indirect-selection', 'cautious', '--select', 'dim_member'], { projectDir: project() });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(withoutTimings(r.stdout)).toEqual([
+      'Running 3 nodes with 1 thread',
+      '1 of 3 OK table main.dim_member ............................ [2 rows in Ns]',
+      '2 of 3 PASS unique_dim_member_member_key ................... [PASS in Ns]',
+      '3 of 3 PASS not_null_dim_member_member_key ................. [PASS in Ns]',
+      'Finished 3 nodes in Ns: 1 OK, 2 PASS, 0 WARN, 0 FAIL, 0 ERROR, 0 SKIP',
+    ]);
+  });
+
+  it('eager (the default) runs the relationships test too, which fails while the fact does not exist', async ({ expect }) => {
+    const r = await smelter(['build', '--select', 'dim_member'], { projectDir: project() });
+    expect(r.code).toBe(1);
+    expect(withoutTimings(r.stdout)).toEqual([
+      'Running 4 nodes with 1 thread',
+      '1 of 4 OK table main.dim_member ............................ [2 rows in Ns]',
+      '2 of 4 PASS unique_dim_member_member_key ................... [PASS in Ns]',
+      '3 of 4 PASS not_null_dim_member_member_key ................. [PASS in Ns]',
+      `4 of 4 ERROR ${RELATIONSHIPS}  [ERROR in Ns]`,
+      'Finished 4 nodes in Ns: 1 OK, 2 PASS, 0 WARN, 0 FAIL, 1 ERROR, 0 SKIP',
+      `  ${RELATIONSHIPS}: models/schema.yml:11: Catalog Error: Table with name fact_trades does not exist!`,
+    ]);
+  });
+
+  it('ls in each mode, and --exclude taking the tests of what it removes', async ({ expect }) => {
+    const dir = project();
+    const ls = async (...args: string[]) => {
+      const r = await smelter(['ls', ...args], { projectDir: dir });
+      return { code: r.code, stderr: r.stderr, stdout: lines(r.stdout) };
+    };
+    const ok = (stdout: string[]) => ({ code: 0, stderr: '', stdout });
+    expect(await ls('--select', 'fact_trades')).toEqual(ok(['fact_trades', RELATIONSHIPS, 'unique_fact_trades_trade_id']));
+    expect(await ls('--select', 'fact_trades', '--indirect-selection', 'eager')).toEqual(ok(['fact_trades', RELATIONSHIPS, 'unique_fact_trades_trade_id']));
+    expect(await ls('--select', 'fact_trades', '--indirect-selection', 'cautious')).toEqual(ok(['fact_trades', 'unique_fact_trades_trade_id']));
+    // dim_member is an ancestor of fact_trades: buildable takes the relationships test.
+    expect(await ls('--select', 'fact_trades', '--indirect-selection', 'buildable')).toEqual(ok(['fact_trades', RELATIONSHIPS, 'unique_fact_trades_trade_id']));
+    expect(await ls('--select', 'fact_trades', '--indirect-selection', 'empty')).toEqual(ok(['fact_trades']));
+    expect(await ls('--select', 'fact_trades', RELATIONSHIPS, '--indirect-selection', 'empty')).toEqual(ok(['fact_trades', RELATIONSHIPS]));
+    expect(await ls('--select', '+fact_trades', '--exclude', 'dim_member', '--indirect-selection', 'cautious')).toEqual(ok(['fact_trades', 'unique_fact_trades_trade_id']));
+    expect(await ls('--indirect-selection', 'lazy')).toEqual({ code: 2, stderr: "error: --indirect-selection must be eager, cautious, buildable or empty, got 'lazy'\n", stdout: [] });
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
@@ -38,9 +38,9 @@ async function newTable(): Promise<string> {
 const FACT =
   "{{ config(materialized='incremental', external=true, watermark='id', incremental_strategy='append') }}\nselect id, amount from {{ source('landing', 'orders') }}\n{% if is_incremental() %}where id > {{ watermark() }}{% endif %}\n";
 
-function project(table: string, model = FACT): string {
+function project(table: string, model = FACT, leaseSeconds = 60): string {
   return writeTempProject({
-    'project.yml': `name: ddb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1, state: { backend: dynamodb, table: ${table}, lease_seconds: 60 } }\n`,
+    'project.yml': `name: ddb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1, state: { backend: dynamodb, table: ${table}, lease_seconds: ${leaseSeconds} } }\n`,
     'models/sources.yml': "version: 2\nsources:\n  - name: landing\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n",
     'models/fact.sql': model,
     'data/orders.csv': 'id,amount\n1,5\n2,20\n',
@@ -77,19 +77,29 @@ describe('the dynamodb state backend', () => {
     expect(JSON.parse(shown.stdout)).toMatchObject([{ table_name: 'main.fact', version: 2, last_processed_value: '3', rows_processed: 1 }]);
   });
 
-  it('a run killed after its commit is finished by the next run', async () => {
+  it('a run killed after its commit holds its lease until it expires; meanwhile the commit reads from staging; then the next run finishes it', async () => {
     const table = await newTable();
-    const dir = project(table);
+    const dir = project(table, FACT, 2);
     expect((await run(dir)).code).toBe(0);
     land(dir, 'id,amount\n1,5\n2,20\n3,30\n');
     const killed = await run(dir, { SMELTER_CRASH_AT: 'after-commit' });
     expect(killed.code).toBe(null);
-    expect((await run(dir)).code).toBe(0);
-    expect(await rows(dir)).toEqual([
+    const committed = [
       { id: '1', amount: '5' },
       { id: '2', amount: '20' },
       { id: '3', amount: '30' },
-    ]);
+    ];
+    // The dead run's lease fences the model: a run now may not publish or build it...
+    const early = await run(dir);
+    expect(early.code).toBe(1);
+    expect(early.stdout).toMatch(/another run holds main\.fact/);
+    // ...but what was committed is read, from the staging folder the publish had not emptied.
+    expect(await rows(dir)).toEqual(committed);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await run(dir)).code).toBe(0);
+    expect(await rows(dir)).toEqual(committed);
+    expect(readdirSync(join(dir, 'target/lake/main/fact')).filter((f) => f.endsWith('.parquet'))).toHaveLength(2);
+    expect(existsSync(join(dir, 'target/lake/.smelter/staging'))).toBe(false);
   });
 
   it('refuses a model another run holds, and an incremental database table', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { join } from 'node:path';
@@ -36,11 +37,21 @@ function files(dir: string, sub: string): string[] {
   return (readdirSync(base, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).sort();
 }
 
-/** The files of the newest manifest of `table` (after a complete run, the only one: the committed one). */
+/**
+ * The files of the newest manifest of `table` (after a complete run, the only one: the committed
+ * one). Each file's recorded size and SHA-256 must be those of the file in the model's location.
+ */
 function committed(dir: string, table: string): string[] {
   const manifests = join(dir, 'target/lake/.smelter/manifests', table);
   const newest = readdirSync(manifests).sort((a, b) => Number(a.slice(1, -5)) - Number(b.slice(1, -5))).pop()!;
-  return [...(JSON.parse(readFileSync(join(manifests, newest), 'utf8')) as { files: string[] }).files].sort();
+  const manifest = JSON.parse(readFileSync(join(manifests, newest), 'utf8')) as { location: string; files: Array<{ name: string; bytes: number; sha256: string }> };
+  for (const file of manifest.files) {
+    const path = join(dir, 'target/lake', manifest.location, file.name);
+    if (!existsSync(path)) continue; // a publish the test interrupted: the file is still staged
+    const bytes = readFileSync(path);
+    expect({ file: file.name, bytes: file.bytes, sha256: file.sha256 }).toEqual({ file: file.name, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+  return manifest.files.map((f) => f.name).sort();
 }
 
 const query = (dir: string, sql: string) => queryDuckDB(join(dir, 'target/dev.duckdb'), sql);
@@ -94,7 +105,7 @@ describe('external tables', () => {
       const [{ manifest_pointer: pointer }] = (await query(dir, `select manifest_pointer from "_smelter"."state" where table_name = 'gold.facts'`)) as Array<{
         manifest_pointer: string;
       }>;
-      const nowCommitted = (JSON.parse(readFileSync(join(dir, 'target/lake', pointer), 'utf8')) as { files: string[] }).files;
+      const nowCommitted = (JSON.parse(readFileSync(join(dir, 'target/lake', pointer), 'utf8')) as { files: Array<{ name: string }> }).files.map((f) => f.name);
       const allowed = new Set([...before.facts, ...nowCommitted]);
       expect({ point, stray: files(dir, 'gold/facts').filter((f) => !allowed.has(f)) }).toEqual({ point, stray: [] });
 

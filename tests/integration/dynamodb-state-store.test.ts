@@ -6,7 +6,7 @@ import {
   PutItemCommand,
   type BatchGetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../../runtime/state/dynamodb-state-store.js';
+import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../../adapters/dynamodb/dynamodb-state-store.js';
 import type { StateRecord } from '../../runtime/state/state-record.js';
 import type { EngineConnection } from '../../runtime/engine/engine.js';
 import { StateError } from '../../runtime/errors.js';

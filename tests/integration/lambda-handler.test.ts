@@ -63,6 +63,9 @@ describe('the Lambda handler', () => {
       watermarks: { 'main.fact': '2' },
     });
     expect(typeof first.ok?.invocation_id).toBe('string');
+    // indirect_selection: empty builds the model without the test attached to it.
+    const untested = await invoke(dir, { select: ['fact'], indirect_selection: 'empty' });
+    expect(untested.ok?.results.map((r) => [r.unique_id, r.status])).toEqual([['model.lam.fact', 'success']]);
     // Warm: the project parsed at the first invocation is used, even if a file changed since.
     writeFileSync(join(dir, 'models/fact.sql'), 'this is not SQL');
     writeFileSync(join(dir, 'data/orders.csv'), 'id,amount\n1,5\n2,20\n3,7\n');
@@ -80,6 +83,8 @@ describe('the Lambda handler', () => {
       [{ select: ['fact'], vars: { undeclared: 1 } }, /undeclared/],
       [{ select: ['fact'], vars: { factor: 'two' } }, /factor/],
       [{ select: "fact'; drop table x; --" }, /select must be a list of selector strings/],
+      [{ select: ['fact'], indirect_selection: 'lazy' }, /indirect_selection must be one of eager, cautious, buildable, empty, got "lazy"/],
+      [{ select: ['fact'], indirect_selection: ['empty'] }, /indirect_selection must be one of/],
     ];
     for (const [event, message] of cases) {
       const r = await invoke(dir, event);

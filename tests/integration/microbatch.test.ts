@@ -99,7 +99,7 @@ describe('microbatch on an external model', () => {
       'models/daily.sql': MODEL.replace("materialized='incremental',", "materialized='incremental', external=true,"),
       'data/events.csv': 'ts\n',
     });
-    const parquet = () => (readdirSync(join(dir, 'target/lake/main/daily')) as string[]).sort();
+    const parquet = () => (readdirSync(join(dir, 'target/lake/main/daily')) as string[]).filter((f) => f.endsWith('.parquet')).sort();
     land(dir, ['2024-06-01 08:00:00', '2024-06-02 10:00:00', '2024-06-03 11:00:00']);
     await run(dir, at('2024-06-03'));
     const first = parquet();

@@ -9,6 +9,8 @@ import type {
   ModelNode,
   SeedNode,
   SourceNode,
+  TestNode,
+  UnitTestNode,
 } from '../../runtime/manifest/types.js';
 import { globMatch } from '../../runtime/select/glob.js';
 import { selectNodes } from '../../runtime/select/select.js';
@@ -364,6 +366,117 @@ describe('selectNodes: set operations', () => {
     expect(run(['old_model'], {}, manifest).warnings).toEqual([
       "The selection criterion 'old_model' does not match any enabled nodes",
     ]);
+  });
+});
+
+/** A data test on `parents` (the first is the model it is declared on). */
+function dataTest(name: string, parents: string[]): TestNode {
+  return {
+    unique_id: `test.${PROJECT}.${name}`,
+    name,
+    package_name: PROJECT,
+    original_file_path: 'models/properties.yml',
+    path: 'properties.yml',
+    fqn: [PROJECT, name],
+    tags: [],
+    description: '',
+    columns: {},
+    resource_type: 'test',
+    test_type: 'generic',
+    attached_node: parents[0],
+    alias: name,
+    refs: [],
+    sources: [],
+    checksum: `sum-${name}`,
+    config: { enabled: true, tags: [], severity: 'error', warn_if: '!= 0', error_if: '!= 0', store_failures: false, meta: {} },
+    depends_on: { nodes: parents, macros: [] },
+  };
+}
+
+function unitTest(name: string, tested: string): UnitTestNode {
+  return {
+    unique_id: `unit_test.${PROJECT}.${name}`,
+    name,
+    package_name: PROJECT,
+    original_file_path: 'models/unit_tests.yml',
+    path: 'unit_tests.yml',
+    fqn: [PROJECT, name],
+    tags: [],
+    description: '',
+    columns: {},
+    resource_type: 'unit_test',
+    model: tested,
+    given: [],
+    expect: [],
+    overrides: { vars: {} },
+    config: { enabled: true, tags: [] },
+    checksum: `sum-${name}`,
+    depends_on: { nodes: [], macros: [] },
+  };
+}
+
+describe('selectNodes: indirect selection', () => {
+  /*
+   * silver.members -> stg -> dim -> fact
+   *                          stg -> other
+   * tests: not_null_stg (stg), unique_fact (fact), relationships_fact_dim (fact, dim),
+   *        relationships_other_dim (other, dim), source_not_null (silver.members), unit test fact_math (fact)
+   */
+  const T = `test.${PROJECT}.`;
+  const nodes: ManifestNode[] = [
+    source('silver', 'members'),
+    model('models', 'stg', { parents: [SRC_MEM] }),
+    model('models', 'dim', { parents: [`${M}stg`] }),
+    model('models', 'fact', { parents: [`${M}dim`] }),
+    model('models', 'other', { parents: [`${M}stg`] }),
+    dataTest('not_null_stg', [`${M}stg`]),
+    dataTest('unique_fact', [`${M}fact`]),
+    dataTest('relationships_fact_dim', [`${M}fact`, `${M}dim`]),
+    dataTest('relationships_other_dim', [`${M}other`, `${M}dim`]),
+    dataTest('source_not_null', [SRC_MEM]),
+    unitTest('fact_math', `${M}fact`),
+  ];
+  const manifest = manifestOf(nodes);
+  const dag = buildDag(manifest);
+  const select = (mode: SelectionOptions['indirectSelection'], select: string[], exclude: string[] = []) =>
+    [...selectNodes(manifest, dag, { select, exclude, ...(mode ? { indirectSelection: mode } : {}) }).selected].sort();
+  const UNIT = `unit_test.${PROJECT}.fact_math`;
+
+  it('eager (the default): a test goes with any of its parents', () => {
+    expect(select(undefined, ['fact'])).toEqual([`${M}fact`, `${T}relationships_fact_dim`, `${T}unique_fact`, UNIT]);
+    expect(select('eager', ['fact'])).toEqual(select(undefined, ['fact']));
+    expect(select('eager', ['dim'])).toEqual([`${M}dim`, `${T}relationships_fact_dim`, `${T}relationships_other_dim`]);
+  });
+
+  it('cautious: only when all its parents are selected', () => {
+    expect(select('cautious', ['fact'])).toEqual([`${M}fact`, `${T}unique_fact`, UNIT]);
+    expect(select('cautious', ['dim'])).toEqual([`${M}dim`]);
+    expect(select('cautious', ['dim fact'])).toEqual([`${M}dim`, `${M}fact`, `${T}relationships_fact_dim`, `${T}unique_fact`, UNIT]);
+    expect(select('cautious', ['+other'])).toEqual([`${M}other`, `${M}stg`, SRC_MEM, `${T}not_null_stg`, `${T}source_not_null`]);
+    expect(select('cautious', ['other dim'])).toEqual([`${M}dim`, `${M}other`, `${T}relationships_other_dim`]);
+  });
+
+  it('buildable: when all its parents are selected or ancestors of selected nodes', () => {
+    // dim is an ancestor of fact; it is not one of other's, nor of dim itself.
+    expect(select('buildable', ['fact'])).toEqual([`${M}fact`, `${T}relationships_fact_dim`, `${T}unique_fact`, UNIT]);
+    expect(select('buildable', ['other'])).toEqual([`${M}other`]);
+    expect(select('buildable', ['dim'])).toEqual([`${M}dim`]);
+    // The test of the source stg reads is not downstream of stg: as in dbt, it stays out.
+    expect(select('buildable', ['stg'])).toEqual([`${M}stg`, `${T}not_null_stg`]);
+  });
+
+  it('empty: only tests selected directly', () => {
+    expect(select('empty', ['fact'])).toEqual([`${M}fact`]);
+    expect(select('empty', ['+fact'])).toEqual([`${M}dim`, `${M}fact`, `${M}stg`, SRC_MEM]);
+    expect(select('empty', ['fact relationships_other_dim'])).toEqual([`${M}fact`, `${T}relationships_other_dim`]);
+    expect(select('empty', ['resource_type:unit_test'])).toEqual([UNIT]);
+  });
+
+  it('--exclude removes the tests of excluded nodes in every mode', () => {
+    for (const mode of ['eager', 'cautious', 'buildable', 'empty'] as const) {
+      expect(select(mode, ['dim fact'], ['dim'])).toEqual(mode === 'empty' ? [`${M}fact`] : [`${M}fact`, `${T}unique_fact`, UNIT]);
+      expect(select(mode, ['fact relationships_fact_dim'], ['dim'])).toEqual(mode === 'empty' ? [`${M}fact`] : [`${M}fact`, `${T}unique_fact`, UNIT]);
+    }
   });
 });
 

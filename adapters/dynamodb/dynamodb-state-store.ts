@@ -10,10 +10,8 @@ import {
   type PutItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StateError } from '../errors.js';
-import type { EngineConnection } from '../engine/engine.js';
-import type { StateRecord } from './state-record.js';
-import type { Lease, StateStore } from './state-store.js';
+import { StateError } from '../../runtime/index.js';
+import type { EngineConnection, Lease, StateRecord, StateStore } from '../../runtime/index.js';
 
 /** `lease_seconds` when the target does not set it. */
 export const DEFAULT_LEASE_SECONDS = 900;

@@ -1,0 +1,122 @@
+import { CompileError } from '../errors.js';
+import type { EngineConnection, StatementResult } from '../engine/engine.js';
+import type { ModelNode } from '../manifest/types.js';
+import type { BuildOutcome } from '../materializations/index.js';
+import { selectBody } from '../materializations/materialization.js';
+import { copyToParquet, readParquetFiles } from '../materializations/parquet-files.js';
+import { stateKey } from '../materializations/traits.js';
+import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
+import { renderModel, type BatchWindow } from '../render/render-model.js';
+import { batchesToRun, withBatch } from './batches.js';
+import { commitBuild, type ExternalStaging } from './commit.js';
+import { nextState } from './next-state.js';
+import { fullRefreshes, relationExists, requireStateStore, requireStorage, type RunScope } from './run-scope.js';
+
+/**
+ * A microbatch model: each batch of event time is rendered with its inputs filtered to the batch,
+ * replaces that window's rows (delete+insert), and commits through the commit protocol with the
+ * state record that lists it as done — so a killed run loses at most the batch it was in, and the
+ * next run fills the gap. Returns the rows written.
+ */
+export async function buildMicrobatch(
+  node: ModelNode,
+  connection: EngineConnection,
+  scope: RunScope,
+  signal: AbortSignal,
+  run: (sql: string) => Promise<StatementResult>,
+): Promise<number> {
+  const { renv } = scope;
+  const cfg = node.config;
+  const at = { node: node.unique_id, location: { file: node.original_file_path } };
+  const missing = (['event_time', 'batch_size', 'begin'] as const).filter((k) => !cfg[k]);
+  if (missing.length > 0) throw new CompileError(`incremental_strategy microbatch needs ${missing.join(', ')}`, at);
+  const stateStore = requireStateStore(scope, node);
+  const storage = cfg.external ? requireStorage(scope, node) : undefined;
+  const begin = new Date(cfg.begin!);
+  if (Number.isNaN(begin.getTime())) throw new CompileError(`begin '${cfg.begin}' is not a date or timestamp`, at);
+  const key = stateKey(node);
+  const relation = renderRelation(node.relation);
+  const fullRefresh = fullRefreshes(node, scope);
+  let exists = relationExists(node, scope);
+  let state = scope.states.get(key);
+  const windows = batchesToRun({
+    begin,
+    now: renv.runStartedAt,
+    size: cfg.batch_size!,
+    lookback: cfg.lookback ?? 1,
+    done: !fullRefresh && exists ? (state?.batches ?? []) : [],
+    start: scope.eventTimeStart,
+    end: scope.eventTimeEnd,
+  });
+  const col = quoteIdentifier(cfg.event_time!);
+  const inWindow = (window: BatchWindow) =>
+    `${col} >= CAST(${quoteLiteral(window.start)} AS TIMESTAMP) AND ${col} < CAST(${quoteLiteral(window.end)} AS TIMESTAMP)`;
+  let total = 0;
+  let rebuild = fullRefresh && exists;
+  for (const window of windows) {
+    const sql = renderModel(node, { ...renv, batch: window, isIncremental: () => exists && !rebuild });
+    const before = state;
+    const replacing = rebuild;
+    const { record } = await commitBuild({
+      node,
+      leaseKey: `${key}@${window.start}`,
+      state: before,
+      ignoreCommittedFiles: replacing,
+      connection,
+      signal,
+      stateStore,
+      storage,
+      runId: renv.invocationId,
+      crash: (point) => scope.crash(point, node.name),
+      hold: (files) => scope.held.push(files),
+      build: (staging) => (staging ? replaceWindowInFiles(staging) : replaceWindowInTable()),
+      commits: () => true,
+      record: (outcome, pointer) => ({
+        ...nextState(node, outcome, replacing ? undefined : before, renv.invocationId, pointer),
+        version: (before?.version ?? 0) + 1,
+        batches: withBatch(replacing ? [] : (before?.batches ?? []), window),
+      }),
+    });
+
+    /** Only the committed files holding rows of this window are rewritten: their other rows and the batch's rows become new files. */
+    async function replaceWindowInFiles(staging: ExternalStaging): Promise<BuildOutcome> {
+      const committed = staging.committed;
+      const countIn = async (paths: string[], where: string) =>
+        paths.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM ${readParquetFiles(node, paths)} WHERE ${where}`))[0].n);
+      const affected =
+        committed.length === 0
+          ? []
+          : (await connection.query(`SELECT DISTINCT filename AS file FROM ${readParquetFiles(node, committed.map((c) => c.localPath), ', filename = true')} WHERE ${inWindow(window)}`)).map((r) =>
+              String(r.file),
+            );
+      const rewritten = committed.filter((c) => affected.includes(c.localPath));
+      const rewrittenPaths = rewritten.map((c) => c.localPath);
+      const survivors = rewritten.length === 0 ? '' : `SELECT * FROM ${readParquetFiles(node, rewrittenPaths)} WHERE NOT (${inWindow(window)})\nUNION ALL BY NAME\n`;
+      const written = await copyToParquet(run, node, staging.localDir, `${survivors}SELECT * FROM (\n${selectBody(sql)})`);
+      const rows = written - (await countIn(rewrittenPaths, `NOT (${inWindow(window)})`));
+      const rowsTotal = (replacing ? 0 : (before?.rows_total ?? 0)) - (await countIn(rewrittenPaths, inWindow(window))) + rows;
+      scope.crash('mid-write', node.name);
+      return { rows, rowsTotal, watermark: null, fileSet: replacing ? 'replace' : 'add', superseded: rewritten.map((c) => c.file) };
+    }
+
+    async function replaceWindowInTable(): Promise<BuildOutcome> {
+      let rows: number;
+      if (replacing) await run(`DROP TABLE ${relation}`);
+      if (!exists || replacing) {
+        rows = (await run(`CREATE TABLE ${relation} AS\n${selectBody(sql)}`)).rowsAffected;
+      } else {
+        await run(`DELETE FROM ${relation} WHERE ${inWindow(window)}`);
+        rows = (await run(`INSERT INTO ${relation} BY NAME SELECT * FROM (\n${selectBody(sql)})`)).rowsAffected;
+      }
+      const rowsTotal = Number((await connection.query(`SELECT count(*) AS n FROM ${relation}`))[0].n);
+      scope.crash('mid-write', node.name);
+      return { rows, rowsTotal, watermark: null };
+    }
+
+    state = record;
+    exists = true;
+    rebuild = false;
+    total += record?.rows_processed ?? 0;
+  }
+  return total;
+}

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { StorageError } from '../errors.js';
+import type { ModelNode } from '../manifest/types.js';
+import { SMELTER_AREA, type CommittedFile, type FileSetManifest, type StagedFile, type Storage } from '../storage/storage.js';
+
+/**
+ * Where an external model's files and file-set manifests live in storage (SPEC §4), and the
+ * manifests themselves. Pure naming plus reading and writing of the manifest file.
+ *
+ *   {location}/                              committed files (and recently superseded ones)
+ *   {location}/_symlink_format_manifest/     the committed files' URIs, for Athena, Trino, Spark
+ *   .smelter/staging/{lease}/{run}/          a run's new files until they are published
+ *   .smelter/manifests/{table}/v{n}.json     the file set of version n
+ *
+ * A staging folder sits under its lease key (`schema.name`, or `schema.name@batch` for a
+ * microbatch batch), so the holder of a lease can tell the staging folders of dead runs from those
+ * of live ones: every run of that key has ended but the holder's own.
+ */
+
+/** The model's folder, relative to the storage root: `location`, or `{schema}/{alias}`. */
+export function locationOf(node: ModelNode): string {
+  return (node.config.location ?? `${node.relation.schema}/${node.relation.identifier}`).replace(/^\/+|\/+$/g, '');
+}
+
+/** The folder holding every run's staging for one lease key. */
+export function stagingRootOf(leaseKey: string): string {
+  return `${SMELTER_AREA}/staging/${leaseKey}`;
+}
+
+export function stagingKey(leaseKey: string, runId: string): string {
+  return `${stagingRootOf(leaseKey)}/${runId}`;
+}
+
+export function manifestsOf(tableName: string): string {
+  return `${SMELTER_AREA}/manifests/${tableName}`;
+}
+
+export const SYMLINK_FOLDER = '_symlink_format_manifest';
+
+/**
+ * Write the manifest of the version to commit: the kept files and the staged ones under new names
+ * (a new name per commit, so a new version never overwrites a file a reader may still be reading).
+ */
+export async function writeFileSetManifest(
+  storage: Storage,
+  node: ModelNode,
+  tableName: string,
+  leaseKey: string,
+  runId: string,
+  version: number,
+  staged: readonly StagedFile[],
+  /** Committed files that stay (an append adds to them). */
+  kept: readonly CommittedFile[],
+): Promise<{ pointer: string; manifest: FileSetManifest }> {
+  const short = createHash('sha1').update(`${runId}/${leaseKey}`).digest('hex').slice(0, 12);
+  const names: Record<string, string> = {};
+  const added: CommittedFile[] = [];
+  for (const file of staged) {
+    const slash = file.key.lastIndexOf('/');
+    const name = `${file.key.slice(0, slash + 1)}${short}-${file.key.slice(slash + 1)}`;
+    names[name] = file.key;
+    added.push({ name, bytes: file.bytes, sha256: file.sha256 });
+  }
+  const manifest: FileSetManifest = {
+    table_name: tableName,
+    version,
+    run_id: runId,
+    location: locationOf(node),
+    files: [...kept, ...added].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    staging: stagingKey(leaseKey, runId),
+    staged: names,
+  };
+  const pointer = `${manifestsOf(tableName)}/v${version}.json`;
+  await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);
+  return { pointer, manifest };
+}
+
+/** The committed file set a state record points at; a pointer to nothing is an error, never an empty model. */
+export async function readFileSetManifest(storage: Storage, pointer: string): Promise<FileSetManifest> {
+  const text = await storage.readText(pointer);
+  if (text === undefined) {
+    throw new StorageError(`the committed file-set manifest ${storage.uri(pointer)} is missing: the model's committed files cannot be known`, {
+      hint: 'restore the file, or `smelter state reset` the model to rebuild it',
+    });
+  }
+  try {
+    return JSON.parse(text) as FileSetManifest;
+  } catch (error) {
+    throw new StorageError(`the committed file-set manifest ${storage.uri(pointer)} is not valid JSON (${(error as Error).message})`);
+  }
+}

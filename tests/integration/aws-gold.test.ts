@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Session, type RunResult } from '../../runtime/index.js';
+import { awsBackends } from '../../adapters/aws/backends.js';
+import { main as generateSilver } from '../../scripts/generate-silver.js';
+import { createBucket, startS3rver, testS3Client, type S3Server } from '../helpers/s3-server.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
+import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
+import { queryDuckDB } from '../helpers/duckdb.js';
+
+/**
+ * The production path on real local servers: the Gold project (this repository's models) built on
+ * its `aws` target — Silver Parquet in S3 (s3rver), Gold Parquet written to S3, state in DynamoDB
+ * (dynalite) — and compared row for row with the same Silver built on the embedded `dev` target.
+ * S3 requests and bytes are counted by a proxy in front of s3rver.
+ */
+
+const ROOT = join(import.meta.dirname, '../..');
+const BUCKET = 'congress-data';
+const TABLE = 'smelter_state';
+const MODELS = ['dim_date', 'dim_asset', 'dim_member', 'fact_ptr_transactions', 'agg_trending_stocks'] as const;
+/** Columns stamped with the build time differ between any two builds. */
+const STAMPS: Record<string, string> = { dim_member: ' exclude (gold_ingest_ts)', fact_ptr_transactions: ' exclude (gold_ingest_ts)' };
+
+let s3rver: S3Server;
+let proxy: Awaited<ReturnType<typeof startS3Proxy>>;
+let dynalite: Awaited<ReturnType<typeof startDynalite>>;
+let s3: S3Client;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  s3rver = await startS3rver();
+  proxy = await startS3Proxy(s3rver.endpoint);
+  dynalite = await startDynalite();
+  await createBucket(s3rver.endpoint, BUCKET);
+  s3 = testS3Client(s3rver.endpoint);
+  // The SDK reads these from the process environment, as on Lambda.
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_ENDPOINT_URL_S3: proxy.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    SMELTER_CACHE_DIR: mkdtempSync(join(tmpdir(), 'smelter-cache-')),
+  });
+  await createStateTable(new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }), TABLE);
+}, 60_000);
+
+afterAll(async () => {
+  process.env = savedEnv;
+  await proxy?.close();
+  await s3rver?.close();
+  await dynalite?.close();
+});
+
+/** A copy of the Gold project, its Silver under data/silver (the dev target reads it there). */
+function goldProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smelter-aws-gold-'));
+  for (const part of ['project.yml', 'models', 'macros']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+  // DuckDB's spill folder of the aws target, inside the test's folder.
+  writeFileSync(join(dir, 'project.yml'), readFileSync(join(dir, 'project.yml'), 'utf8').replace('temp_directory: /tmp/duckdb', `temp_directory: ${join(dir, 'spill')}`));
+  return dir;
+}
+
+/** Upload the local Silver files S3 does not have yet (as the Silver pipeline writes new objects). */
+async function syncSilver(dir: string): Promise<number> {
+  const root = join(dir, 'data/silver');
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'silver/' }));
+  const present = new Set((listed.Contents ?? []).map((o) => o.Key));
+  let uploaded = 0;
+  for (const file of readdirSync(root, { recursive: true }) as string[]) {
+    if (!file.endsWith('.parquet') || present.has(`silver/${file}`)) continue;
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `silver/${file}`, Body: readFileSync(join(root, file)) }));
+    uploaded++;
+  }
+  return uploaded;
+}
+
+/**
+ * A Gold model as Athena would read it: the files its symlink manifest lists, downloaded.
+ */
+async function goldFromS3(model: string, into: string): Promise<string[]> {
+  const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `gold/${model}/_symlink_format_manifest/manifest` }));
+  const uris = (await manifest.Body!.transformToString()).split('\n').filter((l) => l !== '');
+  const paths: string[] = [];
+  for (const uri of uris) {
+    const key = uri.replace(`s3://${BUCKET}/`, '');
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const path = join(into, key);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, await object.Body!.transformToByteArray());
+    paths.push(path);
+  }
+  return paths;
+}
+
+async function rowsOfS3(model: string): Promise<unknown[]> {
+  const paths = await goldFromS3(model, mkdtempSync(join(tmpdir(), 'smelter-athena-')));
+  const list = paths.map((p) => `'${p}'`).join(', ');
+  return queryDuckDB(':memory:', `select *${STAMPS[model] ?? ''} from read_parquet([${list}], union_by_name = true) order by all`);
+}
+
+async function rowsOfLocal(dir: string, model: string): Promise<unknown[]> {
+  return queryDuckDB(join(dir, 'target/dev.duckdb'), `select *${STAMPS[model] ?? ''} from gold.${model} order by all`);
+}
+
+function expectSuccess(run: RunResult): void {
+  expect(run.results.filter((r) => !['success', 'pass'].includes(r.status)).map((r) => `${r.name}: ${r.status} ${r.message ?? ''}`)).toEqual([]);
+}
+
+describe('the Gold project on S3 and DynamoDB', () => {
+  it('builds from Silver in S3 into Gold in S3, then an appended day, with exactly the rows of the same days built locally', async () => {
+    const dir = goldProject();
+    const io = { stdout: () => undefined, stderr: (t: string) => expect.fail(t), cwd: dir };
+    expect(await generateSilver(['--transactions', '3000', '--seed', '11'], io)).toBe(0);
+    expect(await syncSilver(dir)).toBe(readdirSync(join(dir, 'data/silver'), { recursive: true }).filter((f) => String(f).endsWith('.parquet')).length);
+
+    const aws = new Session({ projectDir: dir, env: { S3_BUCKET_NAME: BUCKET, WATERMARK_TABLE: TABLE }, backends: awsBackends });
+    const local = new Session({ projectDir: dir, env: {} });
+    try {
+      proxy.reset();
+      expectSuccess((await aws.run('build', { target: 'aws' })).run);
+      const full = proxy.totals(`${BUCKET}/silver`);
+      expectSuccess((await local.run('build', { target: 'dev' })).run);
+      for (const model of MODELS) expect({ model, rows: await rowsOfS3(model) }).toEqual({ model, rows: await rowsOfLocal(dir, model) });
+      expect(full.bytes.GET).toBeGreaterThan(0);
+
+      // The next day: new Silver objects, with late member changes.
+      expect(await generateSilver(['--append-day', '--seed', '11', '--late-changes', '2'], io)).toBe(0);
+      expect(await syncSilver(dir)).toBeGreaterThan(0);
+      expectSuccess((await aws.run('build', { target: 'aws' })).run);
+      expectSuccess((await local.run('build', { target: 'dev' })).run);
+      for (const model of MODELS) expect({ model, rows: await rowsOfS3(model) }).toEqual({ model, rows: await rowsOfLocal(dir, model) });
+
+      // State lives in DynamoDB: the fact's watermark is the largest doc_id of Silver.
+      const [{ max_doc }] = await queryDuckDB(':memory:', `select max(doc_id)::VARCHAR as max_doc from read_parquet('${join(dir, 'data/silver/transactions/*.parquet')}')`);
+      const records = await aws.state(['gold.fact_ptr_transactions'], { target: 'aws' });
+      expect(records.get('gold.fact_ptr_transactions')?.last_processed_value).toBe(max_doc);
+    } finally {
+      await aws.close();
+      await local.close();
+    }
+  }, 240_000);
+});
