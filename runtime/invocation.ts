@@ -242,6 +242,7 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
       invocationId,
       runStartedAt,
       onEvent: options.onEvent,
+      onWarning: options.onWarning,
     });
   } finally {
     stateStore?.close();

@@ -3,11 +3,10 @@ import {
   DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   ScanCommand,
+  UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClientConfig,
-  type PutItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateError } from '../../runtime/index.js';
@@ -16,8 +15,15 @@ import type { EngineConnection, Lease, StateRecord, StateStore } from '../../run
 /** `lease_seconds` when the target does not set it. */
 export const DEFAULT_LEASE_SECONDS = 900;
 
-/** Lease items share the state table: partition key `lease#<table_name>`. Never a model's `schema.name`. */
+/**
+ * Partition keys of the previous layout's lease items (`lease#<lease key>`): never a model's
+ * `schema.name`. smelter no longer writes them; one a run of an earlier version holds is honoured
+ * until it expires, and they are never read as records.
+ */
 export const LEASE_KEY_PREFIX = 'lease#';
+
+/** A model item's attributes whose names start with this hold leases: never a record field. */
+export const LEASE_ATTRIBUTE_PREFIX = 'lease_';
 
 /** Largest state item smelter writes: well under DynamoDB's 400 KB item limit (SPEC §5). */
 export const MAX_STATE_ITEM_BYTES = 350 * 1024;
@@ -26,14 +32,39 @@ export const MAX_STATE_ITEM_BYTES = 350 * 1024;
 const BATCH_GET_KEYS = 100;
 /** Rounds of UnprocessedKeys (throttling, the 16 MB response limit) before giving up. */
 const UNPROCESSED_ROUNDS = 8;
-/** Parallel DeleteItem calls in reset(). */
+/** Parallel requests in reset(). */
 const RESET_CONCURRENCY = 8;
+/** Tries to take a lease, or to reset a record, while other runs change its item. */
+const CONTENDED_ROUNDS = 3;
+
+/** The model's lease: its holder's run id, the expiry (epoch ms) and when it was taken (ISO). */
+const LEASE_RUN = 'lease_run';
+const LEASE_EXPIRES_AT = 'lease_expires_at';
+const LEASE_ACQUIRED_AT = 'lease_acquired_at';
+/** Its microbatch batches' leases: a map from batch start to { run, expires_at, acquired_at }. */
+const LEASE_BATCHES = 'lease_batches';
+
+/** The record's attributes besides the key (toItem writes each one). */
+const RECORD_ATTRIBUTES = [
+  'watermark_type',
+  'watermark_data_type',
+  'last_processed_value',
+  'last_processed_timestamp',
+  'rows_processed',
+  'rows_total',
+  'version',
+  'run_id',
+  'manifest_pointer',
+  'batches',
+] as const;
 
 export interface DynamoDbStateStoreOptions {
   /** `state.table`: the project's DynamoDB table, partition key `table_name` (string). Not created here. */
   readonly table: string;
   /** `state.lease_seconds` (default 900). */
   readonly leaseSeconds?: number;
+  /** How often a held lease is renewed, in milliseconds (default: every `lease_seconds / 3`). */
+  readonly renewEveryMs?: number;
   /** A client to use (tests, a Lambda's shared client); by default one configured from the environment. */
   readonly client?: DynamoDBClient;
   /** Target name, for error messages. */
@@ -45,22 +76,53 @@ export interface DynamoDbStateStoreOptions {
 type Item = Record<string, AttributeValue>;
 
 /**
- * The `dynamodb` backend: one item per model in the project's table, published with conditional
- * writes (a stale writer fails), plus one lease item per model being built (`lease#<table_name>`)
- * that stops a second concurrent run of the model until the first releases it or its lease expires.
+ * The `dynamodb` backend: one item per model in the project's table, holding the model's committed
+ * record and the leases of the runs building it. Every write is conditional: a stale writer fails,
+ * and so does a run whose lease another run has taken (fencing, SPEC §5).
  *
- * Item layout (every StateRecord field, nulls as NULL attributes so a record reads back exactly):
- * table_name S · watermark_type S|NULL · watermark_data_type S|NULL · last_processed_value S|NULL ·
- * last_processed_timestamp S · rows_processed N · rows_total N · version N · run_id S ·
- * manifest_pointer S|NULL · batches S|NULL (the JSON text of the [start, end) pairs, as the local
- * backend stores it).
+ * Item layout. The record: every StateRecord field, nulls as NULL attributes so a record reads
+ * back exactly: table_name S · watermark_type S|NULL · watermark_data_type S|NULL ·
+ * last_processed_value S|NULL · last_processed_timestamp S · rows_processed N · rows_total N ·
+ * version N · run_id S · manifest_pointer S|NULL · batches S|NULL (the JSON text of the [start, end)
+ * pairs, as the local backend stores it). The leases, in attributes named `lease_*`, never part of
+ * the record: `lease_run` S (the holder's run id) · `lease_expires_at` N (epoch ms) ·
+ * `lease_acquired_at` S, while a run holds the model; and `lease_batches` M, for microbatch models:
+ * batch start → { run S, expires_at N, acquired_at S }, one entry per batch a run holds (the map
+ * stays, empty, once its batches are released). An item with lease attributes only (a model's first
+ * build, before its first commit) is no record: `read`, `readAll` and `reset` skip it. No `ttl`
+ * attribute is ever written on an item (a table's TTL would delete the record with it).
+ *
+ * The conditions:
+ * - take a lease (UpdateItem, creating the item if absent): `attribute_not_exists(holder) OR
+ *   expires < :now OR holder = :me`; otherwise "another run holds <key>: run R, lease until T";
+ * - renew it every `renewEveryMs` (a third of `lease_seconds`) while held: `SET expires` if
+ *   `holder = :me`; a renewal that fails so marks the lease lost, and its commit fails without a
+ *   request. The timer is unref'd: a held lease never keeps a process alive;
+ * - commit (UpdateItem of the record's attributes, leaving the lease attributes as they are):
+ *   `version = :expected` (the first commit: `attribute_not_exists(version)`) `AND holder = :me`;
+ *   so a run whose lease expired commits only while nobody took it over since. The lease stays held;
+ * - release: `REMOVE` the holder if `holder = :me` (never another run's lease); an item left with
+ *   no record and no holder is deleted.
+ * `holder` is `lease_run` for a model's lease and `lease_batches.<start>.run` for a batch's
+ * (`schema.name@<start>`): a batch's lease lives in its model's item too, so batch commits are
+ * fenced as model commits are, and concurrent batches of one model (different runs, different
+ * batches) are ordered by the compare-and-set on the model's version. One item holds both, so no
+ * TransactWriteItems is needed.
+ *
+ * Previous layout: leases were separate items `lease#<key>`. They are never read as records, and
+ * taking a lease also reads the old item (in parallel): one an earlier version's run still holds
+ * unexpired refuses the lease, so runs of both versions during an upgrade do not overlap (best
+ * effort: the old version's commits are not fenced).
  */
 export class DynamoDbStateStore implements StateStore {
   readonly backend = 'dynamodb' as const;
   readonly table: string;
   readonly leaseSeconds: number;
+  readonly renewEveryMs: number;
   private readonly target: string | undefined;
   private readonly now: () => number;
+  /** Leases held through this store, whose renewal timers close() stops. */
+  private readonly held = new Set<HeldLease>();
 
   private constructor(
     private readonly client: DynamoDBClient,
@@ -69,6 +131,7 @@ export class DynamoDbStateStore implements StateStore {
   ) {
     this.table = options.table;
     this.leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+    this.renewEveryMs = options.renewEveryMs ?? (this.leaseSeconds * 1000) / 3;
     this.target = options.target;
     this.now = options.now ?? (() => Date.now());
   }
@@ -81,6 +144,9 @@ export class DynamoDbStateStore implements StateStore {
   static async open(options: DynamoDbStateStoreOptions): Promise<DynamoDbStateStore> {
     if (!(options.leaseSeconds === undefined || (Number.isFinite(options.leaseSeconds) && options.leaseSeconds > 0))) {
       throw new StateError(`state.lease_seconds must be a positive number, got ${options.leaseSeconds}`);
+    }
+    if (!(options.renewEveryMs === undefined || (Number.isFinite(options.renewEveryMs) && options.renewEveryMs > 0))) {
+      throw new StateError(`the lease renewal interval must be a positive number of milliseconds, got ${options.renewEveryMs}`);
     }
     if (options.client) return new DynamoDbStateStore(options.client, false, options);
     return new DynamoDbStateStore(new DynamoDBClient(defaultClientConfig()), true, options);
@@ -106,6 +172,7 @@ export class DynamoDbStateStore implements StateStore {
           this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } })),
         );
         for (const item of result.Responses?.[this.table] ?? []) {
+          if (isLeaseOnly(item)) continue;
           const record = this.toRecord(item);
           found.set(record.table_name, record);
         }
@@ -124,7 +191,7 @@ export class DynamoDbStateStore implements StateStore {
         this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start })),
       );
       for (const item of page.Items ?? []) {
-        if (!isLeaseKey(item.table_name?.S ?? '')) records.push(this.toRecord(item));
+        if (!isLeaseKey(item.table_name?.S ?? '') && !isLeaseOnly(item)) records.push(this.toRecord(item));
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
@@ -132,13 +199,18 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /**
-   * A conditional PutItem: no item yet when `expectedVersion` is undefined, else the stored version
-   * must still be `expectedVersion`. `_transaction` is unused: DynamoDB cannot join DuckDB's
-   * transaction (it serves the local backend, whose state lives in the same database); the caller
-   * commits its data only after this write succeeded.
+   * A conditional UpdateItem of the record's attributes: no record yet when `expectedVersion` is
+   * undefined, else the stored version must still be `expectedVersion`; and in both cases `lease`
+   * must still be this run's. The lease attributes are left as they are: the lease stays held.
+   * `_transaction` is unused: DynamoDB cannot join DuckDB's transaction (it serves the local
+   * backend, whose state lives in the same database); the caller commits its data only after this
+   * write succeeded.
    */
-  async commit(_transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined): Promise<void> {
+  async commit(_transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined, lease: Lease): Promise<void> {
     if (isLeaseKey(next.table_name)) throw new StateError(`${next.table_name} is not a valid model name for state (${LEASE_KEY_PREFIX} is reserved for leases)`);
+    if (!(lease instanceof HeldLease)) throw new StateError(`the commit of ${next.table_name} needs a lease taken from the dynamodb state store`);
+    const slot = lease.slot;
+    if (slot.item !== next.table_name) throw new StateError(`the lease on ${lease.key} does not cover ${next.table_name}; nothing was committed`);
     const item = toItem(next);
     const bytes = itemBytes(item);
     if (bytes > MAX_STATE_ITEM_BYTES) {
@@ -153,96 +225,81 @@ export class DynamoDbStateStore implements StateStore {
         },
       );
     }
-    const condition: Pick<PutItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
-      expectedVersion === undefined
-        ? { ConditionExpression: 'attribute_not_exists(#key)', ExpressionAttributeNames: { '#key': 'table_name' } }
-        : {
-            ConditionExpression: '#version = :expected',
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
-          };
+    if (lease.released) throw new StateError(`the lease on ${lease.key} was released before the commit of ${next.table_name}; nothing was committed`);
+    if (lease.lost) throw leaseLost(lease.key);
+    const names: Record<string, string> = { '#version': 'version', ...namesIn(slot.names, slot.run) };
+    const values: Item = { ':me': { S: lease.runId } };
+    const sets = RECORD_ATTRIBUTES.map((attribute, i) => {
+      names[`#f${i}`] = attribute;
+      values[`:f${i}`] = item[attribute];
+      return `#f${i} = :f${i}`;
+    });
+    let versionCondition = 'attribute_not_exists(#version)';
+    if (expectedVersion !== undefined) {
+      versionCondition = '#version = :expected';
+      values[':expected'] = { N: String(expectedVersion) };
+    }
     try {
-      await this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ...condition }));
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(next.table_name),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `${versionCondition} AND ${slot.run} = :me`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
     } catch (error) {
-      if (!isConditionFailure(error)) throw await this.wrap('PutItem', next.table_name, error);
+      if (!isConditionFailure(error)) throw await this.wrap('UpdateItem', next.table_name, error);
       // The SDK retries a request whose response was lost: if that first attempt landed, the
       // condition now fails against our own record, which is not a stale write.
       const stored = await this.getItem(next.table_name);
-      if (stored !== undefined && this.isRecord(stored, next)) return;
+      if (stored !== undefined && !isLeaseOnly(stored) && this.isRecord(stored, next)) return;
+      if (slot.holder(stored)?.run !== lease.runId) {
+        this.lose(lease);
+        throw leaseLost(lease.key);
+      }
       throw staleWriter(next.table_name);
     }
   }
 
   /**
-   * A lease item `lease#<tableName>` written only if absent, expired, or already this run's. While
-   * another run holds an unexpired lease this fails at once with a StateError whose message starts
-   * "another run holds" (retryable: the caller maps it to ConcurrentRun). A crashed holder's lease
-   * expires after `lease_seconds`; leases are not renewed, so a model must finish within them.
+   * Take the lease on a model (`schema.name`) or on one of its microbatch batches
+   * (`schema.name@<batch start>`), in the model's item: only if nobody holds it, its holder's lease
+   * expired, or this run holds it already. While another run holds an unexpired lease this fails
+   * at once with a StateError whose message starts "another run holds" (retryable: the caller maps
+   * it to ConcurrentRun). A crashed holder's lease expires after `lease_seconds`; a live holder's is
+   * renewed every `renewEveryMs` until it is released.
    */
-  async lease(tableName: string, runId: string): Promise<Lease> {
-    const key = LEASE_KEY_PREFIX + tableName;
-    // Between a failed condition and reading the holder, the holder may release: try again then.
-    for (let attempt = 1; ; attempt++) {
-      const now = this.now();
-      const expiresAt = now + Math.round(this.leaseSeconds * 1000);
-      try {
-        await this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: {
-              table_name: { S: key },
-              run_id: { S: runId },
-              acquired_at: { S: new Date(now).toISOString() },
-              expires_at: { N: String(expiresAt) },
-              // Epoch seconds: if the table has TTL on `ttl`, DynamoDB eventually deletes crashed
-              // holders' leases. Correctness never depends on it (expires_at decides).
-              ttl: { N: String(Math.ceil(expiresAt / 1000)) },
-            },
-            ConditionExpression: 'attribute_not_exists(#key) OR #expires < :now OR #run = :run',
-            ExpressionAttributeNames: { '#key': 'table_name', '#expires': 'expires_at', '#run': 'run_id' },
-            ExpressionAttributeValues: { ':now': { N: String(now) }, ':run': { S: runId } },
-          }),
-        );
-        break;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw await this.wrap('PutItem (lease)', tableName, error);
-        const holder = await this.getItem(key);
-        const holderRun = holder?.run_id?.S;
-        const holderExpires = Number(holder?.expires_at?.N);
-        if (holder !== undefined && holderRun !== undefined && Number.isFinite(holderExpires) && holderExpires >= now && holderRun !== runId) {
-          throw leaseHeld(tableName, holderRun, holderExpires);
-        }
-        if (attempt >= 3) {
-          throw new StateError(`another run holds ${tableName} (its lease changed three times while this run tried to take it)`, {
-            hint: 'run again later',
-          });
-        }
-      }
+  async lease(key: string, runId: string): Promise<Lease> {
+    const slot = slotOf(key);
+    if (isLeaseKey(slot.item)) throw new StateError(`${key} is not a valid model name for state (${LEASE_KEY_PREFIX} is reserved for leases)`);
+    // The previous layout's lease item, read alongside (it never rejects: the outcome is looked at below).
+    const previous = this.getItem(LEASE_KEY_PREFIX + key).then(
+      (item) => ({ item, error: undefined }),
+      (error: unknown) => ({ item: undefined, error }),
+    );
+    await this.take(slot, runId);
+    const old = await previous;
+    const oldRun = old.item?.run_id?.S;
+    const oldExpires = Number(old.item?.expires_at?.N);
+    const now = this.now();
+    if (old.error !== undefined || (oldRun !== undefined && oldRun !== runId && Number.isFinite(oldExpires) && oldExpires >= now)) {
+      await this.clear(slot, runId).catch(() => undefined);
+      throw old.error ?? leaseHeld(key, oldRun!, oldExpires);
     }
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        try {
-          await this.client.send(
-            new DeleteItemCommand({
-              TableName: this.table,
-              Key: keyOf(key),
-              ConditionExpression: '#run = :run',
-              ExpressionAttributeNames: { '#run': 'run_id' },
-              ExpressionAttributeValues: { ':run': { S: runId } },
-            }),
-          );
-        } catch (error) {
-          // Not ours any more (it expired and another run took it): leave the new holder's lease.
-          if (isConditionFailure(error)) return;
-          throw await this.wrap('DeleteItem (lease)', tableName, error);
-        }
-      },
-    };
+    const lease = new HeldLease(key, runId, slot, (l) => this.release(l));
+    this.held.add(lease);
+    lease.timer = setInterval(() => this.renew(lease), this.renewEveryMs);
+    lease.timer.unref();
+    return lease;
   }
 
+  /**
+   * Forget the records: an item with no lease is deleted; one a run holds a lease in keeps its
+   * lease attributes (the holder's commit then fails as a stale write: its version is gone).
+   */
   async reset(tableNames: readonly string[]): Promise<string[]> {
     const names = [...new Set(tableNames)].filter((name) => !isLeaseKey(name));
     const had: string[] = [];
@@ -250,19 +307,213 @@ export class DynamoDbStateStore implements StateStore {
     const worker = async () => {
       while (next < names.length) {
         const name = names[next++];
-        const result = await this.call('DeleteItem', name, () =>
-          this.client.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf(name), ReturnValues: 'ALL_OLD' })),
-        );
-        if (result.Attributes !== undefined) had.push(name);
+        if (await this.resetOne(name)) had.push(name);
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESET_CONCURRENCY, names.length) }, worker));
     return had.sort();
   }
 
-  /** Frees the client this store created (not one it was given). */
+  /** Stops renewing the leases still held (they expire); frees the client this store created (not one it was given). */
   close(): void {
+    for (const lease of this.held) this.stop(lease);
+    this.held.clear();
     if (this.ownsClient) this.client.destroy();
+  }
+
+  /** Whether `name` had a record. */
+  private async resetOne(name: string): Promise<boolean> {
+    const names = { '#lr': LEASE_RUN, '#lb': LEASE_BATCHES };
+    const zero = { ':zero': { N: '0' } };
+    for (let round = 1; ; round++) {
+      try {
+        const deleted = await this.client.send(
+          new DeleteItemCommand({
+            TableName: this.table,
+            Key: keyOf(name),
+            ConditionExpression: 'attribute_not_exists(#lr) AND (attribute_not_exists(#lb) OR size(#lb) = :zero)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: zero,
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        return deleted.Attributes !== undefined && !isLeaseOnly(deleted.Attributes);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw await this.wrap('DeleteItem', name, error);
+      }
+      // A run holds a lease in the item: remove the record, keep the lease.
+      try {
+        const removed = await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: keyOf(name),
+            UpdateExpression: `REMOVE ${RECORD_ATTRIBUTES.map((_, i) => `#f${i}`).join(', ')}`,
+            ConditionExpression: 'attribute_exists(#lr) OR size(#lb) > :zero',
+            ExpressionAttributeNames: { ...names, ...Object.fromEntries(RECORD_ATTRIBUTES.map((a, i) => [`#f${i}`, a])) },
+            ExpressionAttributeValues: zero,
+            ReturnValues: 'ALL_OLD',
+          }),
+        );
+        return removed.Attributes !== undefined && !isLeaseOnly(removed.Attributes);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw await this.wrap('UpdateItem', name, error);
+      }
+      // The lease was released in between: delete again.
+      if (round >= CONTENDED_ROUNDS) throw new StateError(`the leases on ${name} changed three times while this run reset it; nothing was reset`, { hint: 'run again' });
+    }
+  }
+
+  /** Write this run as the holder of `slot`, or throw "another run holds" while another run's lease is unexpired. */
+  private async take(slot: LeaseSlot, runId: string): Promise<void> {
+    // Between a failed condition and reading the holder, the holder may release: try again then.
+    for (let attempt = 1; ; attempt++) {
+      const now = this.now();
+      const expiresAt = now + Math.round(this.leaseSeconds * 1000);
+      const free = `attribute_not_exists(${slot.run}) OR ${slot.expires} < :now OR ${slot.run} = :me`;
+      const values: Item = { ':me': { S: runId }, ':now': { N: String(now) } };
+      const holder: Item = { run: { S: runId }, expires_at: { N: String(expiresAt) }, acquired_at: { S: new Date(now).toISOString() } };
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: keyOf(slot.item),
+            ...(slot.batch === undefined
+              ? {
+                  UpdateExpression: 'SET #lr = :me, #le = :expires, #la = :acquired',
+                  ConditionExpression: free,
+                  ExpressionAttributeNames: { ...slot.names, '#la': LEASE_ACQUIRED_AT },
+                  ExpressionAttributeValues: { ...values, ':expires': holder.expires_at, ':acquired': holder.acquired_at },
+                }
+              : {
+                  // The map must exist to set an entry in it: when it does not, the condition fails
+                  // and the map is created below.
+                  UpdateExpression: `SET #lb.#b = :holder`,
+                  ConditionExpression: `attribute_exists(#lb) AND (${free})`,
+                  ExpressionAttributeNames: slot.names,
+                  ExpressionAttributeValues: { ...values, ':holder': { M: holder } },
+                }),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw await this.wrap('UpdateItem (lease)', slot.key, error);
+      }
+      const item = await this.getItem(slot.item);
+      const current = slot.holder(item);
+      if (current !== undefined && current.run !== runId && Number.isFinite(current.expiresAt) && current.expiresAt >= now) {
+        throw leaseHeld(slot.key, current.run, current.expiresAt);
+      }
+      if (slot.batch !== undefined && item?.[LEASE_BATCHES] === undefined) {
+        try {
+          await this.client.send(
+            new UpdateItemCommand({
+              TableName: this.table,
+              Key: keyOf(slot.item),
+              UpdateExpression: 'SET #lb = :batches',
+              ConditionExpression: 'attribute_not_exists(#lb)',
+              ExpressionAttributeNames: { '#lb': LEASE_BATCHES },
+              ExpressionAttributeValues: { ':batches': { M: { [slot.batch]: { M: holder } } } },
+            }),
+          );
+          return;
+        } catch (error) {
+          if (!isConditionFailure(error)) throw await this.wrap('UpdateItem (lease)', slot.key, error);
+        }
+      }
+      if (attempt >= CONTENDED_ROUNDS) {
+        throw new StateError(`another run holds ${slot.key} (its lease changed three times while this run tried to take it)`, {
+          hint: 'run again later',
+        });
+      }
+    }
+  }
+
+  /** Extend a held lease; one another run has taken is lost (its commit fails without asking). */
+  private renew(lease: HeldLease): void {
+    if (lease.renewal !== undefined || lease.released || lease.lost) return;
+    const slot = lease.slot;
+    lease.renewal = this.client
+      .send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(slot.item),
+          UpdateExpression: `SET ${slot.expires} = :expires`,
+          ConditionExpression: `${slot.run} = :me`,
+          ExpressionAttributeNames: namesIn(slot.names, slot.run, slot.expires),
+          ExpressionAttributeValues: { ':me': { S: lease.runId }, ':expires': { N: String(this.now() + Math.round(this.leaseSeconds * 1000)) } },
+        }),
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          // Another fault (throttling, the network) is retried by the next renewal; if the lease
+          // expires meanwhile and another run takes it, the commit's condition refuses it.
+          if (isConditionFailure(error)) this.lose(lease);
+        },
+      )
+      .finally(() => {
+        lease.renewal = undefined;
+      });
+  }
+
+  /** Give the lease up if it is still this run's; an item left with no record and no lease is deleted. */
+  private async release(lease: HeldLease): Promise<void> {
+    if (lease.released) return;
+    lease.released = true;
+    this.stop(lease);
+    this.held.delete(lease);
+    await lease.renewal;
+    // A renewal or a commit found it taken: it is another run's now.
+    if (lease.lost) return;
+    await this.clear(lease.slot, lease.runId);
+  }
+
+  private async clear(slot: LeaseSlot, runId: string): Promise<void> {
+    let after: Item | undefined;
+    try {
+      const result = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(slot.item),
+          UpdateExpression: slot.batch === undefined ? 'REMOVE #lr, #le, #la' : 'REMOVE #lb.#b',
+          ConditionExpression: `${slot.run} = :me`,
+          ExpressionAttributeNames: slot.batch === undefined ? { ...slot.names, '#la': LEASE_ACQUIRED_AT } : namesIn(slot.names, slot.run),
+          ExpressionAttributeValues: { ':me': { S: runId } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      after = result.Attributes;
+    } catch (error) {
+      // Not ours any more (it expired and another run took it): leave the new holder's lease.
+      if (isConditionFailure(error)) return;
+      throw await this.wrap('UpdateItem (lease)', slot.key, error);
+    }
+    if (after === undefined || !isLeaseOnly(after) || hasHolder(after)) return;
+    // The lease was all the item held (a first build that committed nothing): no item is left behind.
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: keyOf(slot.item),
+          ConditionExpression: 'attribute_not_exists(#version) AND attribute_not_exists(#lr) AND (attribute_not_exists(#lb) OR size(#lb) = :zero)',
+          ExpressionAttributeNames: { '#version': 'version', '#lr': LEASE_RUN, '#lb': LEASE_BATCHES },
+          ExpressionAttributeValues: { ':zero': { N: '0' } },
+        }),
+      );
+    } catch (error) {
+      // Another run took a lease in it, or committed, meanwhile: the item is theirs.
+      if (!isConditionFailure(error)) throw await this.wrap('DeleteItem (lease)', slot.key, error);
+    }
+  }
+
+  private lose(lease: HeldLease): void {
+    lease.lost = true;
+    this.stop(lease);
+  }
+
+  private stop(lease: HeldLease): void {
+    if (lease.timer !== undefined) clearInterval(lease.timer);
+    lease.timer = undefined;
   }
 
   private async getItem(key: string): Promise<Item | undefined> {
@@ -384,6 +635,96 @@ function isLeaseKey(tableName: string): boolean {
   return tableName.startsWith(LEASE_KEY_PREFIX);
 }
 
+/** An item that holds leases and no record (a model's first build, before it commits): no state. */
+function isLeaseOnly(item: Item): boolean {
+  return Object.keys(item).every((attribute) => attribute === 'table_name' || attribute.startsWith(LEASE_ATTRIBUTE_PREFIX));
+}
+
+/** Whether any run, expired or not, is written as a holder of a lease in the item. */
+function hasHolder(item: Item): boolean {
+  return item[LEASE_RUN] !== undefined || Object.keys(item[LEASE_BATCHES]?.M ?? {}).length > 0;
+}
+
+/** A lease's holder as its item records it. */
+interface Holder {
+  readonly run: string;
+  /** Epoch ms; NaN when the attribute is not a number. */
+  readonly expiresAt: number;
+}
+
+/** Where a lease's holder lives in its model's item, as expression parts. */
+interface LeaseSlot {
+  /** The lease key: `schema.name`, or `schema.name@<batch start>`. */
+  readonly key: string;
+  /** The model's item: `schema.name`. */
+  readonly item: string;
+  /** The batch start, for a batch's lease. */
+  readonly batch: string | undefined;
+  /** The attribute names the paths below use. */
+  readonly names: Readonly<Record<string, string>>;
+  /** Paths of the holder's run id and expiry. */
+  readonly run: string;
+  readonly expires: string;
+  holder(item: Item | undefined): Holder | undefined;
+}
+
+function slotOf(key: string): LeaseSlot {
+  const at = key.lastIndexOf('@');
+  if (at <= 0) {
+    return {
+      key,
+      item: key,
+      batch: undefined,
+      names: { '#lr': LEASE_RUN, '#le': LEASE_EXPIRES_AT },
+      run: '#lr',
+      expires: '#le',
+      holder: (item) => holderOf(item, LEASE_RUN, LEASE_EXPIRES_AT),
+    };
+  }
+  const batch = key.slice(at + 1);
+  return {
+    key,
+    item: key.slice(0, at),
+    batch,
+    names: { '#lb': LEASE_BATCHES, '#b': batch, '#lr': 'run', '#le': 'expires_at' },
+    run: '#lb.#b.#lr',
+    expires: '#lb.#b.#le',
+    holder: (item) => holderOf(item?.[LEASE_BATCHES]?.M?.[batch]?.M, 'run', 'expires_at'),
+  };
+}
+
+/** The names of `names` that these expressions use (DynamoDB refuses unused ones). */
+function namesIn(names: Readonly<Record<string, string>>, ...expressions: string[]): Record<string, string> {
+  const used = new Set(expressions.flatMap((e) => e.match(/#\w+/g) ?? []));
+  return Object.fromEntries(Object.entries(names).filter(([placeholder]) => used.has(placeholder)));
+}
+
+function holderOf(fields: Item | undefined, run: string, expires: string): Holder | undefined {
+  const runId = fields?.[run]?.S;
+  return runId === undefined ? undefined : { run: runId, expiresAt: Number(fields?.[expires]?.N) };
+}
+
+/** A lease this backend granted: renewed by a timer until released or lost. */
+class HeldLease implements Lease {
+  released = false;
+  /** A renewal or a commit found another run holding it: the commit fails without a request. */
+  lost = false;
+  timer: NodeJS.Timeout | undefined;
+  /** The renewal in flight, if any. */
+  renewal: Promise<void> | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly runId: string,
+    readonly slot: LeaseSlot,
+    private readonly onRelease: (lease: HeldLease) => Promise<void>,
+  ) {}
+
+  release(): Promise<void> {
+    return this.onRelease(this);
+  }
+}
+
 function toItem(r: StateRecord): Item {
   const text = (x: string | null): AttributeValue => (x === null ? { NULL: true } : { S: x });
   const number = (field: string, x: number): AttributeValue => {
@@ -471,5 +812,11 @@ function staleWriter(tableName: string): StateError {
 function leaseHeld(tableName: string, holderRun: string, expiresAt: number): StateError {
   return new StateError(`another run holds ${tableName}: run ${holderRun}, lease until ${new Date(expiresAt).toISOString()}`, {
     hint: 'retry when that run has finished; a crashed run\'s lease expires at that time',
+  });
+}
+
+function leaseLost(key: string): StateError {
+  return new StateError(`the lease on ${key} expired and was taken by another run; nothing was committed`, {
+    hint: 'this run held it past state.lease_seconds without renewing it (paused, or cut off from DynamoDB); run again',
   });
 }

@@ -1,8 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', unique_key='asset_key', incremental_sources='new') }}
 -- One row per traded asset: a ticker and asset type (a stock and its options are two assets), or a
 -- name and type where there is no ticker. An asset keeps its key for ever; an asset seen for the
 -- first time gets the next key after the largest, in the order of its first filing, with the name
--- of that filing. {{ asset_id('ticker', 'asset_name') }} is the natural key (macros/assets.sql).
+-- of that filing. {{ asset_id('ticker', 'asset_name') }} is the natural key (macros/assets.sql). A daily
+-- run reads only the Silver files it has not read before (incremental_sources: new); a file read again
+-- adds nothing, as its assets exist.
 with assets as (
     select
         asset_type,

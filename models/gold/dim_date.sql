@@ -1,4 +1,7 @@
--- The calendar: one row per day from calendar_start to calendar_end, keyed yyyymmdd.
+{{ config(materialized='incremental', unique_key='date_key') }}
+-- The calendar: one row per day from calendar_start to calendar_end, keyed yyyymmdd. It changes only
+-- when the calendar's vars widen it: a daily run adds the days it lacks (usually none), so it writes
+-- nothing instead of the whole calendar.
 select
     cast(strftime(d, '%Y%m%d') as integer) as date_key,
     cast(d as date) as date,
@@ -16,3 +19,6 @@ from range(
     date '{{ var("calendar_end") }}' + interval 1 day,
     interval 1 day
 ) as days(d)
+{% if is_incremental() %}
+where cast(d as date) not in (select date from {{ this }})
+{% endif %}

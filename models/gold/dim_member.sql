@@ -3,7 +3,8 @@
     unique_key='bioguide_id',
     check_cols=['party', 'state', 'district', 'committees', 'leadership_role'],
     valid_from_column='effective_date',
-    surrogate_key='member_key'
+    surrogate_key='member_key',
+    incremental_sources='new'
 ) }}
 -- Members of the House: a version per change of party, seat, committees or leadership role,
 -- effective from the day Silver says it took effect (late corrections are placed in order).

@@ -1,15 +1,25 @@
 {{ config(
     materialized='incremental',
     unique_key=['doc_id', 'line_number'],
+    incremental_sources='new',
     watermark='doc_id'
 ) }}
--- One row per disclosed trade. New filings arrive by the doc_id watermark (a filing is written to
--- Silver whole). A trade keeps its transaction_key; new trades get keys after the largest, in
--- (doc_id, line_number) order. member_key is the member's version valid on the trade date: when a
--- late change in dim_member moves that version, the trades it covers are built again (a merge).
--- Only members with a dim_member version written since this fact's last build are looked at: a
--- change that moves a version always writes one (dim_member's gold_ingest_ts).
+-- One row per disclosed trade. A daily run reads only the Silver files it has not read before
+-- (incremental_sources: new), so a late filing with a lower doc_id (a paper filing) is read like any
+-- other, and merged on (doc_id, line_number); the doc_id maximum is still recorded as the watermark.
+-- A trade keeps its transaction_key (also when its file is rewritten and read again); new trades get
+-- keys after the largest, in (doc_id, line_number) order. member_key is the member's version valid on
+-- the trade date: when a late change in dim_member moves that version, the trades it covers are
+-- built again. Only members with a dim_member version written since this fact's last build are
+-- looked at: a change that moves a version always writes one (dim_member's gold_ingest_ts).
 with
+silver_trades as (
+    select
+        doc_id, line_number, filing_date, notification_date, transaction_date, bioguide_id, owner,
+        ticker, asset_name, asset_type, transaction_type, amount_low, amount_high, silver_ingest_ts
+    from {{ source('silver', 'transactions') }}
+),
+
 {% if is_incremental() %}
 changed_members as (
     select distinct bioguide_id from {{ ref('dim_member') }}
@@ -19,12 +29,12 @@ changed_members as (
 {% endif %}
 trades as (
     select
-        doc_id, line_number, filing_date, notification_date, transaction_date, bioguide_id, owner,
-        ticker, asset_name, asset_type, transaction_type, amount_low, amount_high, silver_ingest_ts,
-        cast(null as bigint) as transaction_key
-    from {{ source('silver', 'transactions') }}
+        s.*,
+        {% if is_incremental() %}f.transaction_key{% else %}cast(null as bigint) as transaction_key{% endif %}
+    from silver_trades as s
     {% if is_incremental() %}
-    where doc_id > {{ watermark() }}
+    left join {{ this }} as f
+        on f.doc_id = s.doc_id and f.line_number = s.line_number
 
     union all
 
@@ -36,6 +46,7 @@ trades as (
     left join {{ ref('dim_member') }} as m
         on m.bioguide_id = f.bioguide_id and f.transaction_date between m.valid_from and m.valid_to
     where coalesce(m.member_key, -1) <> f.member_key
+        and not exists (select 1 from silver_trades as s where s.doc_id = f.doc_id and s.line_number = f.line_number)
     {% endif %}
 ),
 

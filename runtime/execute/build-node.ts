@@ -1,6 +1,6 @@
 import { CompileError, InterruptedError, SmelterError } from '../errors.js';
 import type { EngineConnection } from '../engine/engine.js';
-import type { ModelNode, SeedNode } from '../manifest/types.js';
+import type { ModelNode, SeedNode, SourceNode } from '../manifest/types.js';
 import { locateNodeError } from '../parse/parse-project.js';
 import { renderModel } from '../render/render-model.js';
 import { quoteLiteral, renderRelation } from '../render/relation.js';
@@ -20,6 +20,8 @@ import { NodeFailure, nodeError } from './node-results.js';
 import type { NodeResult } from './results.js';
 import { runFilePath, writeRunFile } from './run-files.js';
 import { isIncrementalRun, requireStateStore, requireStorage, type RunScope } from './run-scope.js';
+import { readFileSetManifest } from './file-sets.js';
+import { NewSourceFiles } from './new-source-files.js';
 import { inTransaction } from './transaction.js';
 
 /**
@@ -72,13 +74,21 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   let work: Work;
   const incremental = node.resource_type === 'model' && isIncrementalRun(node, scope);
   const state = node.resource_type === 'model' ? scope.states.get(stateKey(node)) : undefined;
+  let newSourceFiles: NewSourceFiles | undefined;
   try {
     if (node.resource_type === 'seed') {
       work = { kind: 'statements', statements: seedStatements(node, project.config.dir, relation) };
     } else {
       const chosen = materializationFor(node.config.materialized, node.config.external);
       if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
-      const sql = renderModel(node, { ...renv, isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
+      if (node.config.incremental_sources === 'new') newSourceFiles = await openNewSourceFiles(node, scope, incremental, state, signal);
+      const sourceRelationOf = newSourceFiles && ((s: SourceNode) => newSourceFiles!.relationOf(s) ?? renv.sourceRelationOf!(s));
+      const sql = renderModel(node, {
+        ...renv,
+        ...(sourceRelationOf ? { sourceRelationOf } : {}),
+        isIncremental: () => incremental,
+        watermark: () => watermarkLiteral(node, incremental, state),
+      });
       const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(renv, relation));
       const input: MaterializationInput = {
         node,
@@ -91,6 +101,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
       work = chosen.kind === 'statements' ? { kind: 'statements', statements: chosen.plan(input) } : { kind: 'program', strategy: chosen, input };
     }
   } catch (error) {
+    newSourceFiles?.release();
     const located = locateNodeError(error, node.unique_id, node.original_file_path);
     if (located instanceof SmelterError) return fail(located);
     throw located;
@@ -147,7 +158,9 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
             crashPoint: (point) => scope.crash(point, node.name),
             staging,
           }),
-        commits: (outcome) => outcome.rows > 0 || !incremental,
+        newSourceFiles,
+        // New source files are worth committing even without new rows: the next run skips them.
+        commits: (outcome) => outcome.rows > 0 || !incremental || newSourceFiles?.changed === true,
         record: (outcome, pointer) => nextState(model, outcome, state, renv.invocationId, pointer),
       });
       rows = outcome.rows;
@@ -156,6 +169,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     return fail(nodeError(error, node, signal, `the statements are in ${runFilePath(project, node.original_file_path)}`), compiled);
   } finally {
     signal.removeEventListener('abort', onAbort);
+    newSourceFiles?.release();
   }
   await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
   if (node.resource_type === 'model') {
@@ -172,8 +186,32 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   };
 }
 
+/** The source files a model with `incremental_sources: new` reads in this run. */
+async function openNewSourceFiles(node: ModelNode, scope: RunScope, incremental: boolean, state: StateRecord | undefined, signal: AbortSignal): Promise<NewSourceFiles> {
+  const storage = requireStorage(scope, node);
+  const committed = incremental && state?.manifest_pointer ? await readFileSetManifest(storage, state.manifest_pointer) : undefined;
+  const files = await NewSourceFiles.open({
+    node,
+    manifest: scope.renv.manifest,
+    projectDir: scope.project.config.dir,
+    readers: scope.fileReaders,
+    storage,
+    committed,
+    incremental,
+    signal,
+  });
+  for (const warning of files.warnings) scope.warn(warning);
+  return files;
+}
+
 /** watermark(): the committed watermark as a literal of its column's type. */
 function watermarkLiteral(node: ModelNode, incremental: boolean, state: StateRecord | undefined): string {
+  if (node.config.incremental_sources === 'new') {
+    throw new TemplateUserError(
+      'watermark() cannot be used with incremental_sources: new: the files processed are the incremental boundary (a late file with lower keys would be filtered out and never read again)',
+      'remove the watermark() filter; the run already reads only new files (config watermark still records the maximum in state)',
+    );
+  }
   if (!node.config.watermark) {
     throw new TemplateUserError(`watermark() needs the model to set config watermark (a column)`, `e.g. {{ config(watermark='doc_id') }}`);
   }

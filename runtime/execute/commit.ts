@@ -9,6 +9,7 @@ import type { StateRecord } from '../state/state-record.js';
 import type { StateStore } from '../state/state-store.js';
 import type { CommittedFile, FileSetManifest, LocalFiles, StagingArea, Storage } from '../storage/storage.js';
 import type { Audit } from './audit.js';
+import type { NewSourceFiles } from './new-source-files.js';
 import type { CrashPoint } from './crash-points.js';
 import { readFileSetManifest, stagingKey, writeFileSetManifest } from './file-sets.js';
 import { replaceView } from './external-views.js';
@@ -51,6 +52,8 @@ export interface CommitRequest {
   record(outcome: BuildOutcome, manifestPointer: string | null): StateRecord;
   /** Local files a view now reads: held until the run ends. */
   hold(files: LocalFiles): void;
+  /** `incremental_sources: new`: the source files this build read, whose set commits with it. */
+  readonly newSourceFiles?: NewSourceFiles;
 }
 
 /** Where an external model's build writes, and what it may read of the committed files. */
@@ -93,11 +96,12 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
         const superseded = new Set(outcome.superseded ?? []);
         const kept: CommittedFile[] = outcome.fileSet === 'add' ? (previous?.files ?? []).filter((f) => !superseded.has(f.name)) : [];
         const version = (state?.version ?? 0) + 1;
-        pointer = (await writeFileSetManifest(storage!, node, stateKey(node), request.leaseKey, request.runId, version, staged, kept)).pointer;
+        const processed = await request.newSourceFiles?.writeNext(storage!, stateKey(node), version);
+        pointer = (await writeFileSetManifest(storage!, node, stateKey(node), request.leaseKey, request.runId, version, staged, kept, processed)).pointer;
       }
       crash('before-state-commit');
       const record = request.record(outcome, pointer);
-      await request.stateStore.commit(request.connection, record, state?.version);
+      await request.stateStore.commit(request.connection, record, state?.version, lease);
       return { outcome, record };
     });
     crash('after-commit');

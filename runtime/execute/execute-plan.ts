@@ -12,6 +12,7 @@ import type { StateStore } from '../state/state-store.js';
 import type { LocalFiles, Storage } from '../storage/storage.js';
 import type { FileReader } from '../storage/file-reader.js';
 import { RemoteSources } from './remote-sources.js';
+import { LocalFileReader } from '../storage/local-file-reader.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
 import { auditsOf } from './audit.js';
 import { buildNode } from './build-node.js';
@@ -50,6 +51,8 @@ export interface ExecuteOptions {
   readonly storage?: Storage;
   /** Readers of sources at remote addresses (S3). */
   readonly fileReaders?: readonly FileReader[];
+  /** Warnings that fail nothing (a processed source file that disappeared). */
+  readonly onWarning?: (message: string) => void;
   /** --event-time-start/--event-time-end: a microbatch backfill range. */
   readonly eventTimeStart?: Date;
   readonly eventTimeEnd?: Date;
@@ -126,6 +129,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       audits: auditsOf(manifest, plan),
       audited: new Map(),
       held,
+      fileReaders: [...(options.fileReaders ?? []), new LocalFileReader()],
+      warn: options.onWarning ?? (() => {}),
     };
     runError = await runHooks('on-run-start', project.config.onRunStart, setup, renv, emit, options.signal);
 

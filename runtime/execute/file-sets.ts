@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StorageError } from '../errors.js';
 import type { ModelNode } from '../manifest/types.js';
-import { SMELTER_AREA, type CommittedFile, type FileSetManifest, type StagedFile, type Storage } from '../storage/storage.js';
+import { SMELTER_AREA, type CommittedFile, type FileSetManifest, type ProcessedSets, type StagedFile, type Storage } from '../storage/storage.js';
 
 /**
  * Where an external model's files and file-set manifests live in storage (SPEC §4), and the
@@ -37,6 +37,16 @@ export function manifestsOf(tableName: string): string {
 
 export const SYMLINK_FOLDER = '_symlink_format_manifest';
 
+/** Where a model's processed-file set chunks live (`incremental_sources: new`). */
+export function processedRootOf(tableName: string): string {
+  return `${SMELTER_AREA}/processed/${tableName}`;
+}
+
+/** Every processed-set chunk a manifest refers to. */
+export function chunkKeysOf(manifest: FileSetManifest): string[] {
+  return Object.values(manifest.processed ?? {}).flatMap((chunks) => Object.values(chunks));
+}
+
 /**
  * Write the manifest of the version to commit: the kept files and the staged ones under new names
  * (a new name per commit, so a new version never overwrites a file a reader may still be reading).
@@ -51,6 +61,8 @@ export async function writeFileSetManifest(
   staged: readonly StagedFile[],
   /** Committed files that stay (an append adds to them). */
   kept: readonly CommittedFile[],
+  /** `incremental_sources: new`: the processed-file set this version commits. */
+  processed?: ProcessedSets,
 ): Promise<{ pointer: string; manifest: FileSetManifest }> {
   const short = createHash('sha1').update(`${runId}/${leaseKey}`).digest('hex').slice(0, 12);
   const names: Record<string, string> = {};
@@ -69,6 +81,7 @@ export async function writeFileSetManifest(
     files: [...kept, ...added].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     staging: stagingKey(leaseKey, runId),
     staged: names,
+    ...(processed ? { processed } : {}),
   };
   const pointer = `${manifestsOf(tableName)}/v${version}.json`;
   await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -2,7 +2,7 @@ import { StorageError } from '../errors.js';
 import type { StateRecord } from '../state/state-record.js';
 import type { CommittedFile, FileSetManifest, FileRef, LocalFiles, Storage } from '../storage/storage.js';
 import type { CrashPoint } from './crash-points.js';
-import { manifestsOf, readFileSetManifest, stagingRootOf, SYMLINK_FOLDER } from './file-sets.js';
+import { chunkKeysOf, manifestsOf, processedRootOf, readFileSetManifest, stagingRootOf, SYMLINK_FOLDER } from './file-sets.js';
 
 /**
  * Publishing an external model's files: the storage half of the commit protocol (execute/commit.ts
@@ -50,7 +50,10 @@ export async function publishFileSet(
     if (++deleted === 1) crash('mid-cleanup');
   }
   const oldManifests = (await storage.list(manifestsOf(manifest.table_name))).map((f) => `${manifestsOf(manifest.table_name)}/${f.key}`).filter((k) => k !== pointer);
-  await storage.remove([...oldManifests, manifest.staging]);
+  const chunks = new Set(chunkKeysOf(manifest));
+  const processed = processedRootOf(manifest.table_name);
+  const oldChunks = (await storage.list(processed)).map((f) => `${processed}/${f.key}`).filter((k) => !chunks.has(k));
+  await storage.remove([...oldManifests, ...oldChunks, manifest.staging]);
   return manifest;
 }
 

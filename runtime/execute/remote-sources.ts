@@ -23,8 +23,13 @@ export class RemoteSources {
     private readonly held: LocalFiles[],
   ) {}
 
-  /** Resolve the remote sources node `id` reads; a no-op for a node that reads none. */
+  /**
+   * Resolve the remote sources node `id` reads; a no-op for a node that reads none, and for a
+   * model with `incremental_sources: new`, which chooses the files it reads itself.
+   */
   async prepare(id: string, signal?: AbortSignal): Promise<void> {
+    const node = this.manifest.nodes[id];
+    if (node?.resource_type === 'model' && node.config.incremental_sources === 'new') return;
     const sources = this.sourcesRead(id);
     await Promise.all(sources.map((source) => this.resolve(source, signal)));
   }

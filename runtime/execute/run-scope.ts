@@ -5,6 +5,7 @@ import type { RenderEnvironment } from '../render/render-model.js';
 import type { StateRecord } from '../state/state-record.js';
 import type { StateStore } from '../state/state-store.js';
 import type { LocalFiles, Storage } from '../storage/storage.js';
+import type { FileReader } from '../storage/file-reader.js';
 import { stateKey, traitsOf } from '../materializations/traits.js';
 import type { BoundedWrites } from '../util/bounded-writes.js';
 import { catalogKey, type Catalog } from './catalog.js';
@@ -33,6 +34,10 @@ export interface RunScope {
   readonly audited: Map<string, NodeResult>;
   /** Local copies of stored files that views read, released when the run ends. */
   readonly held: LocalFiles[];
+  /** Readers of source files: local paths, and the backends' (S3). */
+  readonly fileReaders: readonly FileReader[];
+  /** Something the user should know that does not fail the node. */
+  readonly warn: (message: string) => void;
 }
 
 /** Whether the model's relation exists as a run expects it: an external model's is the view over its files. */

@@ -39,6 +39,8 @@ export interface ModelConfig {
   readonly granularity?: 'day' | 'timestamp';
   readonly surrogate_key?: string;
   readonly hard_deletes?: 'ignore' | 'invalidate' | 'new_record';
+  /** `new`: an incremental run reads only the source files it has not processed before (SPEC §9). */
+  readonly incremental_sources?: 'all' | 'new';
 }
 
 export interface SeedConfig {

@@ -90,7 +90,30 @@ export function resolveModelConfig(name: string, layers: readonly ConfigLayer[],
     });
   }
   if (config.materialized === 'scd2') checkScd2Config(config, layers, uniqueId);
+  if (config.incremental_sources === 'new') checkNewSources(config, layers, uniqueId);
   return config;
+}
+
+/**
+ * `incremental_sources: new` makes the files a model has processed its incremental boundary, so
+ * a file read again (rewritten) must not duplicate rows, and the set must commit with the data:
+ * SPEC §9's rules.
+ */
+function checkNewSources(config: ModelConfig, layers: readonly ConfigLayer[], uniqueId: string): void {
+  const where = [...layers].reverse().find((l) => 'incremental_sources' in l.values)?.locate('incremental_sources');
+  const refuse = (why: string, hint?: string) => new ProjectError(`incremental_sources: new ${why}`, { code: 'config', location: where, node: uniqueId, hint });
+  if (config.materialized !== 'incremental' && config.materialized !== 'scd2') throw refuse(`is for incremental and scd2 models, not ${config.materialized}: a ${config.materialized} model reads everything on every run`);
+  if (config.incremental_strategy === 'microbatch') throw refuse('is not for microbatch models: their batches choose what they read by event time');
+  const strategy = config.incremental_strategy ?? (config.unique_key?.length ? 'merge' : 'append');
+  if (config.materialized === 'incremental' && strategy === 'append' && !config.unique_key?.length) {
+    throw refuse('needs a unique_key on an append model: a source file that is rewritten is read again, and its rows would be appended twice', "e.g. config(unique_key=['doc_id', 'line_number'])");
+  }
+  if (config.materialized === 'scd2' && (config.hard_deletes ?? 'ignore') !== 'ignore') {
+    throw refuse(`cannot be combined with hard_deletes: ${config.hard_deletes} (a key missing from the new files has not been deleted)`);
+  }
+  if (!config.external) {
+    throw refuse('needs external: true: the processed files are committed with the model\'s file set', 'set external: true');
+  }
 }
 
 /** An scd2 model needs its natural key, and a strategy with what that strategy compares. */

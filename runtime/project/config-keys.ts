@@ -68,6 +68,7 @@ export const MODEL_CONFIG_KEYS: Readonly<Record<string, Check>> = {
   granularity: oneOf('day', 'timestamp'),
   surrogate_key: identifier,
   hard_deletes: oneOf('ignore', 'invalidate', 'new_record'),
+  incremental_sources: oneOf('all', 'new'),
 };
 
 export const SEED_CONFIG_KEYS: Readonly<Record<string, Check>> = {

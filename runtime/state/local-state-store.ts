@@ -51,7 +51,8 @@ export class LocalStateStore implements StateStore {
     return (await this.connection.query(`SELECT * FROM ${LOCAL_STATE_TABLE} ORDER BY table_name`)).map(toRecord);
   }
 
-  async commit(transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined): Promise<void> {
+  /** `_lease` is the database file lock (see `lease`): held by this process for as long as it runs, so always still valid. */
+  async commit(transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined, _lease: Lease): Promise<void> {
     const v = (x: string | number | null) => (x === null ? 'NULL' : typeof x === 'number' ? String(x) : quoteLiteral(x));
     if (expectedVersion === undefined) {
       // A record appearing since we read means another run committed first.
@@ -88,10 +89,11 @@ export class LocalStateStore implements StateStore {
 
   /**
    * Locally the lease is the database itself: DuckDB lets one process open the file, so a second
-   * run fails at once (exit 3, naming the holder) and a crashed holder's lock dies with it.
+   * run fails at once (exit 3, naming the holder) and a crashed holder's lock dies with it. Nothing
+   * to renew, nothing another run can take over while this one runs.
    */
-  async lease(): Promise<Lease> {
-    return { release: async () => {} };
+  async lease(key: string, runId: string): Promise<Lease> {
+    return { key, runId, release: async () => {} };
   }
 
   async reset(tableNames: readonly string[]): Promise<string[]> {

@@ -12,20 +12,31 @@ export interface StateStore {
   /** Every record, for `state show`. */
   readAll(): Promise<StateRecord[]>;
   /**
-   * Publish `next` if the stored version is still `expectedVersion` (undefined: no record yet);
-   * otherwise throw a StateError. `transaction` is the connection whose open transaction holds the
-   * model's data: a backend in the same database writes in it, so data and state commit together.
+   * Publish `next` if the stored version is still `expectedVersion` (undefined: no record yet) and
+   * `lease` (taken with `lease()` on the model, or on one of its microbatch batches) is still this
+   * run's; otherwise throw a StateError, and nothing is published. `transaction` is the connection
+   * whose open transaction holds the model's data: a backend in the same database writes in it, so
+   * data and state commit together. The lease stays held: the caller releases it.
    */
-  commit(transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined): Promise<void>;
+  commit(transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined, lease: Lease): Promise<void>;
   /**
-   * Hold the model for this run: while held, another run of the same model fails fast (retryable)
-   * instead of racing it; a crashed holder's lease expires. Released when the model is done.
+   * Hold a model (`key` is its `schema.name`), or one microbatch batch of it (`schema.name@<batch
+   * start>`), for this run: while held, another run fails fast (a StateError whose message starts
+   * "another run holds", retryable) instead of racing it; a crashed holder's lease expires. A backend
+   * whose leases expire renews a held lease until it is released, and refuses the commit of a run
+   * whose lease another run has taken since (fencing).
    */
-  lease(tableName: string, runId: string): Promise<Lease>;
+  lease(key: string, runId: string): Promise<Lease>;
   /** Forget these models' state: their next run rebuilds them. Returns the names that had state. */
   reset(tableNames: readonly string[]): Promise<string[]>;
 }
 
+/** A lease a run holds; pass it to `commit`. */
 export interface Lease {
+  /** What is held: `schema.name`, or `schema.name@<batch start>`. */
+  readonly key: string;
+  /** The run holding it. */
+  readonly runId: string;
+  /** Stop renewing and give the lease up (never another run's: a lease taken over is left alone). Idempotent. */
   release(): Promise<void>;
 }

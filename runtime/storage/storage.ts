@@ -107,4 +107,9 @@ export interface FileSetManifest {
   readonly staging: string;
   /** For each committed file of this version, its name in the staging folder. */
   readonly staged: Readonly<Record<string, string>>;
+  /** `incremental_sources: new`: the source files processed so far, as chunk keys per source. */
+  readonly processed?: ProcessedSets;
 }
+
+/** Per source (unique_id), the keys of the chunks of its processed-file set, by chunk number. */
+export type ProcessedSets = Readonly<Record<string, Readonly<Record<string, string>>>>;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
 import { queryDuckDB, smelter } from '../helpers/cli.js';
 import { writeTempProject } from '../helpers/temp-project.js';
@@ -115,6 +115,23 @@ describe('the dynamodb state backend', () => {
     const held = await run(dir);
     expect(held.code).toBe(1);
     expect(held.stdout).toContain(`another run holds main.fact: run other-run, lease until ${new Date(until).toISOString()}`);
+
+    // The lease as this version keeps it: the holder in the model's own item.
+    const freshTable = await newTable();
+    const fresh = project(freshTable);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: freshTable,
+        Key: { table_name: { S: 'main.fact' } },
+        UpdateExpression: 'SET lease_run = :run, lease_expires_at = :until',
+        ExpressionAttributeValues: { ':run': { S: 'other-run' }, ':until': { N: String(until) } },
+      }),
+    );
+    const heldInItem = await run(fresh);
+    expect(heldInItem.code).toBe(1);
+    expect(heldInItem.stdout).toContain(`another run holds main.fact: run other-run, lease until ${new Date(until).toISOString()}`);
+    const item = (await client.send(new GetItemCommand({ TableName: freshTable, Key: { table_name: { S: 'main.fact' } }, ConsistentRead: true }))).Item;
+    expect(item).toStrictEqual({ table_name: { S: 'main.fact' }, lease_run: { S: 'other-run' }, lease_expires_at: { N: String(until) } });
 
     const tableModel = project(await newTable(), FACT.replace('external=true, ', ''));
     const refused = await run(tableModel);

@@ -43,12 +43,12 @@ const rowsOf = (dir: string, sql: string) => queryDuckDB(join(dir, 'target/dev.d
 const lines = (rows: Array<Record<string, unknown>>) => rows.map((r) => Object.values(r).map((v) => (v === null ? 'NULL' : Array.isArray(v) ? `[${v.join('|')}]` : String(v))).join(' '));
 
 describe('the Gold project in this repository', () => {
-  it('builds dim_date on the embedded default target', async () => {
+  it('builds dim_date on the embedded default target; a later run adds only the days a wider calendar lacks', async () => {
     const dir = goldProject();
     const run = smelter(dir, 'run', '--select', 'dim_date', '--vars', '{calendar_start: "2024-06-14", calendar_end: "2024-06-17"}');
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^1 of 1 OK table gold\.dim_date \.+ \[4 rows in \d+\.\d\ds\]$/m);
+    expect(run.stdout).toMatch(/^1 of 1 OK incremental gold\.dim_date \.+ \[4 rows in \d+\.\d\ds\]$/m);
     const rows = await rowsOf(dir, 'select * from gold.dim_date order by date_key');
     expect(rows).toEqual([
       { date_key: 20240614, date: '2024-06-14', year: 2024, quarter: 2, month: 6, month_name: 'June', day_of_month: 14, day_of_week: 5, day_name: 'Friday', week_of_year: 24, is_weekend: false },
@@ -56,6 +56,11 @@ describe('the Gold project in this repository', () => {
       { date_key: 20240616, date: '2024-06-16', year: 2024, quarter: 2, month: 6, month_name: 'June', day_of_month: 16, day_of_week: 7, day_name: 'Sunday', week_of_year: 24, is_weekend: true },
       { date_key: 20240617, date: '2024-06-17', year: 2024, quarter: 2, month: 6, month_name: 'June', day_of_month: 17, day_of_week: 1, day_name: 'Monday', week_of_year: 25, is_weekend: false },
     ]);
+    const same = smelter(dir, 'run', '--select', 'dim_date', '--vars', '{calendar_start: "2024-06-14", calendar_end: "2024-06-17"}');
+    expect(same.stdout).toMatch(/^1 of 1 OK incremental gold\.dim_date \.+ \[0 rows in \d+\.\d\ds\]$/m);
+    const wider = smelter(dir, 'run', '--select', 'dim_date', '--vars', '{calendar_start: "2024-06-13", calendar_end: "2024-06-18"}');
+    expect(wider.stdout).toMatch(/^1 of 1 OK incremental gold\.dim_date \.+ \[2 rows in \d+\.\d\ds\]$/m);
+    expect((await rowsOf(dir, 'select date_key from gold.dim_date order by date_key')).map((r) => r.date_key)).toEqual([20240613, 20240614, 20240615, 20240616, 20240617, 20240618]);
   });
 
   it('builds the Gold layer over two days of Silver: stable keys, member versions on the trade date (also after a change that arrives late), trending windows', async () => {
@@ -131,6 +136,36 @@ describe('the Gold project in this repository', () => {
     const third = smelter(dir, 'run', '--select', 'fact_ptr_transactions');
     expect(third.status).toBe(0);
     expect(third.stdout).toMatch(/OK incremental gold\.fact_ptr_transactions \.+ \[0 rows in/);
+
+    // Day 3: a paper filing arrives late, with a 7-digit doc_id far below every one already built.
+    // The run reads the new file (not a doc_id watermark), so the trade is never lost.
+    await landSilver(dir, 'transactions', 'day-3-paper.parquet', [
+      "(8000123, 1, '2024-06-03', '2024-05-30', '2024-05-28', 'S000001', 'Self', 'AAPL', 'Apple Inc.', 'Stock', 'purchase', 1001, 15000, '2024-06-22 06:00:00')",
+    ]);
+    const fourth = smelter(dir, 'run');
+    expect(fourth.status).toBe(0);
+    expect(fourth.stdout).toMatch(/OK incremental gold\.fact_ptr_transactions \.+ \[1 row in/);
+    const fact = 'select transaction_key, doc_id, line_number, member_key, asset_key, ticker from gold.fact_ptr_transactions order by transaction_key';
+    const withPaperFiling = [
+      '1 20000001 1 1 1 NVDA',
+      '2 20000001 2 1 2 NULL',
+      '3 20000002 1 4 1 NVDA',
+      '4 20000003 1 3 3 AAPL',
+      '5 8000123 1 4 3 AAPL',
+    ];
+    expect(lines(await rowsOf(dir, fact))).toEqual(withPaperFiling);
+    // The watermark still records the largest doc_id.
+    const state = JSON.parse(smelter(dir, 'state', 'show', '--select', 'fact_ptr_transactions', '--output', 'json').stdout) as Array<{ last_processed_value: string }>;
+    expect(state.map((r) => r.last_processed_value)).toEqual(['20000003']);
+
+    // The Silver writer rewrites a file: it is read again; its trades keep their keys, none doubles.
+    await landSilver(dir, 'transactions', 'day-2.parquet', [
+      "(20000003, 1, '2024-06-20', '2024-06-18', '2024-06-16', 'P000197', 'Joint', 'AAPL', 'Apple Inc.', 'Stock', 'sale_partial', 50000001, NULL, '2024-06-21 06:00:00')",
+    ]);
+    const fifth = smelter(dir, 'run', '--select', 'fact_ptr_transactions');
+    expect(fifth.status).toBe(0);
+    expect(fifth.stdout).toMatch(/OK incremental gold\.fact_ptr_transactions \.+ \[1 row in/);
+    expect(lines(await rowsOf(dir, fact))).toEqual(withPaperFiling);
   });
 
   it('runs the pipeline on generated Silver over appended days with late member changes: every invariant holds', async () => {

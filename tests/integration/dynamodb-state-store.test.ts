@@ -4,6 +4,7 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  type AttributeValue,
   type BatchGetItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../../adapters/dynamodb/dynamodb-state-store.js';
@@ -64,6 +65,20 @@ function record(tableName: string, overrides: Partial<StateRecord> = {}): StateR
 
 const open = (options: Partial<DynamoDbStateStoreOptions> = {}) => DynamoDbStateStore.open({ table: TABLE, client, target: 'aws', ...options });
 
+/** Commit as a run does: under the model's lease (of run `runId`, by default the record's), released after. */
+async function commitLeased(store: DynamoDbStateStore, next: StateRecord, expectedVersion: number | undefined, runId = next.run_id): Promise<void> {
+  const lease = await store.lease(next.table_name, runId);
+  try {
+    await store.commit(NO_TRANSACTION, next, expectedVersion, lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** The raw item keyed `name` in `table`. */
+const rawItem = async (name: string, table = TABLE) =>
+  (await client.send(new GetItemCommand({ TableName: table, Key: { table_name: { S: name } }, ConsistentRead: true }))).Item;
+
 async function stateError(promise: Promise<unknown>): Promise<StateError> {
   let error: unknown;
   try {
@@ -121,9 +136,9 @@ describe('dynamodb state store: records', () => {
       batches: null,
     });
     const emptyBatches = record('gold.fact_empty', { last_processed_value: '', batches: [] });
-    await store.commit(NO_TRANSACTION, full, undefined);
-    await store.commit(NO_TRANSACTION, nulls, undefined);
-    await store.commit(NO_TRANSACTION, emptyBatches, undefined);
+    await commitLeased(store, full, undefined);
+    await commitLeased(store, nulls, undefined);
+    await commitLeased(store, emptyBatches, undefined);
 
     const read = await store.read(['gold.fact_full', 'gold.fact_nulls', 'gold.fact_empty']);
     expect([...read.keys()]).toEqual(['gold.fact_full', 'gold.fact_nulls', 'gold.fact_empty']);
@@ -156,7 +171,7 @@ describe('dynamodb state store: records', () => {
     expect(await store.read([])).toStrictEqual(new Map());
     expect(await store.read(['gold.never_built', 'gold.nor_this'])).toStrictEqual(new Map());
     const present = record('gold.read_mixed');
-    await store.commit(NO_TRANSACTION, present, undefined);
+    await commitLeased(store, present, undefined);
     const read = await store.read(['gold.missing_a', 'gold.read_mixed', 'gold.read_mixed', 'gold.missing_b']);
     expect(read).toStrictEqual(new Map([['gold.read_mixed', present]]));
   });
@@ -173,8 +188,20 @@ describe('dynamodb state store: records', () => {
         record(`gold.m${String(i).padStart(3, '0')}`, { version: i + 1, run_id: `run-${i}`, batches: i < 60 ? batchRanges(600) : null }),
       );
       const shuffled = [...records].sort((a, b) => ((a.version * 7919) % 131) - ((b.version * 7919) % 131));
-      for (const r of shuffled) await store.commit(NO_TRANSACTION, r, undefined);
-      await store.lease('gold.m000', 'run-holding');
+      for (const r of shuffled) await commitLeased(store, r, undefined);
+      // A lease on a record's item, an item holding only a lease (a first build), one holding only a
+      // batch's lease, and a lease item of the previous layout: none is a record.
+      const leases = [
+        await store.lease('gold.m000', 'run-holding'),
+        await store.lease('gold.m999_first_build', 'run-holding'),
+        await store.lease('gold.m998_microbatch@2024-01-01T00:00:00.000Z', 'run-holding'),
+      ];
+      await pagedClient.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: { table_name: { S: 'lease#gold.m001' }, run_id: { S: 'old-run' }, acquired_at: { S: '2025-01-11T10:30:00.000Z' }, expires_at: { N: String(T0 + 60_000) }, ttl: { N: String((T0 + 60_000) / 1000) } },
+        }),
+      );
 
       counts.clear();
       const all = await store.readAll();
@@ -189,6 +216,7 @@ describe('dynamodb state store: records', () => {
       // the rest back as UnprocessedKeys, so the first chunk (2 MB) takes a second request.
       expect(counts.get('BatchGetItemCommand')).toBe(3);
       expect([...read.values()]).toStrictEqual(records);
+      for (const lease of leases) await lease.release();
     } finally {
       pagedClient.destroy();
     }
@@ -215,7 +243,7 @@ describe('dynamodb state store: records', () => {
     try {
       const store = await open({ client: throttledClient });
       const records = ['gold.unproc_a', 'gold.unproc_b', 'gold.unproc_c'].map((name) => record(name));
-      for (const r of records) await store.commit(NO_TRANSACTION, r, undefined);
+      for (const r of records) await commitLeased(store, r, undefined);
       counts.clear();
       const read = await store.read(records.map((r) => r.table_name));
       expect(throttled).toBe(true);
@@ -242,19 +270,19 @@ describe('dynamodb state store: conditional commits', () => {
     const store = await open();
     const v1 = record('gold.cas', { version: 1, run_id: 'run-1' });
     const v2 = record('gold.cas', { version: 2, run_id: 'run-2', last_processed_value: '20026600', rows_total: 98_775 });
-    await store.commit(NO_TRANSACTION, v1, undefined);
+    await commitLeased(store, v1, undefined);
     expect((await store.read(['gold.cas'])).get('gold.cas')).toStrictEqual(v1);
-    await store.commit(NO_TRANSACTION, v2, 1);
+    await commitLeased(store, v2, 1);
     expect((await store.read(['gold.cas'])).get('gold.cas')).toStrictEqual(v2);
   });
 
   it('fails a stale writer: of two writers from the same version, the second fails and the first one stays', async () => {
     const store = await open();
-    await store.commit(NO_TRANSACTION, record('gold.stale', { version: 1 }), undefined);
+    await commitLeased(store, record('gold.stale', { version: 1 }), undefined);
     const first = record('gold.stale', { version: 2, run_id: 'run-A', last_processed_value: '100' });
     const second = record('gold.stale', { version: 2, run_id: 'run-B', last_processed_value: '200' });
-    await store.commit(NO_TRANSACTION, first, 1);
-    const error = await stateError(store.commit(NO_TRANSACTION, second, 1));
+    await commitLeased(store, first, 1);
+    const error = await stateError(commitLeased(store, second, 1));
     expect(error.message).toBe(STALE('gold.stale'));
     expect(error.hint).toBe('run again');
     expect((await store.read(['gold.stale'])).get('gold.stale')).toStrictEqual(first);
@@ -264,39 +292,47 @@ describe('dynamodb state store: conditional commits', () => {
     const store = await open();
     const first = record('gold.appeared', { run_id: 'run-A' });
     const second = record('gold.appeared', { run_id: 'run-B', rows_processed: 7 });
-    await store.commit(NO_TRANSACTION, first, undefined);
-    const error = await stateError(store.commit(NO_TRANSACTION, second, undefined));
+    await commitLeased(store, first, undefined);
+    const error = await stateError(commitLeased(store, second, undefined));
     expect(error.message).toBe(STALE('gold.appeared'));
     expect((await store.read(['gold.appeared'])).get('gold.appeared')).toStrictEqual(first);
   });
 
   it('fails a writer whose record was reset meanwhile', async () => {
     const store = await open();
-    await store.commit(NO_TRANSACTION, record('gold.reset_meanwhile', { version: 1 }), undefined);
+    await commitLeased(store, record('gold.reset_meanwhile', { version: 1 }), undefined);
+    const lease = await store.lease('gold.reset_meanwhile', 'run-2');
     await store.reset(['gold.reset_meanwhile']);
-    const error = await stateError(store.commit(NO_TRANSACTION, record('gold.reset_meanwhile', { version: 2 }), 1));
+    const error = await stateError(store.commit(NO_TRANSACTION, record('gold.reset_meanwhile', { version: 2 }), 1, lease));
     expect(error.message).toBe(STALE('gold.reset_meanwhile'));
     expect(await store.read(['gold.reset_meanwhile'])).toStrictEqual(new Map());
+    await lease.release();
+    expect(await rawItem('gold.reset_meanwhile')).toBeUndefined();
   });
 
   it('takes a repeated identical commit (an SDK retry whose first attempt landed) as done, not as stale', async () => {
     const store = await open();
     const next = record('gold.retried', { version: 1, run_id: 'run-R' });
-    await store.commit(NO_TRANSACTION, next, undefined);
-    await store.commit(NO_TRANSACTION, next, undefined);
-    const error = await stateError(store.commit(NO_TRANSACTION, { ...next, run_id: 'run-S' }, undefined));
+    const lease = await store.lease('gold.retried', 'run-R');
+    await store.commit(NO_TRANSACTION, next, undefined, lease);
+    await store.commit(NO_TRANSACTION, next, undefined, lease);
+    const error = await stateError(store.commit(NO_TRANSACTION, { ...next, run_id: 'run-S' }, undefined, lease));
     expect(error.message).toBe(STALE('gold.retried'));
+    await lease.release();
+    // A later run's repeat of the same record is as good.
+    await commitLeased(store, next, undefined, 'run-S');
+    expect((await store.read(['gold.retried'])).get('gold.retried')).toStrictEqual(next);
   });
 
   it('refuses a record over 350 KB with a StateError naming the model, and writes nothing', async () => {
     const store = await open();
     // About 300 KB: under the limit, stored whole.
     const big = record('gold.big_batches', { batches: batchRanges(5_800) });
-    await store.commit(NO_TRANSACTION, big, undefined);
+    await commitLeased(store, big, undefined);
     expect((await store.read(['gold.big_batches'])).get('gold.big_batches')).toStrictEqual(big);
 
     const huge = record('gold.huge_batches', { batches: batchRanges(8_000) });
-    const error = await stateError(store.commit(NO_TRANSACTION, huge, undefined));
+    const error = await stateError(commitLeased(store, huge, undefined));
     expect(error.message).toMatch(
       /^the state record of gold\.huge_batches is (\d+) KB, over smelter's limit of 350 KB for a DynamoDB item \(DynamoDB's own limit is 400 KB\); nothing was written$/,
     );
@@ -307,19 +343,17 @@ describe('dynamodb state store: conditional commits', () => {
 });
 
 describe('dynamodb state store: leases', () => {
-  const rawLease = async (name: string) =>
-    (await client.send(new GetItemCommand({ TableName: TABLE, Key: { table_name: { S: `lease#${name}` } }, ConsistentRead: true }))).Item;
+  const rawLease = (name: string) => rawItem(name);
 
   it('a lease held by run A makes run B fail fast, naming A and the expiry; after release B gets it', async () => {
     const a = await open({ leaseSeconds: 60, now: () => T0 });
     const b = await open({ leaseSeconds: 60, now: () => T0 + 1_000 });
     const leaseA = await a.lease('gold.leased', 'run-A');
     expect(await rawLease('gold.leased')).toStrictEqual({
-      table_name: { S: 'lease#gold.leased' },
-      run_id: { S: 'run-A' },
-      acquired_at: { S: '2025-01-11T10:30:00.000Z' },
-      expires_at: { N: String(T0 + 60_000) },
-      ttl: { N: String((T0 + 60_000) / 1000) },
+      table_name: { S: 'gold.leased' },
+      lease_run: { S: 'run-A' },
+      lease_acquired_at: { S: '2025-01-11T10:30:00.000Z' },
+      lease_expires_at: { N: String(T0 + 60_000) },
     });
 
     const error = await stateError(b.lease('gold.leased', 'run-B'));
@@ -331,7 +365,7 @@ describe('dynamodb state store: leases', () => {
 
     await leaseA.release(); // already released: a no-op
     const leaseB = await b.lease('gold.leased', 'run-B');
-    expect((await rawLease('gold.leased'))?.run_id).toStrictEqual({ S: 'run-B' });
+    expect((await rawLease('gold.leased'))?.lease_run).toStrictEqual({ S: 'run-B' });
     await leaseB.release();
     expect(await rawLease('gold.leased')).toBeUndefined();
   });
@@ -347,7 +381,7 @@ describe('dynamodb state store: leases', () => {
 
     const leaseB = await after.lease('gold.expiring', 'run-B');
     await leaseA.release(); // A's lease is gone: this must not delete B's
-    expect((await rawLease('gold.expiring'))?.run_id).toStrictEqual({ S: 'run-B' });
+    expect((await rawLease('gold.expiring'))?.lease_run).toStrictEqual({ S: 'run-B' });
     const error = await stateError(after.lease('gold.expiring', 'run-C'));
     expect(error.message).toBe('another run holds gold.expiring: run run-B, lease until 2025-01-11T10:32:00.001Z');
 
@@ -358,15 +392,261 @@ describe('dynamodb state store: leases', () => {
   it('uses lease_seconds 900 by default', async () => {
     const store = await open({ now: () => T0 });
     const lease = await store.lease('gold.default_lease', 'run-A');
-    expect((await rawLease('gold.default_lease'))?.expires_at).toStrictEqual({ N: String(T0 + 900_000) });
+    expect((await rawLease('gold.default_lease'))?.lease_expires_at).toStrictEqual({ N: String(T0 + 900_000) });
     await lease.release();
+  });
+});
+
+describe('dynamodb state store: fencing leases', () => {
+  const LOST = (key: string) => `the lease on ${key} expired and was taken by another run; nothing was committed`;
+  const LOST_HINT = 'this run held it past state.lease_seconds without renewing it (paused, or cut off from DynamoDB); run again';
+  const STALE = (name: string) => `the state of ${name} changed while this run built it (another run committed first); nothing was written`;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** The record's item as the round-trip test shows it, plus these lease attributes. */
+  const recordItem = (r: StateRecord, lease: Record<string, AttributeValue> = {}) => ({
+    table_name: { S: r.table_name },
+    watermark_type: { S: r.watermark_type! },
+    watermark_data_type: { S: r.watermark_data_type! },
+    last_processed_value: { S: r.last_processed_value! },
+    last_processed_timestamp: { S: r.last_processed_timestamp },
+    rows_processed: { N: String(r.rows_processed) },
+    rows_total: { N: String(r.rows_total) },
+    version: { N: String(r.version) },
+    run_id: { S: r.run_id },
+    manifest_pointer: { NULL: true },
+    batches: r.batches === null ? { NULL: true } : { S: JSON.stringify(r.batches) },
+    ...lease,
+  });
+
+  it('the first commit of a new model happens under its lease, which stays held until released; release leaves the bare record', async () => {
+    const a = await open({ leaseSeconds: 60, now: () => T0 });
+    const b = await open({ leaseSeconds: 60, now: () => T0 + 1_000 });
+    const lease = await a.lease('gold.first_commit', 'run-1');
+    expect({ key: lease.key, runId: lease.runId }).toEqual({ key: 'gold.first_commit', runId: 'run-1' });
+    const held = { lease_run: { S: 'run-1' }, lease_acquired_at: { S: '2025-01-11T10:30:00.000Z' }, lease_expires_at: { N: String(T0 + 60_000) } };
+    expect(await rawItem('gold.first_commit')).toStrictEqual({ table_name: { S: 'gold.first_commit' }, ...held });
+
+    const v1 = record('gold.first_commit', { version: 1, run_id: 'run-1' });
+    await a.commit(NO_TRANSACTION, v1, undefined, lease);
+    expect((await b.read(['gold.first_commit'])).get('gold.first_commit')).toStrictEqual(v1);
+    expect(await rawItem('gold.first_commit')).toStrictEqual(recordItem(v1, held));
+    // Still held after the commit (the publish runs under it), and still this run's to commit with.
+    const refused = await stateError(b.lease('gold.first_commit', 'run-2'));
+    expect(refused.message).toBe('another run holds gold.first_commit: run run-1, lease until 2025-01-11T10:31:00.000Z');
+    const v2 = record('gold.first_commit', { version: 2, run_id: 'run-1', rows_total: 99_000 });
+    await a.commit(NO_TRANSACTION, v2, 1, lease);
+
+    await lease.release();
+    expect(await rawItem('gold.first_commit')).toStrictEqual(recordItem(v2));
+    const released = await stateError(a.commit(NO_TRANSACTION, record('gold.first_commit', { version: 3 }), 2, lease));
+    expect(released.message).toBe('the lease on gold.first_commit was released before the commit of gold.first_commit; nothing was committed');
+    await (await b.lease('gold.first_commit', 'run-2')).release();
+    expect((await a.read(['gold.first_commit'])).get('gold.first_commit')).toStrictEqual(v2);
+  });
+
+  it('a run whose lease expired and was taken by another run cannot commit: the record is unchanged, and its release leaves the new holder', async () => {
+    const a = await open({ leaseSeconds: 60, now: () => T0 });
+    const b = await open({ leaseSeconds: 60, now: () => T0 + 60_001 });
+    const v1 = record('gold.fenced', { version: 1, run_id: 'run-0' });
+    await commitLeased(a, v1, undefined);
+
+    const leaseA = await a.lease('gold.fenced', 'run-A');
+    const leaseB = await b.lease('gold.fenced', 'run-B'); // A's lease has expired: B takes it over
+    const error = await stateError(a.commit(NO_TRANSACTION, record('gold.fenced', { version: 2, run_id: 'run-A' }), 1, leaseA));
+    expect(error.message).toBe(LOST('gold.fenced'));
+    expect(error.hint).toBe(LOST_HINT);
+    expect((await a.read(['gold.fenced'])).get('gold.fenced')).toStrictEqual(v1);
+
+    // A's release does not clear B's lease; B commits under it.
+    await leaseA.release();
+    expect((await rawItem('gold.fenced'))?.lease_run).toStrictEqual({ S: 'run-B' });
+    const stillB = await stateError(b.lease('gold.fenced', 'run-C'));
+    expect(stillB.message).toBe('another run holds gold.fenced: run run-B, lease until 2025-01-11T10:32:00.001Z');
+    const v2 = record('gold.fenced', { version: 2, run_id: 'run-B' });
+    await b.commit(NO_TRANSACTION, v2, 1, leaseB);
+    await leaseB.release();
+    expect(await rawItem('gold.fenced')).toStrictEqual(recordItem(v2));
+  });
+
+  it('fences the first commit of a new model too: a lease taken over leaves no record', async () => {
+    const a = await open({ leaseSeconds: 60, now: () => T0 });
+    const b = await open({ leaseSeconds: 60, now: () => T0 + 60_001 });
+    const leaseA = await a.lease('gold.fenced_new', 'run-A');
+    const leaseB = await b.lease('gold.fenced_new', 'run-B');
+    const error = await stateError(a.commit(NO_TRANSACTION, record('gold.fenced_new', { run_id: 'run-A' }), undefined, leaseA));
+    expect(error.message).toBe(LOST('gold.fenced_new'));
+    expect(await a.read(['gold.fenced_new'])).toStrictEqual(new Map());
+    await leaseA.release();
+    await leaseB.release();
+    expect(await rawItem('gold.fenced_new')).toBeUndefined();
+  });
+
+  it('a lease is renewed every renewEveryMs: held past lease_seconds, another run is refused and the holder still commits', async () => {
+    // Real clock and timers: a 500 ms lease renewed every 100 ms, held for 1.2 s.
+    const a = await open({ leaseSeconds: 0.5, renewEveryMs: 100 });
+    const b = await open({ leaseSeconds: 0.5 });
+    const leaseA = await a.lease('gold.renewed', 'run-A');
+    const taken = Date.now();
+    await sleep(1_200);
+    const error = await stateError(b.lease('gold.renewed', 'run-B'));
+    expect(error.message).toMatch(/^another run holds gold\.renewed: run run-A, lease until \d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    const expires = Number((await rawItem('gold.renewed'))?.lease_expires_at?.N);
+    expect(expires).toBeGreaterThan(taken + 1_200);
+    const v1 = record('gold.renewed', { run_id: 'run-A' });
+    await a.commit(NO_TRANSACTION, v1, undefined, leaseA);
+    await leaseA.release();
+    expect(await rawItem('gold.renewed')).toStrictEqual(recordItem(v1));
+
+    // Without a renewal in time, the same lease expires and is taken over: its holder cannot commit.
+    const c = await open({ leaseSeconds: 0.5, renewEveryMs: 60_000 });
+    const leaseC = await c.lease('gold.renewed', 'run-C');
+    await sleep(700);
+    const leaseB = await b.lease('gold.renewed', 'run-B');
+    const lost = await stateError(c.commit(NO_TRANSACTION, record('gold.renewed', { version: 2, run_id: 'run-C' }), 1, leaseC));
+    expect(lost.message).toBe(LOST('gold.renewed'));
+    await leaseC.release();
+    expect((await rawItem('gold.renewed'))?.lease_run).toStrictEqual({ S: 'run-B' });
+    await leaseB.release();
+    expect((await b.read(['gold.renewed'])).get('gold.renewed')).toStrictEqual(v1);
+  });
+
+  it('a renewal that finds the lease taken marks it lost: the commit then fails without a request, and renewals stop', async () => {
+    const countingClient = newClient();
+    const counts = countCommands(countingClient);
+    try {
+      const a = await open({ client: countingClient, leaseSeconds: 60, now: () => T0, renewEveryMs: 50 });
+      const b = await open({ leaseSeconds: 60, now: () => T0 + 60_001 });
+      const v1 = record('gold.renew_lost', { version: 1, run_id: 'run-0' });
+      await commitLeased(b, v1, undefined, 'run-0');
+      const leaseA = await a.lease('gold.renew_lost', 'run-A');
+      await sleep(120); // renewals of A's own lease succeed
+      expect((await rawItem('gold.renew_lost'))?.lease_run).toStrictEqual({ S: 'run-A' });
+      const leaseB = await b.lease('gold.renew_lost', 'run-B');
+      await sleep(200); // the next renewal finds B's lease
+      counts.clear();
+      const error = await stateError(a.commit(NO_TRANSACTION, record('gold.renew_lost', { version: 2, run_id: 'run-A' }), 1, leaseA));
+      expect(error.message).toBe(LOST('gold.renew_lost'));
+      await sleep(150);
+      await leaseA.release();
+      expect([...counts.entries()]).toEqual([]);
+      expect((await rawItem('gold.renew_lost'))?.lease_run).toStrictEqual({ S: 'run-B' });
+      expect(Number((await rawItem('gold.renew_lost'))?.lease_expires_at?.N)).toBe(T0 + 60_001 + 60_000);
+      await leaseB.release();
+      expect(await rawItem('gold.renew_lost')).toStrictEqual(recordItem(v1));
+    } finally {
+      countingClient.destroy();
+    }
+  });
+
+  it('an item holding only a lease is no record: read, readAll and reset skip it, and reset leaves the lease', async () => {
+    const table = 'smelter-state-lease-only';
+    await createTable(table);
+    const a = await DynamoDbStateStore.open({ table, client, leaseSeconds: 60, now: () => T0 });
+    const b = await DynamoDbStateStore.open({ table, client, leaseSeconds: 60, now: () => T0 + 1_000 });
+    const kept = record('gold.with_record');
+    await commitLeased(a, kept, undefined);
+    const lease = await a.lease('gold.lease_only', 'run-A');
+    expect(await rawItem('gold.lease_only', table)).toStrictEqual({
+      table_name: { S: 'gold.lease_only' },
+      lease_run: { S: 'run-A' },
+      lease_acquired_at: { S: '2025-01-11T10:30:00.000Z' },
+      lease_expires_at: { N: String(T0 + 60_000) },
+    });
+    expect(await b.read(['gold.lease_only', 'gold.with_record'])).toStrictEqual(new Map([['gold.with_record', kept]]));
+    expect(await b.readAll()).toStrictEqual([kept]);
+    expect(await b.reset(['gold.lease_only'])).toEqual([]);
+    const refused = await stateError(b.lease('gold.lease_only', 'run-B'));
+    expect(refused.message).toBe('another run holds gold.lease_only: run run-A, lease until 2025-01-11T10:31:00.000Z');
+    expect(await b.readAll()).toStrictEqual([kept]);
+    await lease.release();
+    expect(await rawItem('gold.lease_only', table)).toBeUndefined();
+    expect(await b.reset(['gold.with_record', 'gold.lease_only'])).toEqual(['gold.with_record']);
+    expect(await b.readAll()).toStrictEqual([]);
+  });
+
+  it('honours a lease item of the previous layout while it is unexpired, and never reads it as a record', async () => {
+    const store = await open({ leaseSeconds: 60, now: () => T0 });
+    const v1 = record('gold.old_layout');
+    await commitLeased(store, v1, undefined);
+    const old = (key: string, run: string, expiresAt: number) =>
+      client.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: { table_name: { S: `lease#${key}` }, run_id: { S: run }, acquired_at: { S: new Date(T0).toISOString() }, expires_at: { N: String(expiresAt) }, ttl: { N: String(Math.ceil(expiresAt / 1000)) } },
+        }),
+      );
+    await old('gold.old_layout', 'old-run', T0 + 30_000);
+    const error = await stateError(store.lease('gold.old_layout', 'run-A'));
+    expect(error.message).toBe('another run holds gold.old_layout: run old-run, lease until 2025-01-11T10:30:30.000Z');
+    // The lease this run wrote before it read the old item is withdrawn.
+    expect(await rawItem('gold.old_layout')).toStrictEqual(recordItem(v1));
+    expect(await store.read(['gold.old_layout', 'lease#gold.old_layout'])).toStrictEqual(new Map([['gold.old_layout', v1]]));
+
+    await old('gold.old_layout', 'old-run', T0 - 1); // expired
+    const lease = await store.lease('gold.old_layout', 'run-A');
+    await lease.release();
+    await old('gold.old_batch@2024-01-01T00:00:00.000Z', 'old-run', T0 + 30_000);
+    const batch = await stateError(store.lease('gold.old_batch@2024-01-01T00:00:00.000Z', 'run-A'));
+    expect(batch.message).toBe('another run holds gold.old_batch@2024-01-01T00:00:00.000Z: run old-run, lease until 2025-01-11T10:30:30.000Z');
+    expect(await rawItem('gold.old_batch')).toBeUndefined();
+  });
+
+  it('microbatch batches lease in the model item: one run per batch, concurrent batches ordered by version, each commit fenced by its batch lease', async () => {
+    const JAN1 = 'gold.mb@2024-01-01T00:00:00.000Z';
+    const JAN2 = 'gold.mb@2024-01-02T00:00:00.000Z';
+    const a = await open({ leaseSeconds: 60, now: () => T0 });
+    const b = await open({ leaseSeconds: 60, now: () => T0 + 1_000 });
+    const c = await open({ leaseSeconds: 60, now: () => T0 + 60_001 });
+    const jan1 = ['2024-01-01T00:00:00.000Z', '2024-01-02T00:00:00.000Z'] as [string, string];
+    const jan2 = ['2024-01-02T00:00:00.000Z', '2024-01-03T00:00:00.000Z'] as [string, string];
+
+    const leaseA = await a.lease(JAN1, 'run-A');
+    const holderA = { M: { run: { S: 'run-A' }, expires_at: { N: String(T0 + 60_000) }, acquired_at: { S: '2025-01-11T10:30:00.000Z' } } };
+    expect(await rawItem('gold.mb')).toStrictEqual({ table_name: { S: 'gold.mb' }, lease_batches: { M: { '2024-01-01T00:00:00.000Z': holderA } } });
+    expect(await b.read(['gold.mb'])).toStrictEqual(new Map());
+    const held = await stateError(b.lease(JAN1, 'run-B'));
+    expect(held.message).toBe('another run holds gold.mb@2024-01-01T00:00:00.000Z: run run-A, lease until 2025-01-11T10:31:00.000Z');
+    // Another batch of the same model, and the model's own lease, are free.
+    const leaseB = await b.lease(JAN2, 'run-B');
+    await (await b.lease('gold.mb', 'run-B')).release();
+
+    const v1 = record('gold.mb', { version: 1, run_id: 'run-A', watermark_type: null, watermark_data_type: null, last_processed_value: null, batches: [jan1] });
+    await a.commit(NO_TRANSACTION, v1, undefined, leaseA);
+    // B built its batch from "no record": the compare-and-set on the version refuses it.
+    const stale = await stateError(b.commit(NO_TRANSACTION, record('gold.mb', { version: 1, run_id: 'run-B', batches: [jan2] }), undefined, leaseB));
+    expect(stale.message).toBe(STALE('gold.mb'));
+    const v2 = record('gold.mb', { version: 2, run_id: 'run-B', watermark_type: null, watermark_data_type: null, last_processed_value: null, batches: [[jan1[0], jan2[1]]] });
+    await b.commit(NO_TRANSACTION, v2, 1, leaseB);
+    // A batch lease is checked by the commit's condition: once taken over, its holder cannot commit.
+    const leaseC = await c.lease(JAN1, 'run-C');
+    const lost = await stateError(a.commit(NO_TRANSACTION, { ...v2, version: 3, run_id: 'run-A' }, 2, leaseA));
+    expect(lost.message).toBe(LOST(JAN1));
+    // A lease on one batch does not cover another model.
+    const other = await stateError(c.commit(NO_TRANSACTION, record('gold.other_mb'), undefined, leaseC));
+    expect(other.message).toBe('the lease on gold.mb@2024-01-01T00:00:00.000Z does not cover gold.other_mb; nothing was committed');
+    await leaseA.release();
+    await leaseB.release();
+    await leaseC.release();
+    expect((await a.read(['gold.mb'])).get('gold.mb')).toStrictEqual(v2);
+    expect(await rawItem('gold.mb')).toStrictEqual({ ...recordItem(v2), watermark_type: { NULL: true }, watermark_data_type: { NULL: true }, last_processed_value: { NULL: true }, lease_batches: { M: {} } });
+    // A batch's lease on an item with no record and no other lease leaves nothing behind.
+    await (await a.lease('gold.mb_first@2024-01-01T00:00:00.000Z', 'run-A')).release();
+    expect(await rawItem('gold.mb_first')).toBeUndefined();
+  });
+
+  it('a lease from the local backend, or none of this store, cannot commit', async () => {
+    const store = await open();
+    const foreign = { key: 'gold.foreign', runId: 'run-A', release: async () => {} };
+    const error = await stateError(store.commit(NO_TRANSACTION, record('gold.foreign'), undefined, foreign));
+    expect(error.message).toBe('the commit of gold.foreign needs a lease taken from the dynamodb state store');
+    expect(await store.read(['gold.foreign'])).toStrictEqual(new Map());
   });
 });
 
 describe('dynamodb state store: reset, errors, configuration', () => {
   it('reset deletes the records and returns the names that had state, leaving leases and other models alone', async () => {
     const store = await open({ now: () => T0 });
-    for (const name of ['gold.r_b', 'gold.r_a', 'gold.r_keep']) await store.commit(NO_TRANSACTION, record(name), undefined);
+    for (const name of ['gold.r_b', 'gold.r_a', 'gold.r_keep']) await commitLeased(store, record(name), undefined);
     const lease = await store.lease('gold.r_a', 'run-A');
     expect(await store.reset(['gold.r_b', 'gold.r_missing', 'gold.r_a', 'gold.r_b'])).toEqual(['gold.r_a', 'gold.r_b']);
     expect(await store.read(['gold.r_a', 'gold.r_b', 'gold.r_keep'])).toStrictEqual(new Map([['gold.r_keep', record('gold.r_keep')]]));
@@ -379,12 +659,14 @@ describe('dynamodb state store: reset, errors, configuration', () => {
 
   it('a missing table is a clear StateError for every operation, and is not created', async () => {
     const store = await open({ table: 'no-such-table' });
+    // A lease granted on another table: the commit still asks the missing one.
+    const lease = await (await open()).lease('gold.x', 'run-A');
     const message = 'the DynamoDB table no-such-table does not exist (target aws, state.table)';
     for (const operation of [
       () => store.read(['gold.x']),
       () => store.readAll(),
-      () => store.commit(NO_TRANSACTION, record('gold.x'), undefined),
-      () => store.commit(NO_TRANSACTION, record('gold.x', { version: 2 }), 1),
+      () => store.commit(NO_TRANSACTION, record('gold.x'), undefined, lease),
+      () => store.commit(NO_TRANSACTION, record('gold.x', { version: 2 }), 1, lease),
       () => store.lease('gold.x', 'run-A'),
       () => store.reset(['gold.x']),
     ]) {
@@ -398,14 +680,19 @@ describe('dynamodb state store: reset, errors, configuration', () => {
     expect(withoutTarget.message).toBe('the DynamoDB table no-such-table does not exist (state.table)');
     const described = client.send(new DescribeTableCommand({ TableName: 'no-such-table' }));
     await expect(described).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await lease.release();
   });
 
   it('wraps other AWS errors with the operation and the error name', async () => {
     const store = await open({ table: 'ab' }); // too short for a DynamoDB table name
     const error = await stateError(store.read(['gold.x']));
     expect(error.message).toMatch(/^DynamoDB BatchGetItem on table ab failed: ValidationException: .*ab/);
-    const commit = await stateError(store.commit(NO_TRANSACTION, record('gold.x'), undefined));
-    expect(commit.message).toMatch(/^DynamoDB PutItem on table ab for gold\.x failed: ValidationException: /);
+    const leased = await stateError(store.lease('gold.x', 'run-A'));
+    expect(leased.message).toMatch(/^DynamoDB UpdateItem \(lease\) on table ab for gold\.x failed: ValidationException: /);
+    const lease = await (await open()).lease('gold.x', 'run-A');
+    const commit = await stateError(store.commit(NO_TRANSACTION, record('gold.x'), undefined, lease));
+    expect(commit.message).toMatch(/^DynamoDB UpdateItem on table ab for gold\.x failed: ValidationException: /);
+    await lease.release();
   });
 
   it('makes its own client from AWS_ENDPOINT_URL_DYNAMODB (before AWS_ENDPOINT_URL) and AWS_REGION', async () => {
@@ -420,7 +707,7 @@ describe('dynamodb state store: reset, errors, configuration', () => {
       process.env.AWS_MAX_ATTEMPTS = '1';
       const viaServiceVariable = await DynamoDbStateStore.open({ table: TABLE });
       const r = record('gold.from_env');
-      await viaServiceVariable.commit(NO_TRANSACTION, r, undefined);
+      await commitLeased(viaServiceVariable, r, undefined);
       viaServiceVariable.close();
       expect((await (await open()).read(['gold.from_env'])).get('gold.from_env')).toStrictEqual(r);
 
