@@ -108,7 +108,16 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   if (run.interrupted) throw new InvocationFailure('Timeout', summary);
   // A model its own tests stopped from publishing (an audit) is a test failure, not a model failure.
   const built = (r: NodeResult) => r.resource_type === 'model' || r.resource_type === 'seed';
-  if (run.error || run.results.some((r) => r.status === 'error' && built(r) && r.error?.code !== 'audit')) throw new InvocationFailure('ModelFailed', summary);
+  const failedModels = run.results.filter((r) => r.status === 'error' && built(r) && r.error?.code !== 'audit');
+  // Models that failed only because another run holds their lease, or because S3 faulted (a
+  // `transient` StorageError: throttling, 5xx, resets) may pass on a retry, which Step Functions
+  // makes for ConcurrentRun (waiting out the lease) and Transient; any other model error is ModelFailed.
+  const leaseHeld = (r: NodeResult) => r.error?.code === 'state' && /another run holds/.test(r.error.message);
+  const transient = (r: NodeResult) => r.error?.code === 'storage' && (r.error as { transient?: boolean }).transient === true;
+  if (!run.error && failedModels.length > 0 && failedModels.every((r) => leaseHeld(r) || transient(r))) {
+    throw new InvocationFailure(failedModels.some(leaseHeld) ? 'ConcurrentRun' : 'Transient', summary);
+  }
+  if (run.error || failedModels.length > 0) throw new InvocationFailure('ModelFailed', summary);
   if (run.results.some((r) => r.status === 'fail' || r.status === 'error')) throw new InvocationFailure('TestFailed', summary);
   const stateful = run.results.filter((r) => r.status === 'success' && r.resource_type === 'model' && (r.kind === 'incremental' || r.kind === 'scd2'));
   let records: Awaited<ReturnType<Session['state']>>;

@@ -2,7 +2,8 @@
     materialized='incremental',
     unique_key=['doc_id', 'line_number'],
     incremental_sources='new',
-    watermark='doc_id'
+    watermark='doc_id',
+    cluster_by=['bioguide_id', 'transaction_date']
 ) }}
 -- One row per disclosed trade. A daily run reads only the Silver files it has not read before
 -- (incremental_sources: new), so a late filing with a lower doc_id (a paper filing) is read like any
@@ -11,7 +12,9 @@
 -- keys after the largest, in (doc_id, line_number) order. member_key is the member's version valid on
 -- the trade date: when a late change in dim_member moves that version, the trades it covers are
 -- built again. Only members with a dim_member version written since this fact's last build are
--- looked at: a change that moves a version always writes one (dim_member's gold_ingest_ts).
+-- looked at: a change that moves a version always writes one (dim_member's gold_ingest_ts). Files are
+-- ordered by member and date, so the trades a late member change restates sit in a few files, and
+-- only those are rewritten.
 with
 silver_trades as (
     select

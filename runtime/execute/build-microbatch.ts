@@ -92,7 +92,7 @@ export async function buildMicrobatch(
       const rewritten = committed.filter((c) => affected.includes(c.localPath));
       const rewrittenPaths = rewritten.map((c) => c.localPath);
       const survivors = rewritten.length === 0 ? '' : `SELECT * FROM ${readParquetFiles(node, rewrittenPaths)} WHERE NOT (${inWindow(window)})\nUNION ALL BY NAME\n`;
-      const written = await copyToParquet(run, node, staging.localDir, `${survivors}SELECT * FROM (\n${selectBody(sql)})`);
+      const written = await copyToParquet({ run, query: (q) => connection.query(q) }, node, staging.localDir, `${survivors}SELECT * FROM (\n${selectBody(sql)})`);
       const rows = written - (await countIn(rewrittenPaths, `NOT (${inWindow(window)})`));
       const rowsTotal = (replacing ? 0 : (before?.rows_total ?? 0)) - (await countIn(rewrittenPaths, inWindow(window))) + rows;
       scope.crash('mid-write', node.name);

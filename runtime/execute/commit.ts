@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineConnection } from '../engine/engine.js';
 import type { ModelNode } from '../manifest/types.js';
-import type { BuildOutcome } from '../materializations/index.js';
+import type { BuildOutcome, CommittedLocalFile } from '../materializations/materialization.js';
 import { readParquetFiles } from '../materializations/parquet-files.js';
 import { stateKey } from '../materializations/traits.js';
 import type { StateRecord } from '../state/state-record.js';
@@ -59,7 +59,7 @@ export interface CommitRequest {
 /** Where an external model's build writes, and what it may read of the committed files. */
 export interface ExternalStaging {
   readonly localDir: string;
-  readonly committed: ReadonlyArray<{ readonly file: string; readonly localPath: string }>;
+  readonly committed: ReadonlyArray<CommittedLocalFile>;
 }
 
 export interface CommitOutcome {
@@ -83,7 +83,7 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
       if (state?.manifest_pointer && !request.ignoreCommittedFiles) {
         previous = await readFileSetManifest(storage, state.manifest_pointer);
         held = await committedFiles(storage, previous, request.signal);
-        committed = previous.files.map((f, i) => ({ file: f.name, localPath: held!.paths[i] }));
+        committed = previous.files.map((f, i) => ({ file: f.name, bytes: f.bytes, localPath: held!.paths[i] }));
       }
       staging = await storage.openStaging(stagingKey(request.leaseKey, request.runId));
     }

@@ -1,5 +1,5 @@
 import { quoteIdentifier, quoteLiteral } from '../render/relation.js';
-import { selectBody, type BuildContext, type BuildOutcome } from './materialization.js';
+import { selectBody, type BuildContext, type BuildOutcome, type CommittedLocalFile } from './materialization.js';
 import { checkKeys, compareColumns, failOnSchemaChange, newWatermark, type Strategy } from './increment-checks.js';
 import { readParquetFiles, stagedRows, writeStagedFiles } from './parquet-files.js';
 
@@ -63,7 +63,8 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
               `SELECT DISTINCT t.filename AS file FROM ${readParquetFiles(node, committed.map((c) => c.localPath), ', filename = true')} AS t WHERE ${await keyBounds(ctx, stage, keys)}EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`,
             )
           ).map((r) => String(r.file));
-    const affectedFiles = committed.filter((c) => affected.includes(c.localPath));
+    const compacted = smallFilesToCompact(ctx).filter((c) => !affected.includes(c.localPath));
+    const affectedFiles = [...committed.filter((c) => affected.includes(c.localPath)), ...compacted];
     const affectedPaths = affectedFiles.map((c) => c.localPath);
     const survivors =
       affectedFiles.length === 0
@@ -99,17 +100,38 @@ async function appendInOnePass(ctx: BuildContext): Promise<BuildOutcome | undefi
   const existing = [...diff.target.keys()];
   const incoming = [...diff.incoming.keys()];
   const columns = policy === 'ignore' ? existing.filter((c) => incoming.includes(c)) : [...existing.filter((c) => incoming.includes(c)), ...diff.added];
-  const rows = await writeStagedFiles(ctx, `SELECT ${columns.map(quoteIdentifier).join(', ')} FROM (\n${selectBody(ctx.sql)}) AS new_rows`);
+  const list = columns.map(quoteIdentifier).join(', ');
+  const compacted = smallFilesToCompact(ctx);
+  const compactedRows = compacted.length === 0 ? '' : `\nUNION ALL BY NAME\nSELECT ${existingList(existing, columns)} FROM ${readParquetFiles(ctx.node, compacted.map((c) => c.localPath))}`;
+  const written = await writeStagedFiles(ctx, `SELECT ${list} FROM (\n${selectBody(ctx.sql)}) AS new_rows${compactedRows}`);
   ctx.crashPoint('mid-write');
+  const rows = written - (compacted.length === 0 ? 0 : Number((await ctx.query(`SELECT count(*) AS n FROM ${readParquetFiles(ctx.node, compacted.map((c) => c.localPath))}`))[0].n));
   const rowsBefore = ctx.state?.rows_total ?? 0;
   if (rows === 0) {
     // Nothing new: the run commits nothing (the executor removes the empty staging folder).
     const watermark = ctx.state?.watermark_data_type ? { type: ctx.state.watermark_data_type, value: ctx.state.last_processed_value } : null;
     return { rows: 0, rowsTotal: rowsBefore, watermark, fileSet: 'add' };
   }
-  const written = stagedRows(ctx);
-  await checkKeys(ctx, written, 'append');
-  return { rows, rowsTotal: rowsBefore + rows, watermark: await newWatermark(ctx, written), fileSet: 'add' };
+  const staged = stagedRows(ctx);
+  await checkKeys(ctx, staged, 'append');
+  return { rows, rowsTotal: rowsBefore + rows, watermark: await newWatermark(ctx, staged), fileSet: 'add', superseded: compacted.map((c) => c.file) };
+}
+
+/** Small files folded into a run's new files once this many have gathered (a daily append leaves one a day). */
+export const COMPACT_AT_SMALL_FILES = 16;
+
+/**
+ * Committed files that are small next to the largest (under a quarter of it), once there are
+ * COMPACT_AT_SMALL_FILES of them: the run rewrites them with its new rows into bounded files, so
+ * years of daily appends do not leave thousands of small files. Models with partition_by are left
+ * as they are (their files follow their partitions).
+ */
+function smallFilesToCompact(ctx: BuildContext): readonly CommittedLocalFile[] {
+  const committed = ctx.staging?.committed ?? [];
+  if ((ctx.node.config.partition_by?.length ?? 0) > 0 || committed.length === 0) return [];
+  const largest = Math.max(...committed.map((c) => c.bytes));
+  const small = committed.filter((c) => c.bytes < largest / 4);
+  return small.length >= COMPACT_AT_SMALL_FILES ? small : [];
 }
 
 /** Key types whose minimum and maximum read back exactly from text. */

@@ -39,4 +39,5 @@ export type {
   RelationKind,
   BuildContext,
   BuildOutcome,
+  CommittedLocalFile,
 } from './materialization.js';

@@ -52,8 +52,15 @@ export interface BuildContext extends MaterializationInput {
    */
   readonly staging?: {
     readonly localDir: string;
-    readonly committed: ReadonlyArray<{ readonly file: string; readonly localPath: string }>;
+    readonly committed: ReadonlyArray<CommittedLocalFile>;
   };
+}
+
+/** A committed file of an external model: its name in the location, its size, where DuckDB reads it. */
+export interface CommittedLocalFile {
+  readonly file: string;
+  readonly bytes: number;
+  readonly localPath: string;
 }
 
 export interface BuildOutcome {

@@ -4,6 +4,8 @@
  * same thing everywhere and is checked the same way.
  */
 
+import { parseByteSize } from '../util/byte-size.js';
+
 export type CheckResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly expected: string };
 type Check = (value: unknown) => CheckResult;
 
@@ -36,6 +38,11 @@ const stringMap: Check = (v) => {
   return ok(v);
 };
 const checkCols: Check = (v) => (v === 'all' ? ok(v) : stringList(v));
+/** Bytes, as a number or with a unit (`64MB`), normalized to a number. */
+const byteSize: Check = (v) => {
+  const bytes = parseByteSize(v);
+  return bytes === undefined ? fail('a size in bytes, such as 64MB or 1GB') : ok(bytes);
+};
 
 export const MATERIALIZATIONS = ['view', 'table', 'ephemeral', 'incremental', 'scd2'] as const;
 
@@ -69,6 +76,8 @@ export const MODEL_CONFIG_KEYS: Readonly<Record<string, Check>> = {
   surrogate_key: identifier,
   hard_deletes: oneOf('ignore', 'invalidate', 'new_record'),
   incremental_sources: oneOf('all', 'new'),
+  file_max_bytes: byteSize,
+  cluster_by: stringList,
 };
 
 export const SEED_CONFIG_KEYS: Readonly<Record<string, Check>> = {

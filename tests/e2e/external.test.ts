@@ -72,7 +72,7 @@ describe('external tables', () => {
     const first = files(dir, 'gold/facts');
     expect(first).toEqual(committed(dir, 'gold.facts'));
     expect(first.map((f) => f.replace(/[0-9a-f]{12}-/, 'RUN-'))).toEqual(['grp=0/RUN-data_0.parquet', 'grp=1/RUN-data_0.parquet']);
-    expect(files(dir, 'gold/dim').map((f) => f.replace(/[0-9a-f]{12}-/, 'RUN-'))).toEqual(['RUN-part-0.parquet']);
+    expect(files(dir, 'gold/dim').map((f) => f.replace(/[0-9a-f]{12}-/, 'RUN-'))).toEqual(['RUN-data_0.parquet']);
     expect(await query(dir, 'select * from main.report')).toEqual(REPORT_4);
     expect(await query(dir, 'select id, name from gold.dim order by id')).toEqual([
       { id: '0', name: 'm0' },
