@@ -90,7 +90,11 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     case 'stepfunctions': {
       // The selection as `build` would run it, tests included; the generator puts each test in
       // the invocation that builds the last of its parents.
-      const p = openProject(options);
+      // The definition holds no environment value, yet the target renders env_var() (the Lambda's
+      // S3_BUCKET_NAME, ...): a variable that is not set reads as a placeholder, so a deploy
+      // pipeline can print the definition without the function's environment.
+      const env = new Proxy(process.env, { get: (vars, name) => (typeof name === 'string' ? (vars[name] ?? `\${${name}}`) : undefined) });
+      const p = openProject({ ...options, env });
       const { nodes } = selectFrom(p, options, ['model', 'test', 'unit_test']);
       const definition = stateMachineFor(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), {
         functionArn: args.functionArn!,

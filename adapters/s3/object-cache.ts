@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createHash, randomUUID } from 'node:crypto';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -151,6 +152,8 @@ export class ObjectCache {
    * outlast the retries are StorageErrors from `storageError`. Nothing is held when it throws.
    */
   async acquire(requests: readonly ObjectRequest[], signal?: AbortSignal): Promise<CacheLease> {
+    // Every parallel request listens on the run's signal: more than Node's default of 10 is expected.
+    if (signal) setMaxListeners(0, signal);
     await this.load();
     const settled = await Promise.allSettled(requests.map((r) => this.obtain(r, signal)));
     const entries: Entry[] = [];

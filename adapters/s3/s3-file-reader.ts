@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdir, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { FileReader, SourceObject } from '../../runtime/storage/file-reader.js';
 import type { LocalFiles } from '../../runtime/storage/storage.js';
@@ -89,13 +93,48 @@ export class S3FileReader implements FileReader {
       .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
 
-  localFiles(objects: readonly SourceObject[], signal?: AbortSignal): Promise<LocalFiles> {
-    return this.cache.acquire(
+  async localFiles(objects: readonly SourceObject[], signal?: AbortSignal): Promise<LocalFiles> {
+    const cached = await this.cache.acquire(
       objects.map((o) => {
         const { bucket, key } = parseS3Uri(o.address);
         return { bucket, key, etag: o.etag, bytes: o.bytes };
       }),
       signal,
     );
+    if (!objects.some((o) => HIVE_FOLDER.test(o.address))) return cached;
+    return withHiveFolders(objects, cached, this.cache.dir);
+  }
+}
+
+/** A `column=value/` folder of a Hive-partitioned layout. */
+const HIVE_FOLDER = /\/[^/=]+=[^/]*\//;
+
+/**
+ * DuckDB reads Hive partition columns from a file's path, and a cached download's path has none:
+ * the files are handed out as symbolic links that keep the objects' keys (under a folder of their
+ * own, removed on release), so `year=2024/month=01/part-0.parquet` still says year and month.
+ */
+async function withHiveFolders(objects: readonly SourceObject[], cached: LocalFiles, cacheDir: string): Promise<LocalFiles> {
+  const root = join(cacheDir, 'links', randomUUID());
+  try {
+    const paths: string[] = [];
+    for (const [i, object] of objects.entries()) {
+      const { bucket, key } = parseS3Uri(object.address);
+      const path = join(root, bucket, key);
+      await mkdir(dirname(path), { recursive: true });
+      await symlink(cached.paths[i], path);
+      paths.push(path);
+    }
+    return {
+      paths,
+      release: () => {
+        rmSync(root, { recursive: true, force: true });
+        cached.release();
+      },
+    };
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    cached.release();
+    throw error;
   }
 }

@@ -130,7 +130,9 @@ function runProcess(command: string, args: readonly string[], options: { cwd: st
 
 /** The built CLI, as a user runs it. */
 async function smelter(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const run = await runProcess(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, timeoutMs: 120_000 });
+  // A variable given as undefined is left out of the child's environment.
+  const childEnv = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
+  const run = await runProcess(process.execPath, [BIN, ...args], { cwd, env: childEnv, timeoutMs: 120_000 });
   if (run.code !== 0) throw new Error(`smelter ${args.join(' ')} exited ${run.code ?? run.signal}:\n${run.stderr}\n${run.stdout}`);
   return run.stdout;
 }
@@ -396,6 +398,11 @@ describe('the Lambda zip, run by the state machine `smelter stepfunctions` print
       expect(watermarks).toEqual([maxDoc]);
     }
   }, 240_000);
+
+  it('prints the same definition without the function\'s environment (a deploy pipeline has none)', async () => {
+    const withoutEnv = await smelter(['stepfunctions', '--function-arn', FUNCTION_ARN, '--target', 'aws'], ROOT, { S3_BUCKET_NAME: undefined, WATERMARK_TABLE: undefined });
+    expect(JSON.parse(withoutEnv)).toEqual(await printedDefinition());
+  });
 
   it("fails with the handler's error name, which Retry does not retry and Catch carries to the Fail state", async () => {
     // The first Task's event, selecting a model the bundled project does not have: ProjectError.

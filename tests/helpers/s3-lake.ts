@@ -151,8 +151,10 @@ export class S3Lake {
       const rows =
         paths.length === 0
           ? []
-          : (await queryDuckDB(':memory:', `select * from read_parquet([${files}], union_by_name = true, hive_partitioning = true) order by all`)).map((row) =>
-              Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])),
+          : canonicalRows(
+              (await queryDuckDB(':memory:', `select * from read_parquet([${files}], union_by_name = true, hive_partitioning = true)`)).map((row) =>
+                Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])),
+              ),
             );
       return {
         pointer,
@@ -198,8 +200,31 @@ export interface ModelView {
   /** File names under `.smelter/manifests/<table>/`. */
   readonly manifests: string[];
   readonly mismatches: string[];
-  /** Every column as a string (or null), sorted. */
+  /** Every column as a string (or null), in `canonicalRows` order. */
   readonly rows: Array<Record<string, string | null>>;
+}
+
+/**
+ * Rows in one order whatever the order of their columns (a Hive partition column comes last):
+ * by the columns' values in the order of the columns' names, numbers as numbers.
+ */
+export function canonicalRows<T extends Record<string, string | null>>(rows: readonly T[]): T[] {
+  const compare = (a: string | null, b: string | null): number => {
+    if (a === b) return 0;
+    if (a === null) return -1;
+    if (b === null) return 1;
+    const x = Number(a);
+    const y = Number(b);
+    if (Number.isFinite(x) && Number.isFinite(y) && x !== y) return x - y;
+    return a < b ? -1 : 1;
+  };
+  return [...rows].sort((r, s) => {
+    for (const key of [...new Set([...Object.keys(r), ...Object.keys(s)])].sort()) {
+      const c = compare(r[key] ?? null, s[key] ?? null);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
 }
 
 function sha256(bytes: Uint8Array | undefined): string {

@@ -178,4 +178,35 @@ describe('the Gold project on S3 and DynamoDB', () => {
       await local.close();
     }
   }, 240_000);
+
+  it('reads a source in S3 with ** and Hive partition folders: the partition columns come from the keys', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smelter-hive-'));
+    writeFileSync(join(dir, 'project.yml'), 'name: hive\ntargets:\n  dev: { database: target/dev.duckdb, threads: 1 }\n');
+    mkdirSync(join(dir, 'models'));
+    writeFileSync(
+      join(dir, 'models/sources.yml'),
+      `version: 2\nsources:\n  - name: raw\n    external_location: "s3://${BUCKET}/hive/{name}/**/*.parquet"\n    tables:\n      - name: events\n`,
+    );
+    writeFileSync(join(dir, 'models/by_year.sql'), "{{ config(materialized='table') }}\nselect year, month, count(*) as events, sum(n) as total from {{ source('raw', 'events') }} group by all order by all\n");
+    for (const [key, rows] of [
+      ['year=2023/month=12/part-0.parquet', '(1), (2)'],
+      ['year=2024/month=01/part-0.parquet', '(3)'],
+      ['year=2024/month=02/a/part-0.parquet', '(4), (5), (6)'],
+    ] as const) {
+      const local = join(dir, 'upload.parquet');
+      await queryDuckDB(':memory:', `copy (select n from (values ${rows}) t(n)) to '${local}' (format parquet)`);
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `hive/events/${key}`, Body: readFileSync(local) }));
+    }
+    const session = new Session({ projectDir: dir, env: {}, backends: awsBackends });
+    try {
+      expectSuccess((await session.run('run')).run);
+    } finally {
+      await session.close();
+    }
+    expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select year::INTEGER as year, month::INTEGER as month, events::INTEGER as events, total::INTEGER as total from main.by_year')).toEqual([
+      { year: 2023, month: 12, events: 2, total: 3 },
+      { year: 2024, month: 1, events: 1, total: 3 },
+      { year: 2024, month: 2, events: 3, total: 15 },
+    ]);
+  });
 });
