@@ -102,24 +102,29 @@ export class S3FileReader implements FileReader {
       signal,
     );
     if (!objects.some((o) => HIVE_FOLDER.test(o.address))) return cached;
-    return withHiveFolders(objects, cached, this.cache.dir);
+    return withHiveFolders(
+      objects.map((o) => o.address),
+      cached,
+      this.cache.dir,
+    );
   }
 }
 
 /** A `column=value/` folder of a Hive-partitioned layout. */
-const HIVE_FOLDER = /\/[^/=]+=[^/]*\//;
+export const HIVE_FOLDER = /\/[^/=]+=[^/]*\//;
 
 /**
  * DuckDB reads Hive partition columns from a file's path, and a cached download's path has none:
- * the files are handed out as symbolic links that keep the objects' keys (under a folder of their
- * own, removed on release), so `year=2024/month=01/part-0.parquet` still says year and month.
+ * the files (at `s3://` addresses) are handed out as symbolic links that keep the objects' keys
+ * (under a folder of their own, removed on release), so `year=2024/month=01/part-0.parquet` still
+ * says year and month. Used for sources, and for the committed files of partitioned external models.
  */
-async function withHiveFolders(objects: readonly SourceObject[], cached: LocalFiles, cacheDir: string): Promise<LocalFiles> {
+export async function withHiveFolders(addresses: readonly string[], cached: LocalFiles, cacheDir: string): Promise<LocalFiles> {
   const root = join(cacheDir, 'links', randomUUID());
   try {
     const paths: string[] = [];
-    for (const [i, object] of objects.entries()) {
-      const { bucket, key } = parseS3Uri(object.address);
+    for (const [i, address] of addresses.entries()) {
+      const { bucket, key } = parseS3Uri(address);
       const path = join(root, bucket, key);
       await mkdir(dirname(path), { recursive: true });
       await symlink(cached.paths[i], path);

@@ -17,6 +17,7 @@ import { ProjectError, StorageError } from '../../runtime/errors.js';
 import type { FileRef, LocalFiles, StagedFile, StagingArea, Storage, StoredFile } from '../../runtime/storage/storage.js';
 import { BrokenBodyError, DEFAULT_BACKOFF_BASE_MS, isNotFound, retryBrokenBody, storageError } from './s3-client.js';
 import { quoteEtag, type ObjectCache } from './object-cache.js';
+import { HIVE_FOLDER, withHiveFolders } from './s3-file-reader.js';
 
 /** Files above this are uploaded in parts (lib-storage's Upload); smaller ones in one PutObject from memory. */
 export const MULTIPART_THRESHOLD = 16 * 1024 * 1024;
@@ -215,11 +216,16 @@ export class S3Storage implements Storage {
     }
   }
 
-  localFiles(files: readonly FileRef[], signal?: AbortSignal): Promise<LocalFiles> {
-    return this.cache.acquire(
+  async localFiles(files: readonly FileRef[], signal?: AbortSignal): Promise<LocalFiles> {
+    const cached = await this.cache.acquire(
       files.map((f) => ({ bucket: this.bucket, key: this.objectKey(f.key), etag: f.etag, bytes: f.bytes })),
       signal,
     );
+    // A partitioned model's files are read with hive_partitioning: their paths must keep the key's
+    // `column=value/` folders, which a cached download's path has not.
+    const addresses = files.map((f) => this.uri(f.key));
+    if (!addresses.some((a) => HIVE_FOLDER.test(a))) return cached;
+    return withHiveFolders(addresses, cached, this.cache.dir);
   }
 
   async openStaging(key: string): Promise<StagingArea> {

@@ -80,8 +80,8 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
     let committed: ExternalStaging['committed'] = [];
     if (storage && node.config.external) {
       await recoverUnderLease(storage, request.leaseKey, state, () => {});
-      if (state?.manifest_pointer && !request.ignoreCommittedFiles) {
-        previous = await readFileSetManifest(storage, state.manifest_pointer);
+      if (state?.manifest_pointer) previous = await readFileSetManifest(storage, state.manifest_pointer);
+      if (previous && !request.ignoreCommittedFiles) {
         held = await committedFiles(storage, previous, request.signal);
         committed = previous.files.map((f, i) => ({ file: f.name, bytes: f.bytes, localPath: held!.paths[i] }));
       }
@@ -94,10 +94,10 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
       if (staging) {
         const staged = await staging.save();
         const superseded = new Set(outcome.superseded ?? []);
-        const kept: CommittedFile[] = outcome.fileSet === 'add' ? (previous?.files ?? []).filter((f) => !superseded.has(f.name)) : [];
+        const kept: CommittedFile[] = outcome.fileSet === 'add' && !request.ignoreCommittedFiles ? (previous?.files ?? []).filter((f) => !superseded.has(f.name)) : [];
         const version = (state?.version ?? 0) + 1;
         const processed = await request.newSourceFiles?.writeNext(storage!, stateKey(node), version);
-        pointer = (await writeFileSetManifest(storage!, node, stateKey(node), request.leaseKey, request.runId, version, staged, kept, processed)).pointer;
+        pointer = (await writeFileSetManifest(storage!, node, stateKey(node), request.leaseKey, request.runId, version, staged, kept, processed, previous, new Date())).pointer;
       }
       crash('before-state-commit');
       const record = request.record(outcome, pointer);

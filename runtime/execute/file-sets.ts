@@ -37,6 +37,9 @@ export function manifestsOf(tableName: string): string {
 
 export const SYMLINK_FOLDER = '_symlink_format_manifest';
 
+/** How long a superseded file stays readable when the model sets no `retain_superseded` (SPEC §4). */
+export const DEFAULT_RETAIN_SECONDS = 3600;
+
 /** Where a model's processed-file set chunks live (`incremental_sources: new`). */
 export function processedRootOf(tableName: string): string {
   return `${SMELTER_AREA}/processed/${tableName}`;
@@ -62,7 +65,10 @@ export async function writeFileSetManifest(
   /** Committed files that stay (an append adds to them). */
   kept: readonly CommittedFile[],
   /** `incremental_sources: new`: the processed-file set this version commits. */
-  processed?: ProcessedSets,
+  processed: ProcessedSets | undefined,
+  /** The version this one follows: its files that are not kept stay readable for a while. */
+  previous: FileSetManifest | undefined,
+  now: Date,
 ): Promise<{ pointer: string; manifest: FileSetManifest }> {
   const short = createHash('sha1').update(`${runId}/${leaseKey}`).digest('hex').slice(0, 12);
   const names: Record<string, string> = {};
@@ -73,6 +79,12 @@ export async function writeFileSetManifest(
     names[name] = file.key;
     added.push({ name, bytes: file.bytes, sha256: file.sha256 });
   }
+  const keptNames = new Set(kept.map((f) => f.name));
+  const until = new Date(now.getTime() + (node.config.retain_superseded ?? DEFAULT_RETAIN_SECONDS) * 1000).toISOString();
+  const superseded = [
+    ...(previous?.superseded ?? []).filter((s) => s.until > now.toISOString() && !keptNames.has(s.name)),
+    ...(previous?.files ?? []).filter((f) => !keptNames.has(f.name)).map((f) => ({ name: f.name, until })),
+  ].filter((s) => s.until > now.toISOString());
   const manifest: FileSetManifest = {
     table_name: tableName,
     version,
@@ -82,6 +94,7 @@ export async function writeFileSetManifest(
     staging: stagingKey(leaseKey, runId),
     staged: names,
     ...(processed ? { processed } : {}),
+    ...(superseded.length > 0 ? { superseded } : {}),
   };
   const pointer = `${manifestsOf(tableName)}/v${version}.json`;
   await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -38,7 +38,10 @@ export async function publishFileSet(
     await storage.publish(`${manifest.staging}/${staged}`, `${location}/${file.name}`);
     if (++moved === 1) crash('mid-publish');
   }
-  const keep = new Set(manifest.files.map((f) => f.name));
+  // Files of earlier versions stay until their retention ends (queries that started before this
+  // commit may still read them); anything else in the location is deleted.
+  const now = new Date().toISOString();
+  const keep = new Set([...manifest.files.map((f) => f.name), ...(manifest.superseded ?? []).filter((s) => s.until > now).map((s) => s.name)]);
   const superseded = [...present.keys()].filter((key) => !keep.has(key) && !key.startsWith(`${SYMLINK_FOLDER}/`));
   // Published and cleaned up already: a run's recovery costs one listing. (Old manifests or the
   // staging folder a finished publish may have left go with the next commit's clean-up.)

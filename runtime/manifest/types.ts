@@ -45,6 +45,8 @@ export interface ModelConfig {
   readonly file_max_bytes?: number;
   /** External models: the columns each file's rows are ordered by (default: the unique key). */
   readonly cluster_by?: readonly string[];
+  /** External models: seconds a superseded file stays readable after the commit that superseded it (default 3600). */
+  readonly retain_superseded?: number;
 }
 
 export interface SeedConfig {

@@ -38,6 +38,13 @@ const stringMap: Check = (v) => {
   return ok(v);
 };
 const checkCols: Check = (v) => (v === 'all' ? ok(v) : stringList(v));
+/** A duration in seconds, or with a unit (`90s`, `30m`, `1h`, `2d`), normalized to seconds. */
+const duration: Check = (v) => {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return ok(v);
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$/.exec(v) : null;
+  if (!m) return fail('a duration such as 0, 90s, 30m, 1h or 2d');
+  return ok(Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd']);
+};
 /** Bytes, as a number or with a unit (`64MB`), normalized to a number. */
 const byteSize: Check = (v) => {
   const bytes = parseByteSize(v);
@@ -78,6 +85,7 @@ export const MODEL_CONFIG_KEYS: Readonly<Record<string, Check>> = {
   incremental_sources: oneOf('all', 'new'),
   file_max_bytes: byteSize,
   cluster_by: stringList,
+  retain_superseded: duration,
 };
 
 export const SEED_CONFIG_KEYS: Readonly<Record<string, Check>> = {

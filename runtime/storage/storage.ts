@@ -109,6 +109,11 @@ export interface FileSetManifest {
   readonly staged: Readonly<Record<string, string>>;
   /** `incremental_sources: new`: the source files processed so far, as chunk keys per source. */
   readonly processed?: ProcessedSets;
+  /**
+   * Files of earlier versions that stay in the location until `until` (ISO time), so queries that
+   * started before the commit keep working (`retain_superseded`).
+   */
+  readonly superseded?: ReadonlyArray<{ readonly name: string; readonly until: string }>;
 }
 
 /** Per source (unique_id), the keys of the chunks of its processed-file set, by chunk number. */

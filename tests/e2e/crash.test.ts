@@ -122,7 +122,7 @@ describe('crash safety of microbatch runs', () => {
 
   function microProject(): string {
     return writeTempProject({
-      'project.yml': 'name: mbc\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'project.yml': 'name: mbc\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n',
       'models/sources.yml': "version: 2\nsources:\n  - name: raw\n    external_location: data/events.csv\n    tables:\n      - name: events\n        config: { event_time: ts }\n",
       'models/daily_db.sql': MICRO(false),
       'models/daily_ext.sql': MICRO(true),
@@ -180,7 +180,7 @@ describe('crash safety of scd2 runs', () => {
 
   function dimProject(): string {
     return writeTempProject({
-      'project.yml': 'name: scdc\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'project.yml': 'name: scdc\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n',
       'models/sources.yml': "version: 2\nsources:\n  - name: silver\n    external_location: data/members.csv\n    tables:\n      - name: members\n",
       'models/dim_db.sql': DIM(false),
       'models/dim_ext.sql': DIM(true),

@@ -40,7 +40,7 @@ const FACT =
 
 function project(table: string, model = FACT, leaseSeconds = 60): string {
   return writeTempProject({
-    'project.yml': `name: ddb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1, state: { backend: dynamodb, table: ${table}, lease_seconds: ${leaseSeconds} } }\n`,
+    'project.yml': `name: ddb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1, state: { backend: dynamodb, table: ${table}, lease_seconds: ${leaseSeconds} } }\nmodels: { +retain_superseded: 0 }\n`,
     'models/sources.yml': "version: 2\nsources:\n  - name: landing\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n",
     'models/fact.sql': model,
     'data/orders.csv': 'id,amount\n1,5\n2,20\n',

@@ -19,7 +19,7 @@ function project(): string {
   return writeTempProject({
     // One thread: dim (first in order) commits before facts is killed, so a run that committed one
     // model and died in another is always exercised.
-    'project.yml': 'name: ext\nvars: { n: 4 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+    'project.yml': 'name: ext\nvars: { n: 4 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n',
     'models/facts.sql': "{{ config(materialized='table', external=true, schema='gold', partition_by=['grp']) }}\nselect i as id, i % 2 as grp from range({{ var('n') }}) t(i)\n",
     'models/dim.sql': "{{ config(materialized='table', external=true, schema='gold') }}\nselect i as id, 'm' || i as name from range({{ var('n') }}) t(i)\n",
     'models/report.sql': "select f.grp, count(*) as n, string_agg(d.name, ',' order by d.name) as names from {{ ref('facts') }} f join {{ ref('dim') }} d using (id) group by all order by 1\n",
@@ -152,7 +152,7 @@ describe('external incremental models', () => {
   const SOURCES = "version: 2\nsources:\n  - name: landing\n    external_location: data/landing.csv\n    tables:\n      - name: rows\n";
   function incProject(model: string): string {
     return writeTempProject({
-      'project.yml': 'name: exi\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'project.yml': 'name: exi\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n',
       'models/sources.yml': SOURCES,
       'models/fact.sql': model,
       'data/landing.csv': 'id\n',

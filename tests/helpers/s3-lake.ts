@@ -163,6 +163,7 @@ export class S3Lake {
         rowsTotal: item?.rows_total?.N === undefined ? undefined : Number(item.rows_total.N),
         staging: manifest?.staging,
         committed: (manifest?.files ?? []).map((f) => f.name).sort(),
+        retained: (manifest?.superseded ?? []).map((f) => f.name).sort(),
         location: objects.filter((o) => !o.key.startsWith(symlinkRoot)).map((o) => o.key),
         symlinked: listed.sort(),
         manifests: (await this.list(`.smelter/manifests/${tableName}`)).map((o) => o.key),
@@ -181,6 +182,7 @@ export interface LakeManifest {
   readonly location: string;
   readonly files: ReadonlyArray<{ readonly name: string; readonly bytes: number; readonly sha256: string }>;
   readonly staging: string;
+  readonly superseded?: ReadonlyArray<{ readonly name: string; readonly until: string }>;
 }
 
 export interface ModelView {
@@ -193,6 +195,8 @@ export interface ModelView {
   readonly staging: string | undefined;
   /** File names the committed manifest lists. */
   readonly committed: string[];
+  /** Files of earlier versions the committed manifest keeps in the location for a while (`retain_superseded`). */
+  readonly retained: string[];
   /** File names under the location (the symlink manifest folder left out). */
   readonly location: string[];
   /** File names the symlink manifests list. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { queryDuckDB } from '../helpers/duckdb.js';
 import { runProject, showState, type RunResult } from '../../runtime/index.js';
@@ -12,7 +12,7 @@ import { writeTempProject } from '../helpers/temp-project.js';
  * appends are compacted once enough have gathered.
  */
 
-const PROJECT = 'name: files\nvars: { n: 0, hi: 0, bump: 0 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n';
+const PROJECT = 'name: files\nvars: { n: 0, hi: 0, bump: 0 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n';
 
 function project(model: string): string {
   return writeTempProject({ 'project.yml': PROJECT, 'models/fact.sql': model });
@@ -93,5 +93,29 @@ describe('files of external models', () => {
     const [count] = await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select count(*)::INTEGER as n, count(distinct id)::INTEGER as ids from main.fact');
     expect(count).toEqual({ n, ids: n });
   });
-});
 
+  it('superseded files stay readable for retain_superseded, listed in no symlink manifest, then go', async () => {
+    const dir = writeTempProject({
+      'project.yml': 'name: keep\nvars: { v: 0 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'models/dim.sql': "{{ config(materialized='table', external=true, retain_superseded='1s') }}\nselect {{ var('v') }} as v\n",
+    });
+    const location = join(dir, 'target/lake/main/dim');
+    const parquet = () => readdirSync(location).filter((f) => f.endsWith('.parquet')).sort();
+    const listed = () => readFileSync(join(location, '_symlink_format_manifest/manifest'), 'utf8').trim().split('\n').map((l) => l.slice(l.lastIndexOf('/') + 1));
+    await runProject('run', { projectDir: dir, env: {}, vars: { v: 1 } });
+    const [first] = parquet();
+    await runProject('run', { projectDir: dir, env: {}, vars: { v: 2 } });
+    // The first version's file is still there for readers that started before the commit...
+    const second = parquet().filter((f) => f !== first);
+    expect(parquet()).toEqual([first, ...second].sort());
+    // ...but committed readers see only the new one.
+    expect(listed()).toEqual(second);
+    expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select v from main.dim')).toEqual([{ v: 2 }]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await runProject('run', { projectDir: dir, env: {}, vars: { v: 3 } });
+    // The next commit's clean-up deletes what has passed its retention: the first file.
+    expect(parquet()).not.toContain(first);
+    expect(parquet()).toHaveLength(2);
+    expect(listed()).toHaveLength(1);
+  });
+});

@@ -94,7 +94,7 @@ describe('microbatch', () => {
 describe('microbatch on an external model', () => {
   it('writes a file set per batch; a backfill rewrites only the files holding its window', async () => {
     const dir = writeTempProject({
-      'project.yml': 'name: mb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'project.yml': 'name: mb\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n',
       'models/sources.yml': SOURCES,
       'models/daily.sql': MODEL.replace("materialized='incremental',", "materialized='incremental', external=true,"),
       'data/events.csv': 'ts\n',

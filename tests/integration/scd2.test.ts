@@ -10,7 +10,7 @@ import { writeTempProject } from '../helpers/temp-project.js';
  * data/members.csv and runs the project with a fixed run start, then reads the exact history.
  */
 
-const PROJECT = 'name: scd\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n';
+const PROJECT = 'name: scd\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n';
 const SOURCES = "version: 2\nsources:\n  - name: silver\n    external_location: data/{name}.csv\n    tables:\n      - name: members\n";
 const BY_EFFECTIVE_DATE =
   "{{ config(materialized='scd2', unique_key='bioguide_id', check_cols=['party', 'state'], valid_from_column='effective_date', surrogate_key='member_key') }}\nselect bioguide_id, first_name, party, state, effective_date from {{ source('silver', 'members') }}\n";
