@@ -6,7 +6,9 @@ import {
   SmelterError,
   StateError,
   parseSelector,
+  traitsOf,
   type IndirectSelection,
+  type Materialization,
   type NodeResult,
   type RunResult,
 } from '../../runtime/index.js';
@@ -119,7 +121,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   }
   if (run.error || failedModels.length > 0) throw new InvocationFailure('ModelFailed', summary);
   if (run.results.some((r) => r.status === 'fail' || r.status === 'error')) throw new InvocationFailure('TestFailed', summary);
-  const stateful = run.results.filter((r) => r.status === 'success' && r.resource_type === 'model' && (r.kind === 'incremental' || r.kind === 'scd2'));
+  const stateful = run.results.filter((r) => r.status === 'success' && r.resource_type === 'model' && traitsOf(r.kind as Materialization).incremental);
   let records: Awaited<ReturnType<Session['state']>>;
   try {
     records = await session.state(

@@ -5,13 +5,14 @@ import { viewMaterialization } from './view.js';
 import { incrementalMaterialization } from './incremental.js';
 import { externalTableMaterialization } from './external-table.js';
 import { scd2Materialization } from './scd2.js';
+import { traitsOf } from './traits.js';
 
 /**
  * The strategy for a model's `materialized`, or why there is none. Ephemeral models are never
  * built (they are inlined).
  */
 export function materializationFor(kind: Materialization, external = false): MaterializationStrategy | { unavailable: string } {
-  if (external && kind !== 'table' && kind !== 'incremental' && kind !== 'scd2') {
+  if (external && !traitsOf(kind).storable) {
     return { unavailable: `external: true is for table, incremental and scd2 models; an external ${kind} model is not available in this version of smelter` };
   }
   switch (kind) {

@@ -3,6 +3,7 @@ import type { Manifest } from '../manifest/types.js';
 import type { TargetConfig } from '../project/project-config.js';
 import { topologicalOrder, type Dag } from '../graph/dag.js';
 import { materializationFor } from '../materializations/index.js';
+import { traitsOf } from '../materializations/traits.js';
 
 /** Which nodes a run builds, in what order, and what each waits for. Pure data. */
 export interface RunPlan {
@@ -36,7 +37,7 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
         { code: 'config', location: { file: node.original_file_path }, node: id },
       );
     }
-    if (target.state.backend === 'dynamodb' && (node.config.materialized === 'incremental' || node.config.materialized === 'scd2') && !node.config.external) {
+    if (target.state.backend !== 'local' && traitsOf(node.config.materialized).incremental && !node.config.external) {
       // DynamoDB and DuckDB cannot commit together: only a file set (committed by its state record) can.
       throw new ProjectError(
         `target ${target.name} keeps state in DynamoDB, so ${node.config.materialized} model ${node.name} must be external (its files commit with its state record; a database table cannot)`,
