@@ -43,9 +43,8 @@ export async function publishFileSet(
   const now = new Date().toISOString();
   const keep = new Set([...manifest.files.map((f) => f.name), ...(manifest.superseded ?? []).filter((s) => s.until > now).map((s) => s.name)]);
   const superseded = [...present.keys()].filter((key) => !keep.has(key) && !key.startsWith(`${SYMLINK_FOLDER}/`));
-  // Published and cleaned up already: a run's recovery costs one listing. (Old manifests or the
-  // staging folder a finished publish may have left go with the next commit's clean-up.)
-  if (moved === 0 && superseded.length === 0 && [...present.keys()].some((k) => k.startsWith(`${SYMLINK_FOLDER}/`))) return manifest;
+  // Every step below is skipped when already done, so recovering a finished publish writes nothing
+  // (a killed publish may have moved its last file but not yet written the symlink manifest).
   await writeSymlinkManifests(storage, manifest);
   let deleted = 0;
   for (const key of superseded) {
@@ -72,11 +71,13 @@ async function writeSymlinkManifests(storage: Storage, manifest: FileSetManifest
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), storage.uri(`${manifest.location}/${file.name}`)]);
   }
   const root = `${manifest.location}/${SYMLINK_FOLDER}`;
-  const wanted = new Set([...byFolder.keys()].map((folder) => `${folder}manifest`));
-  for (const [folder, uris] of byFolder) await storage.writeText(`${root}/${folder}manifest`, `${uris.join('\n')}\n`);
-  // An empty model lists nothing; partitions that no longer hold files lose their manifest.
-  if (byFolder.size === 0) await storage.writeText(`${root}/manifest`, '');
-  const stale = (await storage.list(root)).map((f) => f.key).filter((k) => !wanted.has(k) && !(byFolder.size === 0 && k === 'manifest'));
+  // An empty model lists nothing in one manifest; partitions that no longer hold files lose theirs.
+  const texts = new Map([...byFolder].map(([folder, uris]) => [`${folder}manifest`, `${uris.join('\n')}\n`]));
+  if (texts.size === 0) texts.set('manifest', '');
+  for (const [key, text] of texts) {
+    if ((await storage.readText(`${root}/${key}`)) !== text) await storage.writeText(`${root}/${key}`, text);
+  }
+  const stale = (await storage.list(root)).map((f) => f.key).filter((k) => !texts.has(k));
   if (stale.length > 0) await storage.remove(stale.map((k) => `${root}/${k}`));
 }
 
