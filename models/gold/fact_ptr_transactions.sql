@@ -3,7 +3,8 @@
     unique_key=['doc_id', 'line_number'],
     incremental_sources='new',
     watermark='doc_id',
-    cluster_by=['bioguide_id', 'transaction_date']
+    cluster_by=['bioguide_id', 'transaction_date'],
+    file_max_bytes='8MB'
 ) }}
 -- One row per disclosed trade. A daily run reads only the Silver files it has not read before
 -- (incremental_sources: new), so a late filing with a lower doc_id (a paper filing) is read like any

@@ -11,7 +11,7 @@ import type { CommittedFile, FileSetManifest, LocalFiles, StagingArea, Storage }
 import type { Audit } from './audit.js';
 import type { NewSourceFiles } from './new-source-files.js';
 import type { CrashPoint } from './crash-points.js';
-import { readFileSetManifest, stagingKey, writeFileSetManifest } from './file-sets.js';
+import { stagingKey, writeFileSetManifest } from './file-sets.js';
 import { replaceView } from './external-views.js';
 import { committedFiles, publishFileSet, recoverUnderLease } from './publish.js';
 import { inTransaction } from './transaction.js';
@@ -79,8 +79,7 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
     let previous: FileSetManifest | undefined;
     let committed: ExternalStaging['committed'] = [];
     if (storage && node.config.external) {
-      await recoverUnderLease(storage, request.leaseKey, state, () => {});
-      if (state?.manifest_pointer) previous = await readFileSetManifest(storage, state.manifest_pointer);
+      previous = await recoverUnderLease(storage, request.leaseKey, state, () => {});
       if (previous && !request.ignoreCommittedFiles) {
         held = await committedFiles(storage, previous, request.signal);
         committed = previous.files.map((f, i) => ({ file: f.name, bytes: f.bytes, localPath: held!.paths[i] }));

@@ -84,14 +84,20 @@ async function writeSymlinkManifests(storage: Storage, manifest: FileSetManifest
 /**
  * Under the model's lease, before it builds: finish a publish a killed run left half done, and
  * delete the staging folders of runs of this lease key that died before committing. No live run
- * can own them: the lease is held.
+ * can own them: the lease is held. Returns the committed file set.
  */
-export async function recoverUnderLease(storage: Storage, leaseKey: string, record: StateRecord | undefined, crash: (point: CrashPoint) => void): Promise<void> {
-  const committedStaging = record?.manifest_pointer ? (await publishFileSet(storage, record.manifest_pointer, crash)).staging : undefined;
+export async function recoverUnderLease(
+  storage: Storage,
+  leaseKey: string,
+  record: StateRecord | undefined,
+  crash: (point: CrashPoint) => void,
+): Promise<FileSetManifest | undefined> {
+  const committed = record?.manifest_pointer ? await publishFileSet(storage, record.manifest_pointer, crash) : undefined;
   const root = stagingRootOf(leaseKey);
   const runs = new Set((await storage.list(root)).map((f) => f.key.split('/')[0]));
-  const dead = [...runs].map((run) => `${root}/${run}`).filter((folder) => folder !== committedStaging);
+  const dead = [...runs].map((run) => `${root}/${run}`).filter((folder) => folder !== committed?.staging);
   if (dead.length > 0) await storage.remove(dead);
+  return committed;
 }
 
 /**

@@ -400,8 +400,11 @@ describe('the Lambda zip, run by the state machine `smelter stepfunctions` print
   }, 240_000);
 
   it('prints the same definition without the function\'s environment (a deploy pipeline has none)', async () => {
-    const withoutEnv = await smelter(['stepfunctions', '--function-arn', FUNCTION_ARN, '--target', 'aws'], ROOT, { S3_BUCKET_NAME: undefined, WATERMARK_TABLE: undefined });
-    expect(JSON.parse(withoutEnv)).toEqual(await printedDefinition());
+    const args = ['stepfunctions', '--function-arn', FUNCTION_ARN, '--target', 'aws'];
+    // Printed afresh: the interpreter adds fields to the definition object it runs.
+    const withEnv = await smelter(args, ROOT, { S3_BUCKET_NAME: BUCKET, WATERMARK_TABLE: TABLE });
+    const withoutEnv = await smelter(args, ROOT, { S3_BUCKET_NAME: undefined, WATERMARK_TABLE: undefined });
+    expect(JSON.parse(withoutEnv)).toEqual(JSON.parse(withEnv));
   });
 
   it("fails with the handler's error name, which Retry does not retry and Catch carries to the Fail state", async () => {

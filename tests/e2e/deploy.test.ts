@@ -293,7 +293,7 @@ describe('the generated template', () => {
     expect(resolved).toMatchObject({
       MemorySize: '1024',
       Architectures: ['x86_64'],
-      EphemeralStorage: { Size: '4096' },
+      EphemeralStorage: { Size: '8192' },
       ReservedConcurrentExecutions: '4',
       LoggingConfig: { LogGroup: `/aws/lambda/${STACK}-smelter` },
       Environment: {
