@@ -6,6 +6,7 @@ import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
+import { nodesRead } from './graph/reads.js';
 import { selectNodes, type IndirectSelection, type StateManifest } from './select/select.js';
 import { planRun, type RunPlan } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
@@ -217,7 +218,8 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
     // External models are read through their views, which need their committed records; on local
     // storage every run keeps the views current (users query them).
     const externals = Object.values(p.manifest.nodes).filter((n): n is ModelNode => n.resource_type === 'model' && n.config.external);
-    const needsStorage = externals.some((n) => readsOrBuilds(plan, p.manifest, n.unique_id));
+    const touched = externals.length > 0 ? touchedBy(plan, p.manifest) : new Set<string>();
+    const needsStorage = externals.some((n) => touched.has(n.unique_id));
     const keepsViews = externals.length > 0 && plan.nodes.length > 0 && target.storage !== undefined && !isRemoteAddress(target.storage);
     const storage = needsStorage || keepsViews ? await openStorage(p, options.backends) : undefined;
     if (planned.some(isStateful) || storage) stateStore = await openStateStore(p, engine, options.backends);
@@ -252,19 +254,9 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
   return { run, warnings };
 }
 
-/** Whether the plan builds the model, or a planned node reads it (directly or through ephemeral models). */
-function readsOrBuilds(plan: RunPlan, manifest: Manifest, id: string): boolean {
-  if (plan.nodes.includes(id)) return true;
-  const seen = new Set<string>();
-  const reads = (nodeId: string): boolean =>
-    (manifest.nodes[nodeId]?.depends_on.nodes ?? []).some((dep) => {
-      if (dep === id) return true;
-      const node = manifest.nodes[dep];
-      if (seen.has(dep) || node?.resource_type !== 'model' || node.config.materialized !== 'ephemeral') return false;
-      seen.add(dep);
-      return reads(dep);
-    });
-  return plan.nodes.some(reads);
+/** The nodes the plan builds or reads (directly or through ephemeral models). */
+function touchedBy(plan: RunPlan, manifest: Manifest): Set<string> {
+  return new Set([...plan.nodes, ...plan.nodes.flatMap((id) => nodesRead(manifest, id))]);
 }
 
 /** The target's `storage:` for external models: a local folder (relative to the project), or a backend's (S3). */

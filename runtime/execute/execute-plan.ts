@@ -17,6 +17,7 @@ import { BoundedWrites } from '../util/bounded-writes.js';
 import { auditsOf } from './audit.js';
 import { buildNode } from './build-node.js';
 import { readCatalog } from './catalog.js';
+import { nodesRead } from '../graph/reads.js';
 import { crashPointFor } from './crash-points.js';
 import { ensureViews } from './external-views.js';
 import { runHooks } from './hooks.js';
@@ -223,15 +224,6 @@ function externalModelsRead(manifest: Manifest, plan: RunPlan, storage: Storage)
   const externals = Object.values(manifest.nodes).filter((n): n is ModelNode => n.resource_type === 'model' && n.config.external);
   if (storage.isLocal) return externals;
   const planned = new Set(plan.nodes);
-  const read = new Set<string>();
-  const visit = (id: string) => {
-    for (const dep of manifest.nodes[id]?.depends_on.nodes ?? []) {
-      const node = manifest.nodes[dep];
-      if (node?.resource_type !== 'model' || read.has(dep)) continue;
-      read.add(dep);
-      if (node.config.materialized === 'ephemeral') visit(dep);
-    }
-  };
-  for (const id of plan.nodes) visit(id);
+  const read = new Set(plan.nodes.flatMap((id) => nodesRead(manifest, id)));
   return externals.filter((n) => (planned.has(n.unique_id) ? traitsOf(n.config.materialized).incremental : read.has(n.unique_id)));
 }

@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path';
 import { ExecutionError, StorageError } from '../errors.js';
 import type { Manifest, ModelNode, SourceNode } from '../manifest/types.js';
 import { isRemoteAddress } from '../backends.js';
+import { nodesRead } from '../graph/reads.js';
 import { quoteIdentifier, quoteLiteral } from '../render/relation.js';
 import { readFilesSql } from '../render/render-model.js';
 import type { FileReader, SourceObject } from '../storage/file-reader.js';
@@ -165,19 +166,9 @@ async function readChunks(storage: Storage, chunks: Readonly<Record<string, stri
 
 /** The sources with files that `node` reads, directly or through ephemeral models. */
 function sourcesOf(node: ModelNode, manifest: Manifest): SourceNode[] {
-  const found = new Map<string, SourceNode>();
-  const seen = new Set<string>();
-  const visit = (id: string) => {
-    for (const dep of manifest.nodes[id]?.depends_on.nodes ?? []) {
-      if (seen.has(dep)) continue;
-      seen.add(dep);
-      const n = manifest.nodes[dep];
-      if (n?.resource_type === 'source' && n.external_location !== undefined) found.set(dep, n);
-      if (n?.resource_type === 'model' && n.config.materialized === 'ephemeral') visit(dep);
-    }
-  };
-  visit(node.unique_id);
-  return [...found.values()];
+  return nodesRead(manifest, node.unique_id)
+    .map((dep) => manifest.nodes[dep])
+    .filter((n): n is SourceNode => n?.resource_type === 'source' && n.external_location !== undefined);
 }
 
 /** A source's location as an absolute path or a URI (relative paths are relative to the project). */

@@ -1,6 +1,7 @@
 import { ExecutionError } from '../errors.js';
 import type { Manifest, SourceNode } from '../manifest/types.js';
 import { isRemoteAddress } from '../backends.js';
+import { nodesRead } from '../graph/reads.js';
 import { quoteLiteral } from '../render/relation.js';
 import { readFilesSql } from '../render/render-model.js';
 import type { FileReader } from '../storage/file-reader.js';
@@ -64,18 +65,8 @@ export class RemoteSources {
   }
 
   private sourcesRead(id: string): SourceNode[] {
-    const found = new Map<string, SourceNode>();
-    const seen = new Set<string>();
-    const visit = (nodeId: string) => {
-      for (const dep of this.manifest.nodes[nodeId]?.depends_on.nodes ?? []) {
-        if (seen.has(dep)) continue;
-        seen.add(dep);
-        const node = this.manifest.nodes[dep];
-        if (node?.resource_type === 'source' && node.external_location !== undefined && isRemoteAddress(node.external_location)) found.set(dep, node);
-        if (node?.resource_type === 'model' && node.config.materialized === 'ephemeral') visit(dep);
-      }
-    };
-    visit(id);
-    return [...found.values()];
+    return nodesRead(this.manifest, id)
+      .map((dep) => this.manifest.nodes[dep])
+      .filter((n): n is SourceNode => n?.resource_type === 'source' && n.external_location !== undefined && isRemoteAddress(n.external_location));
   }
 }
