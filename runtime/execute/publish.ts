@@ -27,16 +27,28 @@ export async function publishFileSet(
   pointer: string,
   crash: (point: CrashPoint) => void,
 ): Promise<FileSetManifest> {
-  const manifest = await readFileSetManifest(storage, pointer);
+  let manifest = await readFileSetManifest(storage, pointer);
   const location = manifest.location;
   const present = new Map((await storage.list(location)).map((f) => [f.key, f]));
+  const tags = new Map<string, string>();
   let moved = 0;
   for (const file of manifest.files) {
-    if (present.has(file.name)) continue;
+    const found = present.get(file.name);
+    if (found) {
+      checkTag(storage, manifest, file, found.etag);
+      tags.set(file.name, found.etag);
+      continue;
+    }
     const staged = manifest.staged[file.name];
     if (staged === undefined) throw missingFile(storage, manifest, file);
-    await storage.publish(`${manifest.staging}/${staged}`, `${location}/${file.name}`);
+    tags.set(file.name, (await storage.publish(`${manifest.staging}/${staged}`, `${location}/${file.name}`)).etag);
     if (++moved === 1) crash('mid-publish');
+  }
+  // Each file's tag as the storage gives it after publishing (an S3 ETag is not a content hash
+  // under KMS or multipart uploads, so it is known only now): later runs verify the files by it.
+  if (manifest.files.some((f) => f.etag === undefined)) {
+    manifest = { ...manifest, files: manifest.files.map((f) => ({ ...f, etag: tags.get(f.name) })) };
+    await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);
   }
   // Files of earlier versions stay until their retention ends (queries that started before this
   // commit may still read them); anything else in the location is deleted.
@@ -121,6 +133,7 @@ export async function committedFiles(
     const stagedFile = stagedName === undefined ? undefined : staged.get(stagedName);
     const found = at ? { key: `${manifest.location}/${file.name}`, stored: at } : stagedFile ? { key: `${manifest.staging}/${stagedName}`, stored: stagedFile } : undefined;
     if (!found) throw missingFile(storage, manifest, file);
+    if (at) checkTag(storage, manifest, file, at.etag);
     if (found.stored.bytes !== file.bytes) {
       throw new StorageError(`committed file ${storage.uri(found.key)} of ${manifest.table_name} is ${found.stored.bytes} bytes, but its commit recorded ${file.bytes}`, {
         hint: 'the file was changed outside smelter; restore it, or `smelter state reset` the model to rebuild it',
@@ -130,6 +143,19 @@ export async function committedFiles(
   });
   const local = await storage.localFiles(refs, signal);
   return { paths: local.paths, release: () => local.release(), files: manifest.files, unfinished };
+}
+
+/**
+ * A published file must still be the one its commit recorded. Only in object storage: a local
+ * file's tag is its modification time, which copying the project folder changes (sizes are
+ * checked everywhere).
+ */
+function checkTag(storage: Storage, manifest: FileSetManifest, file: CommittedFile, etag: string): void {
+  const bare = (tag: string) => tag.replace(/"/g, '');
+  if (storage.isLocal || file.etag === undefined || bare(file.etag) === bare(etag)) return;
+  throw new StorageError(`committed file ${storage.uri(`${manifest.location}/${file.name}`)} of ${manifest.table_name} has ETag ${etag}, but its commit recorded ${file.etag}`, {
+    hint: 'the file was replaced outside smelter; restore it, or `smelter state reset` the model to rebuild it',
+  });
 }
 
 function missingFile(storage: Storage, manifest: FileSetManifest, file: CommittedFile): StorageError {

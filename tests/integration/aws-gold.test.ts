@@ -209,4 +209,40 @@ describe('the Gold project on S3 and DynamoDB', () => {
       { year: 2024, month: 2, events: 3, total: 15 },
     ]);
   });
+
+  it('records each published file\'s ETag; a committed file replaced in S3 is an error naming it, and nothing changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smelter-etag-'));
+    writeFileSync(
+      join(dir, 'project.yml'),
+      `name: etag\ntargets:\n  aws: { database: ":memory:", storage: "s3://${BUCKET}/etag", state: { backend: dynamodb, table: ${TABLE}, lease_seconds: 60 } }\n`,
+    );
+    mkdirSync(join(dir, 'models'));
+    writeFileSync(join(dir, 'models/dim.sql'), "{{ config(materialized='table', external=true) }}\nselect range as id, 'x' || range as name from range(1000)\n");
+    writeFileSync(join(dir, 'models/report.sql'), "select count(*) as n from {{ ref('dim') }}\n");
+    const session = new Session({ projectDir: dir, env: {}, backends: awsBackends });
+    try {
+      expectSuccess((await session.run('run', { select: ['dim'] })).run);
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'etag/.smelter/manifests/main.dim/' }));
+      const manifestKey = listed.Contents![0].Key!;
+      const manifest = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: manifestKey }))).Body!.transformToString()) as {
+        files: Array<{ name: string; bytes: number; etag: string }>;
+      };
+      const [file] = manifest.files;
+      const head = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `etag/main/dim/${file.name}` }));
+      expect(file.etag).toBe(head.Contents![0].ETag);
+      // Another writer replaces the committed file with other bytes of the same size.
+      const original = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `etag/main/dim/${file.name}` }))).Body!.transformToByteArray();
+      const forged = Buffer.from(original);
+      forged[forged.length - 20] ^= 0xff;
+      const put = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `etag/main/dim/${file.name}`, Body: forged }));
+      // The run refuses before anything reads the model (it makes its view first).
+      await expect(session.run('run', { select: ['report'] })).rejects.toThrow(
+        `committed file s3://${BUCKET}/etag/main/dim/${file.name} of main.dim has ETag ${put.ETag}, but its commit recorded ${file.etag}`,
+      );
+      const after = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: manifestKey }))).Body!.transformToString()) as unknown;
+      expect(after).toEqual(manifest);
+    } finally {
+      await session.close();
+    }
+  });
 });
