@@ -5,11 +5,11 @@ import {
   GetItemCommand,
   ScanCommand,
   UpdateItemCommand,
-  type AttributeValue,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateError } from '../../runtime/index.js';
+import { RECORD_ATTRIBUTES, itemBytes, keyOf, sameRecord, toItem, toRecord, type Item } from './state-item.js';
 import type { EngineConnection, Lease, StateRecord, StateStore } from '../../runtime/index.js';
 
 /** `lease_seconds` when the target does not set it. */
@@ -44,20 +44,6 @@ const LEASE_ACQUIRED_AT = 'lease_acquired_at';
 /** Its microbatch batches' leases: a map from batch start to { run, expires_at, acquired_at }. */
 const LEASE_BATCHES = 'lease_batches';
 
-/** The record's attributes besides the key (toItem writes each one). */
-const RECORD_ATTRIBUTES = [
-  'watermark_type',
-  'watermark_data_type',
-  'last_processed_value',
-  'last_processed_timestamp',
-  'rows_processed',
-  'rows_total',
-  'version',
-  'run_id',
-  'manifest_pointer',
-  'batches',
-] as const;
-
 export interface DynamoDbStateStoreOptions {
   /** `state.table`: the project's DynamoDB table, partition key `table_name` (string). Not created here. */
   readonly table: string;
@@ -73,7 +59,6 @@ export interface DynamoDbStateStoreOptions {
   readonly now?: () => number;
 }
 
-type Item = Record<string, AttributeValue>;
 
 /**
  * The `dynamodb` backend: one item per model in the project's table, holding the model's committed
@@ -173,7 +158,7 @@ export class DynamoDbStateStore implements StateStore {
         );
         for (const item of result.Responses?.[this.table] ?? []) {
           if (isLeaseOnly(item)) continue;
-          const record = this.toRecord(item);
+          const record = toRecord(this.table, item);
           found.set(record.table_name, record);
         }
         keys = result.UnprocessedKeys?.[this.table]?.Keys ?? [];
@@ -191,7 +176,7 @@ export class DynamoDbStateStore implements StateStore {
         this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start })),
       );
       for (const item of page.Items ?? []) {
-        if (!isLeaseKey(item.table_name?.S ?? '') && !isLeaseOnly(item)) records.push(this.toRecord(item));
+        if (!isLeaseKey(item.table_name?.S ?? '') && !isLeaseOnly(item)) records.push(toRecord(this.table, item));
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
@@ -554,61 +539,10 @@ export class DynamoDbStateStore implements StateStore {
 
   private isRecord(item: Item, record: StateRecord): boolean {
     try {
-      return sameRecord(this.toRecord(item), record);
+      return sameRecord(toRecord(this.table, item), record);
     } catch {
       return false;
     }
-  }
-
-  private toRecord(item: Item): StateRecord {
-    const name = item.table_name?.S;
-    const malformed = (attribute: string, expected: string) =>
-      new StateError(
-        `the DynamoDB item ${name ?? '(without table_name)'} in table ${this.table} is not a smelter state record: ${attribute} is missing or not ${expected}`,
-        { hint: 'was it written by another tool? `smelter state reset --select` removes it' },
-      );
-    if (name === undefined) throw malformed('table_name', 'a string');
-    const text = (attribute: string): string | null => {
-      const value = item[attribute];
-      if (value === undefined || value.NULL === true) return null;
-      if (value.S !== undefined) return value.S;
-      throw malformed(attribute, 'a string or null');
-    };
-    const requiredText = (attribute: string): string => {
-      const value = text(attribute);
-      if (value === null) throw malformed(attribute, 'a string');
-      return value;
-    };
-    const number = (attribute: string): number => {
-      const value = item[attribute]?.N;
-      if (value === undefined || !Number.isFinite(Number(value))) throw malformed(attribute, 'a number');
-      return Number(value);
-    };
-    const batchesText = text('batches');
-    let batches: Array<[string, string]> | null = null;
-    if (batchesText !== null) {
-      try {
-        batches = JSON.parse(batchesText) as Array<[string, string]>;
-      } catch {
-        throw malformed('batches', 'JSON text');
-      }
-      if (!Array.isArray(batches) || !batches.every((b) => Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'string'))) {
-        throw malformed('batches', 'a JSON list of [start, end] pairs');
-      }
-    }
-    return {
-      table_name: name,
-      watermark_type: text('watermark_type'),
-      watermark_data_type: text('watermark_data_type'),
-      last_processed_value: text('last_processed_value'),
-      last_processed_timestamp: requiredText('last_processed_timestamp'),
-      rows_processed: number('rows_processed'),
-      rows_total: number('rows_total'),
-      version: number('version'),
-      run_id: requiredText('run_id'),
-      manifest_pointer: text('manifest_pointer'),
-      batches,
-    };
   }
 }
 
@@ -625,10 +559,6 @@ function defaultClientConfig(): DynamoDBClientConfig {
     // The default socket timeout is 5 minutes: a stuck connection must not eat a Lambda's deadline.
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
   };
-}
-
-function keyOf(tableName: string): Item {
-  return { table_name: { S: tableName } };
 }
 
 function isLeaseKey(tableName: string): boolean {
@@ -723,57 +653,6 @@ class HeldLease implements Lease {
   release(): Promise<void> {
     return this.onRelease(this);
   }
-}
-
-function toItem(r: StateRecord): Item {
-  const text = (x: string | null): AttributeValue => (x === null ? { NULL: true } : { S: x });
-  const number = (field: string, x: number): AttributeValue => {
-    if (!Number.isFinite(x)) throw new StateError(`the state record of ${r.table_name} has ${field} = ${x}, not a number`);
-    return { N: String(x) };
-  };
-  return {
-    table_name: { S: r.table_name },
-    watermark_type: text(r.watermark_type),
-    watermark_data_type: text(r.watermark_data_type),
-    last_processed_value: text(r.last_processed_value),
-    last_processed_timestamp: { S: r.last_processed_timestamp },
-    rows_processed: number('rows_processed', r.rows_processed),
-    rows_total: number('rows_total', r.rows_total),
-    version: number('version', r.version),
-    run_id: { S: r.run_id },
-    manifest_pointer: text(r.manifest_pointer),
-    batches: text(r.batches === null ? null : JSON.stringify(r.batches)),
-  };
-}
-
-/** An item's size as DynamoDB counts it (attribute names plus values, UTF-8), rounded up for numbers. */
-function itemBytes(item: Item): number {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(item)) {
-    bytes += Buffer.byteLength(name, 'utf8');
-    if (value.S !== undefined) bytes += Buffer.byteLength(value.S, 'utf8');
-    else if (value.N !== undefined) bytes += value.N.length + 1;
-    else bytes += 1;
-  }
-  return bytes;
-}
-
-function sameRecord(a: StateRecord, b: StateRecord): boolean {
-  const normal = (r: StateRecord) =>
-    JSON.stringify([
-      r.table_name,
-      r.watermark_type,
-      r.watermark_data_type,
-      r.last_processed_value,
-      r.last_processed_timestamp,
-      r.rows_processed,
-      r.rows_total,
-      r.version,
-      r.run_id,
-      r.manifest_pointer,
-      r.batches,
-    ]);
-  return normal(a) === normal(b);
 }
 
 function isConditionFailure(error: unknown): boolean {
