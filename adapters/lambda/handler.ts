@@ -122,10 +122,12 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   if (run.error || failedModels.length > 0) throw new InvocationFailure('ModelFailed', summary);
   if (run.results.some((r) => r.status === 'fail' || r.status === 'error')) throw new InvocationFailure('TestFailed', summary);
   const stateful = run.results.filter((r) => r.status === 'success' && r.resource_type === 'model' && traitsOf(r.kind as Materialization).incremental);
+  // State is keyed by `schema.name` (SPEC §5); a result's relation is `schema.alias`.
+  const stateKeyOf = (r: NodeResult) => `${r.relation.slice(0, r.relation.indexOf('.'))}.${r.name}`;
   let records: Awaited<ReturnType<Session['state']>>;
   try {
     records = await session.state(
-      stateful.map((r) => r.relation),
+      stateful.map(stateKeyOf),
       { target: parsed.target, vars: parsed.vars },
     );
   } catch (error) {
@@ -133,7 +135,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
     throw failure(error);
   }
   const watermarks: Record<string, string | null> = {};
-  for (const r of stateful) watermarks[r.relation] = records.get(r.relation)?.last_processed_value ?? null;
+  for (const r of stateful) watermarks[stateKeyOf(r)] = records.get(stateKeyOf(r))?.last_processed_value ?? null;
   return { status: 'success', invocation_id: run.invocation_id, results: summary.results as LambdaResult['results'], watermarks };
 }
 

@@ -73,6 +73,17 @@ describe('the Lambda handler', () => {
     expect(second.ok).toMatchObject({ results: [{ unique_id: 'model.lam.fact', status: 'success', rows: 1 }], watermarks: { 'main.fact': '3' } });
   });
 
+  it('reports the watermark of a model with an alias under its state key, schema.name', async () => {
+    const dir = writeTempProject({
+      'project.yml': PROJECT,
+      'models/sources.yml': "version: 2\nsources:\n  - name: landing\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n",
+      'models/fact.sql': "{{ config(materialized='incremental', external=true, alias='fact_v2', watermark='id', incremental_strategy='append') }}\nselect id from {{ source('landing', 'orders') }}\n",
+      'data/orders.csv': 'id,amount\n1,5\n7,20\n',
+    });
+    const out = await invoke(dir, { select: ['fact'] });
+    expect(out.ok?.watermarks).toEqual({ 'main.fact': '7' });
+  });
+
   it('refuses a bad event as ProjectError, with nothing run', async () => {
     const dir = project();
     const cases: Array<[unknown, RegExp]> = [
