@@ -41,7 +41,7 @@ export interface ModelConfig {
   readonly hard_deletes?: 'ignore' | 'invalidate' | 'new_record';
   /** `new`: an incremental run reads only the source files it has not processed before (SPEC §9). */
   readonly incremental_sources?: 'all' | 'new';
-  /** External models: the size at which a new file is started, in bytes (a file ends at a row group, so it may pass it by one). */
+  /** External models: the size at which a new file is started, in bytes (a file ends at a row group, so it may pass it by one or a few). */
   readonly file_max_bytes?: number;
   /** External models: the columns each file's rows are ordered by (default: the unique key). */
   readonly cluster_by?: readonly string[];

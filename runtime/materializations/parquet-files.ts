@@ -7,7 +7,7 @@ import { selectBody, type BuildContext } from './materialization.js';
 /**
  * The file size an external model writes when it sets no `file_max_bytes`. DuckDB starts a new
  * file once the current one passes the bound, at the end of a row group (122,880 rows), so a file
- * can exceed it by up to one row group.
+ * can exceed it by a row group (by a few when several threads write row groups at once).
  */
 export const DEFAULT_FILE_MAX_BYTES = 64 * 1024 * 1024;
 

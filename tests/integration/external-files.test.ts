@@ -12,7 +12,7 @@ import { writeTempProject } from '../helpers/temp-project.js';
  * appends are compacted once enough have gathered.
  */
 
-const PROJECT = 'name: files\nvars: { n: 0, hi: 0, bump: 0 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n';
+const PROJECT = 'name: files\nvars: { n: 0, hi: 0, bump: 0 }\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1, settings: { threads: 1 } }\n# These tests look at the files each commit leaves: superseded ones go at once.\nmodels: { +retain_superseded: 0 }\n';
 
 function project(model: string): string {
   return writeTempProject({ 'project.yml': PROJECT, 'models/fact.sql': model });
@@ -53,7 +53,7 @@ describe('files of external models', () => {
     expect(first.at(-1)!.hi).toBe(599_999);
     for (let i = 1; i < first.length; i++) expect(first[i].lo).toBe(first[i - 1].hi + 1);
     // DuckDB starts a new file once the current one passes the bound, at a row group's end (122,880
-    // rows here, about 2.4 MB): one 14 MB file unbounded.
+    // rows here, about 2.4 MB; one DuckDB thread, so one row group at a time): one 14 MB file unbounded.
     for (const f of first) expect(f.bytes).toBeLessThanOrEqual(3 * 1024 * 1024);
 
     // Ten keys inside the second file change: that file is rewritten (with the changes), no other.
