@@ -17,17 +17,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseDocument, type CollectionTag, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
+import { ROOT } from './repo-root.js';
 
-/** The repository root: the nearest folder above this file with smelter's package.json (from dist/ or from the sources). */
-export const ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !readFileSync(join(dir, 'package.json'), 'utf8').includes('"name": "smelter"')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find smelter\'s package.json above this script');
-    dir = up;
-  }
-  return dir;
-})();
+export { ROOT };
 
 export const TEMPLATE_YAML = join(ROOT, 'deploy', 'template.yml');
 export const TEMPLATE_JSON = join(ROOT, 'dist', 'deploy', 'template.json');

@@ -15,20 +15,11 @@ import { build, type Plugin } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipFolder } from './zip-folder.js';
+import { ROOT } from './repo-root.js';
 
-/** The repository root: the nearest folder above this file with smelter's package.json (from dist/ or from the sources). */
-const ROOT = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !readFileSync(join(dir, 'package.json'), 'utf8').includes('"name": "smelter"')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find smelter\'s package.json above this script');
-    dir = up;
-  }
-  return dir;
-})();
 const PROJECT_PARTS = ['project.yml', 'models', 'macros', 'seeds', 'data_tests'];
 /** Lambda's limit for a zip uploaded directly. */
 const MAX_ZIP_BYTES = 50 * 1024 * 1024;
