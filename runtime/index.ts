@@ -15,6 +15,7 @@ export { renderModel } from './render/render-model.js';
 export type { NodeResult, RunEvent, RunResult } from './execute/results.js';
 export { windowsBetween } from './execute/batches.js';
 export type { StateRecord } from './state/state-record.js';
+export { isCommitted, resetRecord } from './state/state-record.js';
 export type { StateStore, Lease } from './state/state-store.js';
 export type { Engine, EngineConnection } from './engine/engine.js';
 export type { Storage, StoredFile, FileRef, LocalFiles, StagingArea, StagedFile, CommittedFile, FileSetManifest } from './storage/storage.js';
@@ -31,6 +32,8 @@ export {
   testProject,
   showState,
   resetState,
+  verifyState,
+  adoptState,
   type Command,
   type InvocationOptions,
   type CompileOutcome,
@@ -39,4 +42,6 @@ export {
   type Selected,
   type ParsedProject,
 } from './invocation.js';
+export type { VerifiedModel } from './maintenance/verify-state.js';
+export type { AdoptedModel } from './maintenance/adopt-state.js';
 export { Session, type SessionOptions, type SessionRunOptions } from './session.js';

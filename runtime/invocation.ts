@@ -16,7 +16,9 @@ import { isRemoteAddress, type Backends, type OpenStateStore } from './backends.
 import { LocalStorage } from './storage/local-storage.js';
 import type { Storage } from './storage/storage.js';
 import type { FileReader } from './storage/file-reader.js';
-import type { Engine } from './engine/engine.js';
+import type { Engine, EngineConnection } from './engine/engine.js';
+import { verifyState as verifyModels, type VerifiedModel } from './maintenance/verify-state.js';
+import { adoptState as adoptModels, type AdoptedModel } from './maintenance/adopt-state.js';
 import type { TargetConfig } from './project/project-config.js';
 import { LocalStateStore } from './state/local-state-store.js';
 import type { StateRecord } from './state/state-record.js';
@@ -328,8 +330,61 @@ export async function resetState(options: InvocationOptions): Promise<{ reset: s
   const nodes = selectFrom(p, options, ['model']).nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
   const kept = options.force ? [] : nodes.filter((n) => traitsOf(n.config.materialized).keepsHistory);
   const keys = nodes.filter((n) => !kept.includes(n)).map(stateKey);
-  const reset = await withStateStore(p, options, (store) => store.reset(keys));
-  return { reset, kept: kept.map(stateKey) };
+  // Every selected model gets a reset record, also one without state: that allows the rebuild of
+  // data whose record was lost (a run refuses data without state, SPEC §5).
+  await withStateStore(p, options, (store) => store.reset(keys, randomUUID()));
+  return { reset: [...keys].sort(), kept: kept.map(stateKey) };
+}
+
+/** The selected models with state (all of them without --select). */
+function statefulModels(p: ParsedProject, options: InvocationOptions): ModelNode[] {
+  const nodes = options.select?.length ? selectFrom(p, options, ['model']).nodes : Object.values(p.manifest.nodes);
+  return nodes.filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
+}
+
+/**
+ * `smelter state verify`: whether each selected stateful model's record and data agree (every
+ * committed file present, of its size, ETag and checksum). Reads only.
+ */
+export async function verifyState(options: InvocationOptions): Promise<VerifiedModel[]> {
+  const p = openProject(options);
+  const models = statefulModels(p, options);
+  return withMaintenance(p, options, models, (ctx) => verifyModels({ ...ctx, models }));
+}
+
+/** `smelter state adopt --select ...`: commit first state records over existing data (maintenance/adopt-state.ts). */
+export async function adoptState(options: InvocationOptions, onAdopted: (adopted: AdoptedModel) => void): Promise<void> {
+  if (!options.select?.length) {
+    throw new UsageError('state adopt needs --select: it takes over the existing data of the models you name', { hint: 'e.g. smelter state adopt --select fact_orders' });
+  }
+  const p = openProject(options);
+  const models = statefulModels(p, options);
+  const plain = selectFrom(p, options, ['model']).nodes.filter((n) => n.resource_type === 'model' && !models.includes(n as ModelNode));
+  if (plain.length > 0) {
+    throw new UsageError(`state adopt takes over incremental, scd2 and external models; ${plain.map((n) => n.name).join(', ')} ${plain.length === 1 ? 'keeps' : 'keep'} no state`);
+  }
+  await withMaintenance(p, options, models, (ctx) => adoptModels({ ...ctx, models, runId: randomUUID() }, onAdopted));
+}
+
+/** The target's database, state store and (when a model is external) storage, for the state commands. */
+async function withMaintenance<T>(
+  p: ParsedProject,
+  options: InvocationOptions,
+  models: readonly ModelNode[],
+  work: (ctx: { store: StateStore; storage: Storage | undefined; connection: EngineConnection }) => Promise<T>,
+): Promise<T> {
+  const engine = await openTargetDatabase(p.project.config.target);
+  try {
+    const storage = models.some((m) => m.config.external) ? await openStorage(p, options.backends) : undefined;
+    const connection = await engine.connect();
+    try {
+      return await withStateStoreOn(p, engine, options, (store) => work({ store, storage, connection }));
+    } finally {
+      connection.close();
+    }
+  } finally {
+    engine.close();
+  }
 }
 
 function statefulKeys(nodes: readonly ManifestNode[]): string[] {

@@ -11,14 +11,16 @@ export const COMMANDS = {
   stepfunctions: 'print a Step Functions state machine (ASL JSON) that builds the selection through the Lambda adapter',
   seed: 'load the CSV files in seeds/ as tables',
   ls: 'list the selected nodes (parse only, no database)',
-  state: 'state show: print the committed state of incremental, scd2 and external models; state reset --select: forget it',
+  state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
+export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
+export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 
 export interface CliArgs {
   readonly command?: CliCommand;
-  /** `show` or `reset`, for `state`. */
-  readonly subcommand?: 'show' | 'reset';
+  /** For `state`. */
+  readonly subcommand?: StateSubcommand;
   readonly help: boolean;
   readonly version: boolean;
   readonly projectDir: string;
@@ -114,9 +116,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (command !== undefined && !(command in COMMANDS)) {
     throw new UsageError(`unknown command '${command}'`, { hint: didYouMean(command, Object.keys(COMMANDS)) ?? 'see smelter --help' });
   }
-  if (command === 'state' && subcommand !== 'show' && subcommand !== 'reset') {
-    throw new UsageError(subcommand === undefined ? 'state needs show or reset' : `unknown state command '${subcommand}'`, {
-      hint: didYouMean(subcommand ?? '', ['show', 'reset']) ?? 'smelter state show | smelter state reset --select ...',
+  if (command === 'state' && !(STATE_SUBCOMMANDS as readonly (string | undefined)[]).includes(subcommand)) {
+    throw new UsageError(subcommand === undefined ? `state needs ${STATE_SUBCOMMANDS.join(', ')}` : `unknown state command '${subcommand}'`, {
+      hint: didYouMean(subcommand ?? '', [...STATE_SUBCOMMANDS]) ?? 'smelter state show | verify | reset --select ... | adopt --select ...',
     });
   }
   const threadsText = one('--threads');

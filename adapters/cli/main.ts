@@ -7,6 +7,8 @@ import {
   selectFrom,
   showState,
   resetState,
+  verifyState,
+  adoptState,
   type ManifestNode,
   type InvocationOptions,
   type BuildCommand,
@@ -111,6 +113,19 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       return 0;
     }
     case 'state': {
+      if (args.subcommand === 'verify') {
+        const verified = await verifyState(options);
+        if (args.output === 'json') output.out(JSON.stringify(verified, null, 2));
+        else if (verified.length === 0) output.out('No incremental, scd2 or external models selected');
+        else for (const v of verified) output.out(`${VERIFY_LABEL[v.status]} ${v.table_name}: ${v.detail}${v.hint ? ` (${v.hint})` : ''}`);
+        const problems = verified.filter((v) => v.status === 'problem').length;
+        if (args.output !== 'json') output.out(problems === 0 ? `Verified ${verified.length} models: state and data agree` : `${problems} of ${verified.length} models: state and data disagree`);
+        return problems === 0 ? 0 : 1;
+      }
+      if (args.subcommand === 'adopt') {
+        await adoptState(options, (a) => output.out(`Adopted ${a.table_name}: ${a.detail}`));
+        return 0;
+      }
       if (args.subcommand === 'reset') {
         const { reset, kept } = await resetState(options);
         if (kept.length > 0) {
@@ -159,6 +174,8 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
   }
 }
 
+const VERIFY_LABEL = { ok: 'OK', problem: 'ERROR', reset: 'RESET', none: 'NO STATE' } as const;
+
 function formatStateTable(records: readonly StateRecord[]): string {
   const rows = [
     ['table_name', 'watermark', 'value', 'rows_processed', 'rows_total', 'committed', 'version', 'batches'],
@@ -168,7 +185,7 @@ function formatStateTable(records: readonly StateRecord[]): string {
       r.last_processed_value === null ? '-' : `${r.last_processed_value} (${r.watermark_data_type})`,
       String(r.rows_processed),
       String(r.rows_total),
-      r.last_processed_timestamp,
+      r.origin ? `${r.origin} ${r.last_processed_timestamp}` : r.last_processed_timestamp,
       String(r.version),
       r.batches === null ? '-' : r.batches.map(([s, e]) => `${shortTime(s)}..${shortTime(e)}`).join(', '),
     ]),

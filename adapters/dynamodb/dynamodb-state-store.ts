@@ -10,7 +10,7 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateError } from '../../runtime/index.js';
 import { RECORD_ATTRIBUTES, itemBytes, keyOf, sameRecord, toItem, toRecord, type Item } from './state-item.js';
-import type { EngineConnection, Lease, StateRecord, StateStore } from '../../runtime/index.js';
+import { resetRecord, type EngineConnection, type Lease, type StateRecord, type StateStore } from '../../runtime/index.js';
 
 /** `lease_seconds` when the target does not set it. */
 export const DEFAULT_LEASE_SECONDS = 900;
@@ -34,7 +34,7 @@ const BATCH_GET_KEYS = 100;
 const UNPROCESSED_ROUNDS = 8;
 /** Parallel requests in reset(). */
 const RESET_CONCURRENCY = 8;
-/** Tries to take a lease, or to reset a record, while other runs change its item. */
+/** Tries to take a lease while other runs change its item. */
 const CONTENDED_ROUNDS = 3;
 
 /** The model's lease: its holder's run id, the expiry (epoch ms) and when it was taken (ISO). */
@@ -282,17 +282,18 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /**
-   * Forget the records: an item with no lease is deleted; one a run holds a lease in keeps its
-   * lease attributes (the holder's commit then fails as a stale write: its version is gone).
+   * Write reset records (runtime/state/state-record.ts): each item's record attributes are replaced
+   * and its version incremented in one UpdateItem, leaving any lease attributes alone, so a run
+   * holding a lease meanwhile fails its commit as a stale write.
    */
-  async reset(tableNames: readonly string[]): Promise<string[]> {
+  async reset(tableNames: readonly string[], runId: string): Promise<string[]> {
     const names = [...new Set(tableNames)].filter((name) => !isLeaseKey(name));
     const had: string[] = [];
     let next = 0;
     const worker = async () => {
       while (next < names.length) {
         const name = names[next++];
-        if (await this.resetOne(name)) had.push(name);
+        if (await this.resetOne(name, runId)) had.push(name);
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESET_CONCURRENCY, names.length) }, worker));
@@ -306,45 +307,31 @@ export class DynamoDbStateStore implements StateStore {
     if (this.ownsClient) this.client.destroy();
   }
 
-  /** Whether `name` had a record. */
-  private async resetOne(name: string): Promise<boolean> {
-    const names = { '#lr': LEASE_RUN, '#lb': LEASE_BATCHES };
-    const zero = { ':zero': { N: '0' } };
-    for (let round = 1; ; round++) {
-      try {
-        const deleted = await this.client.send(
-          new DeleteItemCommand({
-            TableName: this.table,
-            Key: keyOf(name),
-            ConditionExpression: 'attribute_not_exists(#lr) AND (attribute_not_exists(#lb) OR size(#lb) = :zero)',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: zero,
-            ReturnValues: 'ALL_OLD',
-          }),
-        );
-        return deleted.Attributes !== undefined && !isLeaseOnly(deleted.Attributes);
-      } catch (error) {
-        if (!isConditionFailure(error)) throw await this.wrap('DeleteItem', name, error);
-      }
-      // A run holds a lease in the item: remove the record, keep the lease.
-      try {
-        const removed = await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: keyOf(name),
-            UpdateExpression: `REMOVE ${RECORD_ATTRIBUTES.map((_, i) => `#f${i}`).join(', ')}`,
-            ConditionExpression: 'attribute_exists(#lr) OR size(#lb) > :zero',
-            ExpressionAttributeNames: { ...names, ...Object.fromEntries(RECORD_ATTRIBUTES.map((a, i) => [`#f${i}`, a])) },
-            ExpressionAttributeValues: zero,
-            ReturnValues: 'ALL_OLD',
-          }),
-        );
-        return removed.Attributes !== undefined && !isLeaseOnly(removed.Attributes);
-      } catch (error) {
-        if (!isConditionFailure(error)) throw await this.wrap('UpdateItem', name, error);
-      }
-      // The lease was released in between: delete again.
-      if (round >= CONTENDED_ROUNDS) throw new StateError(`the leases on ${name} changed three times while this run reset it; nothing was reset`, { hint: 'run again' });
+  /** Whether `name` had a record (committed or legacy). */
+  private async resetOne(name: string, runId: string): Promise<boolean> {
+    const item = toItem(resetRecord(name, undefined, runId, new Date()));
+    const names: Record<string, string> = { '#version': 'version' };
+    const values: Item = { ':one': { N: '1' } };
+    const sets = RECORD_ATTRIBUTES.filter((a) => a !== 'version').map((attribute, i) => {
+      names[`#f${i}`] = attribute;
+      values[`:f${i}`] = item[attribute];
+      return `#f${i} = :f${i}`;
+    });
+    try {
+      const result = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: keyOf(name),
+          UpdateExpression: `SET ${sets.join(', ')} ADD #version :one`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = result.Attributes;
+      return old !== undefined && !isLeaseOnly(old) && old.origin?.S !== 'reset';
+    } catch (error) {
+      throw await this.wrap('UpdateItem', name, error);
     }
   }
 

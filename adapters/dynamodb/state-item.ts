@@ -21,6 +21,7 @@ export const RECORD_ATTRIBUTES = [
   'run_id',
   'manifest_pointer',
   'batches',
+  'origin',
 ] as const;
 
 export function keyOf(tableName: string): Item {
@@ -33,9 +34,12 @@ export function toRecord(table: string, item: Item): StateRecord {
   const malformed = (attribute: string, expected: string) =>
     new StateError(
       `the DynamoDB item ${name ?? '(without table_name)'} in table ${table} is not a smelter state record: ${attribute} is missing or not ${expected}`,
-      { hint: 'was it written by another tool? `smelter state reset --select` removes it' },
+      { hint: 'was it written by another tool? `smelter state reset --select` replaces it' },
     );
   if (name === undefined) throw malformed('table_name', 'a string');
+  if (item.version === undefined && item.run_id === undefined && (item.watermark_type !== undefined || item.last_processed_value !== undefined)) {
+    return legacyRecord(name, item);
+  }
   const text = (attribute: string): string | null => {
     const value = item[attribute];
     if (value === undefined || value.NULL === true) return null;
@@ -76,6 +80,31 @@ export function toRecord(table: string, item: Item): StateRecord {
     run_id: requiredText('run_id'),
     manifest_pointer: text('manifest_pointer'),
     batches,
+    ...(text('origin') === 'reset' ? { origin: 'reset' as const } : {}),
+  };
+}
+
+/**
+ * The watermark record of a pipeline before smelter (SPEC §5 names its fields: `watermark_type`,
+ * `last_processed_value`, `last_processed_timestamp`, `rows_processed`; no version). Read so that a
+ * run can refuse it by name and `smelter state adopt` can take its watermark over; values written
+ * as numbers are read as their text.
+ */
+function legacyRecord(name: string, item: Item): StateRecord {
+  const text = (attribute: string): string | null => item[attribute]?.S ?? item[attribute]?.N ?? null;
+  return {
+    table_name: name,
+    watermark_type: text('watermark_type'),
+    watermark_data_type: text('watermark_data_type'),
+    last_processed_value: text('last_processed_value'),
+    last_processed_timestamp: text('last_processed_timestamp') ?? '',
+    rows_processed: Number(text('rows_processed') ?? 0) || 0,
+    rows_total: Number(text('rows_total') ?? text('rows_processed') ?? 0) || 0,
+    version: 0,
+    run_id: '',
+    manifest_pointer: null,
+    batches: null,
+    origin: 'legacy',
   };
 }
 
@@ -97,6 +126,7 @@ export function toItem(r: StateRecord): Item {
     run_id: { S: r.run_id },
     manifest_pointer: text(r.manifest_pointer),
     batches: text(r.batches === null ? null : JSON.stringify(r.batches)),
+    origin: text(r.origin ?? null),
   };
 }
 
@@ -126,6 +156,7 @@ export function sameRecord(a: StateRecord, b: StateRecord): boolean {
       r.run_id,
       r.manifest_pointer,
       r.batches,
+      r.origin ?? null,
     ]);
   return normal(a) === normal(b);
 }

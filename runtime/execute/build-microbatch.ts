@@ -11,6 +11,7 @@ import { batchesToRun, withBatch } from './batches.js';
 import { commitBuild, type ExternalStaging } from './commit.js';
 import { nextState } from './next-state.js';
 import { fullRefreshes, relationExists, requireStateStore, requireStorage, type RunScope } from './run-scope.js';
+import { priorRecord } from './state-guard.js';
 
 /**
  * A microbatch model: each batch of event time is rendered with its inputs filtered to the batch,
@@ -38,7 +39,7 @@ export async function buildMicrobatch(
   const relation = renderRelation(node.relation);
   const fullRefresh = fullRefreshes(node, scope);
   let exists = relationExists(node, scope);
-  let state = scope.states.get(key);
+  let state = await priorRecord(node, scope);
   const windows = batchesToRun({
     begin,
     now: renv.runStartedAt,

@@ -22,6 +22,7 @@ import { runFilePath, writeRunFile } from './run-files.js';
 import { isIncrementalRun, requireStateStore, requireStorage, type RunScope } from './run-scope.js';
 import { readFileSetManifest } from './file-sets.js';
 import { NewSourceFiles } from './new-source-files.js';
+import { priorRecord } from './state-guard.js';
 import { inTransaction } from './transaction.js';
 
 /**
@@ -73,7 +74,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   type Work = { kind: 'statements'; statements: PlannedStatement[] } | { kind: 'program'; strategy: ProgramStrategy; input: MaterializationInput };
   let work: Work;
   const incremental = node.resource_type === 'model' && isIncrementalRun(node, scope);
-  const state = node.resource_type === 'model' ? scope.states.get(stateKey(node)) : undefined;
+  let state: StateRecord | undefined;
   let newSourceFiles: NewSourceFiles | undefined;
   try {
     if (node.resource_type === 'seed') {
@@ -81,6 +82,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     } else {
       const chosen = materializationFor(node.config.materialized, node.config.external);
       if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
+      state = await priorRecord(node, scope);
       if (node.config.incremental_sources === 'new') newSourceFiles = await openNewSourceFiles(node, scope, incremental, state, signal);
       const sourceRelationOf = newSourceFiles && ((s: SourceNode) => newSourceFiles!.relationOf(s) ?? renv.sourceRelationOf!(s));
       const sql = renderModel(node, {

@@ -9,6 +9,7 @@ import { renderSource, type RenderEnvironment } from '../render/render-model.js'
 import { quoteIdentifier } from '../render/relation.js';
 import { isStateful, stateKey, traitsOf } from '../materializations/traits.js';
 import type { StateStore } from '../state/state-store.js';
+import { isCommitted, type StateRecord } from '../state/state-record.js';
 import type { LocalFiles, Storage } from '../storage/storage.js';
 import type { FileReader } from '../storage/file-reader.js';
 import { RemoteSources } from './remote-sources.js';
@@ -108,7 +109,8 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     const stateful = plan.nodes.map((id) => manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
     const viewed = options.storage && options.stateStore ? externalModelsRead(manifest, plan, options.storage) : [];
     const keys = [...new Set([...stateful, ...viewed].map(stateKey))];
-    const states = keys.length > 0 && options.stateStore ? await options.stateStore.read(keys) : new Map();
+    const records: ReadonlyMap<string, StateRecord> = keys.length > 0 && options.stateStore ? await options.stateStore.read(keys) : new Map();
+    const states = new Map([...records].filter(([, record]) => isCommitted(record)));
     if (viewed.length > 0) {
       const models = viewed.flatMap((node) => (states.has(stateKey(node)) ? [{ node, record: states.get(stateKey(node))! }] : []));
       held.push(...(await ensureViews(options.storage!, options.stateStore!, invocationId, setup, models, options.signal)));
@@ -122,6 +124,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
       stateStore: options.stateStore,
       storage: options.storage,
       states,
+      records,
       fullRefresh: options.fullRefresh ?? false,
       force: options.force ?? false,
       eventTimeStart: options.eventTimeStart,

@@ -101,17 +101,43 @@ export async function writeFileSetManifest(
   return { pointer, manifest };
 }
 
-/** The committed file set a state record points at; a pointer to nothing is an error, never an empty model. */
+/**
+ * The committed file set a state record points at. A pointer to nothing, text that is not a
+ * manifest, or a manifest naming one file twice is an error naming the manifest: never read as an
+ * empty or doubled model, and nothing is deleted on its account.
+ */
 export async function readFileSetManifest(storage: Storage, pointer: string): Promise<FileSetManifest> {
   const text = await storage.readText(pointer);
+  const uri = storage.uri(pointer);
+  const recovery = 'restore it from a backup (or the storage\'s object versions), or `smelter state reset` the model to rebuild it';
   if (text === undefined) {
-    throw new StorageError(`the committed file-set manifest ${storage.uri(pointer)} is missing: the model's committed files cannot be known`, {
-      hint: 'restore the file, or `smelter state reset` the model to rebuild it',
-    });
+    throw new StorageError(`the committed file-set manifest ${uri} is missing: the model's committed files cannot be known; nothing was changed`, { hint: recovery });
   }
+  let manifest: FileSetManifest;
   try {
-    return JSON.parse(text) as FileSetManifest;
+    manifest = JSON.parse(text) as FileSetManifest;
   } catch (error) {
-    throw new StorageError(`the committed file-set manifest ${storage.uri(pointer)} is not valid JSON (${(error as Error).message})`);
+    throw new StorageError(`the committed file-set manifest ${uri} is not valid JSON (${(error as Error).message}); nothing was changed`, { hint: recovery });
   }
+  const problem = manifestProblem(manifest);
+  if (problem) throw new StorageError(`the committed file-set manifest ${uri} is damaged: ${problem}; nothing was changed`, { hint: recovery });
+  return manifest;
+}
+
+/** What is wrong with a parsed manifest's shape, or undefined. */
+function manifestProblem(m: FileSetManifest): string | undefined {
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) return 'it is not a JSON object';
+  if (typeof m.table_name !== 'string' || typeof m.location !== 'string' || typeof m.staging !== 'string') return 'table_name, location or staging is missing';
+  if (!Number.isInteger(m.version)) return 'version is missing';
+  if (!Array.isArray(m.files)) return 'files is not a list';
+  if (m.staged === null || typeof m.staged !== 'object') return 'staged is missing';
+  const seen = new Set<string>();
+  for (const [i, f] of m.files.entries()) {
+    if (f === null || typeof f !== 'object' || typeof f.name !== 'string' || !Number.isSafeInteger(f.bytes) || f.bytes < 0) {
+      return `files[${i}] is not a {name, bytes, sha256} record`;
+    }
+    if (seen.has(f.name)) return `it lists the file ${f.name} twice`;
+    seen.add(f.name);
+  }
+  return undefined;
 }

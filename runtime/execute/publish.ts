@@ -31,6 +31,14 @@ export async function publishFileSet(
   const location = manifest.location;
   const present = new Map((await storage.list(location)).map((f) => [f.key, f]));
   const tags = new Map<string, string>();
+  // Every file is checked before any is moved: a committed file found nowhere stops the publish
+  // with nothing changed, naming the file (not as a failed rename of its staged copy).
+  const missing = manifest.files.filter((f) => !present.has(f.name));
+  const stagedFiles = missing.length > 0 ? new Set((await storage.list(manifest.staging)).map((f) => f.key)) : new Set<string>();
+  for (const file of missing) {
+    const staged = manifest.staged[file.name];
+    if (staged === undefined || !stagedFiles.has(staged)) throw missingFile(storage, manifest, file);
+  }
   let moved = 0;
   for (const file of manifest.files) {
     const found = present.get(file.name);
@@ -40,7 +48,6 @@ export async function publishFileSet(
       continue;
     }
     const staged = manifest.staged[file.name];
-    if (staged === undefined) throw missingFile(storage, manifest, file);
     tags.set(file.name, (await storage.publish(`${manifest.staging}/${staged}`, `${location}/${file.name}`)).etag);
     if (++moved === 1) crash('mid-publish');
   }
@@ -159,7 +166,7 @@ function checkTag(storage: Storage, manifest: FileSetManifest, file: CommittedFi
 }
 
 function missingFile(storage: Storage, manifest: FileSetManifest, file: CommittedFile): StorageError {
-  return new StorageError(`committed file ${storage.uri(`${manifest.location}/${file.name}`)} of ${manifest.table_name} (version ${manifest.version}) is missing from storage`, {
-    hint: 'restore it, or `smelter state reset` the model to rebuild it',
+  return new StorageError(`committed file ${storage.uri(`${manifest.location}/${file.name}`)} of ${manifest.table_name} (version ${manifest.version}) is missing from storage; nothing was changed`, {
+    hint: 'restore it, or `smelter state reset` the model to rebuild it (`smelter state verify` checks every model)',
   });
 }

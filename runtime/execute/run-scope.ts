@@ -23,6 +23,8 @@ export interface RunScope {
   readonly storage: Storage | undefined;
   /** Committed state of the planned stateful models, read once when the run starts. */
   readonly states: ReadonlyMap<string, StateRecord>;
+  /** Every record of those models, reset and legacy records included (state-record.ts). */
+  readonly records: ReadonlyMap<string, StateRecord>;
   readonly fullRefresh: boolean;
   readonly force: boolean;
   readonly eventTimeStart?: Date;

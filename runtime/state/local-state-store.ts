@@ -1,7 +1,7 @@
 import { StateError } from '../errors.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
 import { quoteLiteral } from '../render/relation.js';
-import type { StateRecord } from './state-record.js';
+import { resetRecord, type StateRecord } from './state-record.js';
 import type { Lease, StateStore } from './state-store.js';
 
 /** The state table in the target's own database. */
@@ -18,7 +18,8 @@ const COLUMNS = `
   version BIGINT NOT NULL,
   run_id VARCHAR NOT NULL,
   manifest_pointer VARCHAR,
-  batches VARCHAR`;
+  batches VARCHAR,
+  origin VARCHAR`;
 
 /**
  * The `local` backend: a table in the target's DuckDB database, written inside the model's own
@@ -36,6 +37,8 @@ export class LocalStateStore implements StateStore {
     // Databases whose state table predates external models.
     await connection.run(`ALTER TABLE ${LOCAL_STATE_TABLE} ADD COLUMN IF NOT EXISTS manifest_pointer VARCHAR`);
     await connection.run(`ALTER TABLE ${LOCAL_STATE_TABLE} ADD COLUMN IF NOT EXISTS batches VARCHAR`);
+    // Databases whose state table predates reset records.
+    await connection.run(`ALTER TABLE ${LOCAL_STATE_TABLE} ADD COLUMN IF NOT EXISTS origin VARCHAR`);
     return new LocalStateStore(connection);
   }
 
@@ -53,36 +56,16 @@ export class LocalStateStore implements StateStore {
 
   /** `_lease` is the database file lock (see `lease`): held by this process for as long as it runs, so always still valid. */
   async commit(transaction: EngineConnection, next: StateRecord, expectedVersion: number | undefined, _lease: Lease): Promise<void> {
-    const v = (x: string | number | null) => (x === null ? 'NULL' : typeof x === 'number' ? String(x) : quoteLiteral(x));
     if (expectedVersion === undefined) {
       // A record appearing since we read means another run committed first.
-      const existing = await transaction.query(`SELECT version FROM ${LOCAL_STATE_TABLE} WHERE table_name = ${v(next.table_name)}`);
+      const existing = await transaction.query(`SELECT version FROM ${LOCAL_STATE_TABLE} WHERE table_name = ${sqlValue(next.table_name)}`);
       if (existing.length > 0) throw staleWriter(next.table_name);
-      await transaction.run(
-        `INSERT INTO ${LOCAL_STATE_TABLE} VALUES (${[
-          next.table_name,
-          next.watermark_type,
-          next.watermark_data_type,
-          next.last_processed_value,
-          next.last_processed_timestamp,
-          next.rows_processed,
-          next.rows_total,
-          next.version,
-          next.run_id,
-          next.manifest_pointer,
-          next.batches === null ? null : JSON.stringify(next.batches),
-        ]
-          .map(v)
-          .join(', ')})`,
-      );
+      await transaction.run(`INSERT INTO ${LOCAL_STATE_TABLE} (${FIELDS.join(', ')}) VALUES (${values(next).join(', ')})`);
       return;
     }
+    const assignments = FIELDS.slice(1).map((field, i) => `${field} = ${values(next)[i + 1]}`);
     const result = await transaction.run(
-      `UPDATE ${LOCAL_STATE_TABLE} SET watermark_type = ${v(next.watermark_type)}, watermark_data_type = ${v(next.watermark_data_type)}, ` +
-        `last_processed_value = ${v(next.last_processed_value)}, last_processed_timestamp = ${v(next.last_processed_timestamp)}, ` +
-        `rows_processed = ${next.rows_processed}, rows_total = ${next.rows_total}, version = ${next.version}, run_id = ${v(next.run_id)}, ` +
-        `manifest_pointer = ${v(next.manifest_pointer)}, batches = ${v(next.batches === null ? null : JSON.stringify(next.batches))} ` +
-        `WHERE table_name = ${v(next.table_name)} AND version = ${expectedVersion}`,
+      `UPDATE ${LOCAL_STATE_TABLE} SET ${assignments.join(', ')} WHERE table_name = ${sqlValue(next.table_name)} AND version = ${expectedVersion}`,
     );
     if (result.rowsAffected !== 1) throw staleWriter(next.table_name);
   }
@@ -96,17 +79,69 @@ export class LocalStateStore implements StateStore {
     return { key, runId, release: async () => {} };
   }
 
-  async reset(tableNames: readonly string[]): Promise<string[]> {
+  /** Writes a reset record for each model (SPEC §5), in one transaction; returns those that had state. */
+  async reset(tableNames: readonly string[], runId: string): Promise<string[]> {
     if (tableNames.length === 0) return [];
-    const list = tableNames.map(quoteLiteral).join(', ');
-    const had = await this.connection.query(`SELECT table_name FROM ${LOCAL_STATE_TABLE} WHERE table_name IN (${list}) ORDER BY table_name`);
-    await this.connection.run(`DELETE FROM ${LOCAL_STATE_TABLE} WHERE table_name IN (${list})`);
-    return had.map((r) => String(r.table_name));
+    const names = [...new Set(tableNames)];
+    const now = new Date();
+    await this.connection.run('BEGIN TRANSACTION');
+    try {
+      const previous = await this.read(names);
+      for (const name of names) {
+        const before = previous.get(name);
+        const next = resetRecord(name, before, runId, now);
+        await this.connection.run(`DELETE FROM ${LOCAL_STATE_TABLE} WHERE table_name = ${sqlValue(name)}`);
+        await this.connection.run(`INSERT INTO ${LOCAL_STATE_TABLE} (${FIELDS.join(', ')}) VALUES (${values(next).join(', ')})`);
+      }
+      await this.connection.run('COMMIT');
+      return names.filter((n) => previous.get(n) !== undefined && previous.get(n)!.origin !== 'reset').sort();
+    } catch (error) {
+      await this.connection.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   close(): void {
     this.connection.close();
   }
+}
+
+/** The state table's columns, in the order `values` gives them. */
+const FIELDS = [
+  'table_name',
+  'watermark_type',
+  'watermark_data_type',
+  'last_processed_value',
+  'last_processed_timestamp',
+  'rows_processed',
+  'rows_total',
+  'version',
+  'run_id',
+  'manifest_pointer',
+  'batches',
+  'origin',
+] as const;
+
+function sqlValue(x: string | number | null): string {
+  return x === null ? 'NULL' : typeof x === 'number' ? String(x) : quoteLiteral(x);
+}
+
+/** A record's values as SQL literals, in FIELDS order. */
+function values(r: StateRecord): string[] {
+  return [
+    r.table_name,
+    r.watermark_type,
+    r.watermark_data_type,
+    r.last_processed_value,
+    r.last_processed_timestamp,
+    r.rows_processed,
+    r.rows_total,
+    r.version,
+    r.run_id,
+    r.manifest_pointer,
+    r.batches === null ? null : JSON.stringify(r.batches),
+    r.origin ?? null,
+  ].map(sqlValue);
 }
 
 function staleWriter(tableName: string): StateError {
@@ -129,5 +164,6 @@ function toRecord(r: Readonly<Record<string, unknown>>): StateRecord {
     run_id: String(r.run_id),
     manifest_pointer: text(r.manifest_pointer),
     batches: r.batches === null || r.batches === undefined ? null : (JSON.parse(String(r.batches)) as Array<[string, string]>),
+    ...(r.origin === 'reset' ? { origin: 'reset' as const } : {}),
   };
 }

@@ -24,4 +24,36 @@ export interface StateRecord {
   readonly manifest_pointer: string | null;
   /** Microbatch models: the event-time ranges [start, end) whose batches are committed. */
   readonly batches: ReadonlyArray<readonly [string, string]> | null;
+  /**
+   * Absent on a committed record. `reset`: written by `smelter state reset`: the model rebuilds from
+   * scratch on its next run, and its version continues (a run that read the record before the reset
+   * cannot commit). `legacy`: a watermark record a pipeline before smelter left (a DynamoDB item with
+   * `watermark_type` and `last_processed_value` but no version), which `smelter state adopt` takes
+   * over. Neither is committed state: `is_incremental()` is false, and neither names files.
+   */
+  readonly origin?: 'reset' | 'legacy';
+}
+
+/** Whether the record is a model's committed state (not a reset or a legacy record). */
+export function isCommitted(record: StateRecord | undefined): record is StateRecord {
+  return record !== undefined && record.origin === undefined;
+}
+
+/** The record `smelter state reset` writes in place of `previous` (absent: the model had none). */
+export function resetRecord(tableName: string, previous: StateRecord | undefined, runId: string, now: Date): StateRecord {
+  return {
+    table_name: tableName,
+    watermark_type: null,
+    watermark_data_type: null,
+    last_processed_value: null,
+    last_processed_timestamp: now.toISOString(),
+    rows_processed: 0,
+    rows_total: 0,
+    // A legacy record has no version of its own.
+    version: previous?.origin === 'legacy' ? 1 : (previous?.version ?? 0) + 1,
+    run_id: runId,
+    manifest_pointer: null,
+    batches: null,
+    origin: 'reset',
+  };
 }

@@ -7,7 +7,7 @@ import type { StateRecord } from './state-record.js';
  */
 export interface StateStore {
   readonly backend: 'local' | 'dynamodb';
-  /** The records of these models (missing: no committed state). */
+  /** The records of these models, reset and legacy records included (missing: no record at all). */
   read(tableNames: readonly string[]): Promise<ReadonlyMap<string, StateRecord>>;
   /** Every record, for `state show`. */
   readAll(): Promise<StateRecord[]>;
@@ -27,8 +27,11 @@ export interface StateStore {
    * whose lease another run has taken since (fencing).
    */
   lease(key: string, runId: string): Promise<Lease>;
-  /** Forget these models' state: their next run rebuilds them. Returns the names that had state. */
-  reset(tableNames: readonly string[]): Promise<string[]>;
+  /**
+   * Replace these models' state with reset records (state-record.ts): their next run rebuilds them,
+   * and a run that read the old record cannot commit. Returns the names that had state.
+   */
+  reset(tableNames: readonly string[], runId: string): Promise<string[]>;
 }
 
 /** A lease a run holds; pass it to `commit`. */

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { sha256Of } from '../util/sha256-file.js';
 import type { FileRef, LocalFiles, StagedFile, StagingArea, Storage, StoredFile } from './storage.js';
 
 /**
@@ -124,10 +123,4 @@ export class LocalStorage implements Storage {
       }
     }
   }
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

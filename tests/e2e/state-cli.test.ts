@@ -53,8 +53,15 @@ describe('smelter state', () => {
       stdout: 'Reset the state of main.orders: the next run rebuilds it\n',
       stderr: '',
     });
-    expect(smelter(dir, 'state', 'show')).toEqual({ code: 0, stdout: 'No committed state\n', stderr: '' });
+    // A reset record replaces the committed one: it is shown, and its version continues.
+    expect(JSON.parse(smelter(dir, 'state', 'show', '--output', 'json').stdout)).toEqual([
+      expect.objectContaining({ table_name: 'main.orders', origin: 'reset', version: 3, last_processed_value: null, manifest_pointer: null }),
+    ]);
+    expect(smelter(dir, 'state', 'show').stdout.split('\n')[1]).toMatch(/^main\.orders  -          -      0               0           reset \S+  3        -$/);
     expect(smelter(dir, 'run', '--select', 'orders').stdout).toMatch(/\[3 rows in /);
+    expect(JSON.parse(smelter(dir, 'state', 'show', '--output', 'json').stdout)).toEqual([
+      expect.objectContaining({ table_name: 'main.orders', last_processed_value: '3', rows_total: 3, version: 4 }),
+    ]);
   });
 
   it('reset without --select is a usage error and changes nothing', () => {

@@ -302,12 +302,12 @@ describe('dynamodb state store: conditional commits', () => {
     const store = await open();
     await commitLeased(store, record('gold.reset_meanwhile', { version: 1 }), undefined);
     const lease = await store.lease('gold.reset_meanwhile', 'run-2');
-    await store.reset(['gold.reset_meanwhile']);
+    await store.reset(['gold.reset_meanwhile'], 'run-reset');
     const error = await stateError(store.commit(NO_TRANSACTION, record('gold.reset_meanwhile', { version: 2 }), 1, lease));
     expect(error.message).toBe(STALE('gold.reset_meanwhile'));
-    expect(await store.read(['gold.reset_meanwhile'])).toStrictEqual(new Map());
     await lease.release();
-    expect(await rawItem('gold.reset_meanwhile')).toBeUndefined();
+    // The reset record stays after the lease is released: the next run rebuilds the model.
+    expect((await store.read(['gold.reset_meanwhile'])).get('gold.reset_meanwhile')).toMatchObject(resetOf('gold.reset_meanwhile', 2));
   });
 
   it('takes a repeated identical commit (an SDK retry whose first attempt landed) as done, not as stale', async () => {
@@ -554,14 +554,17 @@ describe('dynamodb state store: fencing leases', () => {
     });
     expect(await b.read(['gold.lease_only', 'gold.with_record'])).toStrictEqual(new Map([['gold.with_record', kept]]));
     expect(await b.readAll()).toStrictEqual([kept]);
-    expect(await b.reset(['gold.lease_only'])).toEqual([]);
-    const refused = await stateError(b.lease('gold.lease_only', 'run-B'));
-    expect(refused.message).toBe('another run holds gold.lease_only: run run-A, lease until 2025-01-11T10:31:00.000Z');
-    expect(await b.readAll()).toStrictEqual([kept]);
     await lease.release();
     expect(await rawItem('gold.lease_only', table)).toBeUndefined();
-    expect(await b.reset(['gold.with_record', 'gold.lease_only'])).toEqual(['gold.with_record']);
-    expect(await b.readAll()).toStrictEqual([]);
+    // A reset of a model without a record writes a reset record all the same (it allows a rebuild
+    // of data whose state was lost), and leaves a held lease alone.
+    const again = await a.lease('gold.lease_only', 'run-A');
+    expect(await b.reset(['gold.lease_only'], 'run-reset')).toEqual([]);
+    const refused = await stateError(b.lease('gold.lease_only', 'run-B'));
+    expect(refused.message).toBe('another run holds gold.lease_only: run run-A, lease until 2025-01-11T10:31:00.000Z');
+    await again.release();
+    expect(await b.reset(['gold.with_record', 'gold.lease_only'], 'run-reset')).toEqual(['gold.with_record']);
+    expect(await b.readAll()).toMatchObject([resetOf('gold.lease_only', 2), resetOf('gold.with_record', 2)]);
   });
 
   it('honours a lease item of the previous layout while it is unexpired, and never reads it as a record', async () => {
@@ -643,15 +646,23 @@ describe('dynamodb state store: fencing leases', () => {
   });
 });
 
+/** What a reset record of `name` holds (its timestamp aside). */
+function resetOf(name: string, version: number) {
+  return { table_name: name, origin: 'reset', version, run_id: 'run-reset', manifest_pointer: null, batches: null, last_processed_value: null, rows_total: 0 };
+}
+
 describe('dynamodb state store: reset, errors, configuration', () => {
-  it('reset deletes the records and returns the names that had state, leaving leases and other models alone', async () => {
+  it('reset writes reset records and returns the names that had state, leaving leases and other models alone', async () => {
     const store = await open({ now: () => T0 });
     for (const name of ['gold.r_b', 'gold.r_a', 'gold.r_keep']) await commitLeased(store, record(name), undefined);
     const lease = await store.lease('gold.r_a', 'run-A');
-    expect(await store.reset(['gold.r_b', 'gold.r_missing', 'gold.r_a', 'gold.r_b'])).toEqual(['gold.r_a', 'gold.r_b']);
-    expect(await store.read(['gold.r_a', 'gold.r_b', 'gold.r_keep'])).toStrictEqual(new Map([['gold.r_keep', record('gold.r_keep')]]));
-    expect(await store.reset(['gold.r_a', 'gold.r_b'])).toEqual([]);
-    expect(await store.reset([])).toEqual([]);
+    expect(await store.reset(['gold.r_b', 'gold.r_missing', 'gold.r_a', 'gold.r_b'], 'run-reset')).toEqual(['gold.r_a', 'gold.r_b']);
+    const read = await store.read(['gold.r_a', 'gold.r_b', 'gold.r_keep', 'gold.r_missing']);
+    expect(read.get('gold.r_keep')).toStrictEqual(record('gold.r_keep'));
+    expect(read.get('gold.r_a')).toMatchObject(resetOf('gold.r_a', 2));
+    expect(read.get('gold.r_missing')).toMatchObject(resetOf('gold.r_missing', 1));
+    expect(await store.reset(['gold.r_a', 'gold.r_b'], 'run-reset')).toEqual([]);
+    expect(await store.reset([], 'run-reset')).toEqual([]);
     const error = await stateError((await open({ now: () => T0 })).lease('gold.r_a', 'run-B'));
     expect(error.message).toMatch(/^another run holds gold\.r_a: run run-A, /);
     await lease.release();
@@ -668,7 +679,7 @@ describe('dynamodb state store: reset, errors, configuration', () => {
       () => store.commit(NO_TRANSACTION, record('gold.x'), undefined, lease),
       () => store.commit(NO_TRANSACTION, record('gold.x', { version: 2 }), 1, lease),
       () => store.lease('gold.x', 'run-A'),
-      () => store.reset(['gold.x']),
+      () => store.reset(['gold.x'], 'run-reset'),
     ]) {
       const error = await stateError(operation());
       expect(error.message).toBe(message);
