@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateError } from '../../runtime/index.js';
-import { RECORD_ATTRIBUTES, itemBytes, keyOf, sameRecord, toItem, toRecord, type Item } from './state-item.js';
+import { ORIGIN_ATTRIBUTE, RECORD_ATTRIBUTES, itemBytes, keyOf, sameRecord, toItem, toRecord, type Item } from './state-item.js';
 import { resetRecord, type EngineConnection, type Lease, type StateRecord, type StateStore } from '../../runtime/index.js';
 
 /** `lease_seconds` when the target does not set it. */
@@ -212,7 +212,7 @@ export class DynamoDbStateStore implements StateStore {
     }
     if (lease.released) throw new StateError(`the lease on ${lease.key} was released before the commit of ${next.table_name}; nothing was committed`);
     if (lease.lost) throw leaseLost(lease.key);
-    const names: Record<string, string> = { '#version': 'version', ...namesIn(slot.names, slot.run) };
+    const names: Record<string, string> = { '#version': 'version', '#origin': ORIGIN_ATTRIBUTE, ...namesIn(slot.names, slot.run) };
     const values: Item = { ':me': { S: lease.runId } };
     const sets = RECORD_ATTRIBUTES.map((attribute, i) => {
       names[`#f${i}`] = attribute;
@@ -229,7 +229,8 @@ export class DynamoDbStateStore implements StateStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: keyOf(next.table_name),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          // A commit after a reset replaces its reset record: the origin marker goes.
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE #origin`,
           ConditionExpression: `${versionCondition} AND ${slot.run} = :me`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -312,7 +313,7 @@ export class DynamoDbStateStore implements StateStore {
     const item = toItem(resetRecord(name, undefined, runId, new Date()));
     const names: Record<string, string> = { '#version': 'version' };
     const values: Item = { ':one': { N: '1' } };
-    const sets = RECORD_ATTRIBUTES.filter((a) => a !== 'version').map((attribute, i) => {
+    const sets = [...RECORD_ATTRIBUTES.filter((a) => a !== 'version'), ORIGIN_ATTRIBUTE].map((attribute, i) => {
       names[`#f${i}`] = attribute;
       values[`:f${i}`] = item[attribute];
       return `#f${i} = :f${i}`;

@@ -21,8 +21,10 @@ export const RECORD_ATTRIBUTES = [
   'run_id',
   'manifest_pointer',
   'batches',
-  'origin',
 ] as const;
+
+/** Set on reset records only (state-record.ts); a commit removes it. */
+export const ORIGIN_ATTRIBUTE = 'origin';
 
 export function keyOf(tableName: string): Item {
   return { table_name: { S: tableName } };
@@ -126,7 +128,7 @@ export function toItem(r: StateRecord): Item {
     run_id: { S: r.run_id },
     manifest_pointer: text(r.manifest_pointer),
     batches: text(r.batches === null ? null : JSON.stringify(r.batches)),
-    origin: text(r.origin ?? null),
+    ...(r.origin ? { [ORIGIN_ATTRIBUTE]: { S: r.origin } } : {}),
   };
 }
 

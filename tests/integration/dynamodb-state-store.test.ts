@@ -255,11 +255,30 @@ describe('dynamodb state store: records', () => {
   });
 
   it('names an item that is not a smelter record', async () => {
-    await client.send(new PutItemCommand({ TableName: TABLE, Item: { table_name: { S: 'gold.legacy' }, last_processed_value: { S: '12' } } }));
-    const error = await stateError((await open()).read(['gold.legacy']));
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: { table_name: { S: 'gold.broken' }, version: { N: '3' }, last_processed_value: { S: '12' } } }));
+    const error = await stateError((await open()).read(['gold.broken']));
     expect(error.message).toBe(
-      'the DynamoDB item gold.legacy in table smelter-state is not a smelter state record: last_processed_timestamp is missing or not a string',
+      'the DynamoDB item gold.broken in table smelter-state is not a smelter state record: last_processed_timestamp is missing or not a string',
     );
+  });
+
+  it('reads the watermark record of the pipeline before smelter (no version) as a legacy record', async () => {
+    const item = { table_name: { S: 'gold.legacy' }, watermark_type: { S: 'max_doc_id' }, last_processed_value: { N: '20026590' }, last_processed_timestamp: { S: '2025-01-11T10:30:00Z' }, rows_processed: { N: '1250' } };
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+    expect((await (await open()).read(['gold.legacy'])).get('gold.legacy')).toStrictEqual({
+      table_name: 'gold.legacy',
+      watermark_type: 'max_doc_id',
+      watermark_data_type: null,
+      last_processed_value: '20026590',
+      last_processed_timestamp: '2025-01-11T10:30:00Z',
+      rows_processed: 1250,
+      rows_total: 1250,
+      version: 0,
+      run_id: '',
+      manifest_pointer: null,
+      batches: null,
+      origin: 'legacy',
+    });
   });
 });
 
