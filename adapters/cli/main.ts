@@ -9,6 +9,7 @@ import {
   resetState,
   verifyState,
   adoptState,
+  isLeaseHeld,
   type ManifestNode,
   type InvocationOptions,
   type BuildCommand,
@@ -164,7 +165,11 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
         };
         const { run } = await runProject(args.command as BuildCommand, invocation);
         if (run.interrupted) return 130;
-        if (run.error || run.results.some((r) => r.status === 'error' || r.status === 'fail')) return 1;
+        const failed = run.results.filter((r) => r.status === 'error' || r.status === 'fail');
+        // Refused only because other runs hold the models' leases (DynamoDB): the target is locked
+        // by another run, as when another process holds the local database file.
+        if (!run.error && failed.length > 0 && failed.every((r) => isLeaseHeld(r.error))) return 3;
+        if (run.error || failed.length > 0) return 1;
         return 0;
       } finally {
         process.off('SIGINT', onSigint);

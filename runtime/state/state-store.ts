@@ -1,4 +1,5 @@
 import type { EngineConnection } from '../engine/engine.js';
+import { StateError } from '../errors.js';
 import type { StateRecord } from './state-record.js';
 
 /**
@@ -42,4 +43,9 @@ export interface Lease {
   readonly runId: string;
   /** Stop renewing and give the lease up (never another run's: a lease taken over is left alone). Idempotent. */
   release(): Promise<void>;
+}
+
+/** Whether an error is a lease another run holds (retryable: the Lambda adapter's ConcurrentRun, the CLI's exit 3). */
+export function isLeaseHeld(error: unknown): boolean {
+  return error instanceof StateError && error.message.startsWith('another run holds ');
 }
