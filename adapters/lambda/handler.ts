@@ -55,7 +55,7 @@ export type FailureName = 'ModelFailed' | 'TestFailed' | 'ProjectError' | 'Concu
 
 /**
  * A failed invocation: `name` for Step Functions, the run summary as JSON in `message`. The message
- * stays under FAILURE_LIMIT_BYTES, and the stack does not repeat it: Lambda's error response
+ * stays under FAILURE_LIMIT_BYTES, and the stack repeats 500 characters of it at most: Lambda's error response
  * carries both, and Step Functions takes 256 KB at most.
  */
 export class InvocationFailure extends Error {
