@@ -167,6 +167,92 @@ describe('a Lambda event: every field and every Gold var, fuzzed', () => {
   });
 });
 
+/**
+ * The same, as a matrix: each kind of hostile value in each field of an event and in each var of the
+ * Gold project. The expected message is built from the field's own wording and the value as a
+ * message quotes it (JSON, cut past 200 characters, as the literal cases above show).
+ */
+describe('every event field and every Gold var x every kind of hostile value', () => {
+  const dir = goldCopy();
+  const before = listFiles(dir);
+  const KINDS: Array<[string, string]> = [
+    ['a quote', "x'y"],
+    ['a semicolon', 'x;y'],
+    ['$$', '$$x$$'],
+    ['SQL comments', 'x--y/*z*/'],
+    ['NUL', 'x\u0000y'],
+    ['5 MB', HUGE],
+    ['a lone surrogate', `x${LONE}y`],
+    ['bytes that were not UTF-8', BAD_BYTES],
+  ];
+  const shown = (v: string) => boundJson(v);
+  const hasLone = (v: string) => v.includes(LONE);
+  const FIELD_ERRORS: Array<[string, (v: string) => unknown, (v: string) => string]> = [
+    ['command', (v) => ({ command: v }), (v) => `command must be one of build, run, test, seed, got ${shown(v)}`],
+    ['indirect_selection', (v) => ({ indirect_selection: v }), (v) => `indirect_selection must be one of eager, cautious, buildable, empty, got ${shown(v)}`],
+    ['full_refresh', (v) => ({ full_refresh: v }), (v) => `full_refresh must be true or false, got ${shown(v)}`],
+    ['target', (v) => ({ target: v }), (v) => `event target '${boundText(v)}' is not defined in project.yml (targets: dev, aws)`],
+    ['event_time_start', (v) => ({ event_time_start: v }), (v) => `event_time_start must be an ISO date or timestamp (2024-06-01, 2024-06-01T12:00:00Z), got ${shown(v)}`],
+    ['event_time_end', (v) => ({ event_time_end: v }), (v) => `event_time_end must be an ISO date or timestamp (2024-06-01, 2024-06-01T12:00:00Z), got ${shown(v)}`],
+    ['vars (a mapping)', (v) => ({ vars: v }), (v) => `vars must be a mapping, got ${shown(v)}`],
+    ['a var name', (v) => ({ vars: { [v]: '2024-01-01' } }), (v) => `event vars sets '${boundText(v, 100)}', which project.yml does not declare (declare it under vars: in project.yml)`],
+    [
+      'select',
+      (v) => ({ select: [v] }),
+      (v) =>
+        hasLone(v)
+          ? `select: ${shown(v)} is not valid UTF-8 (it holds half a surrogate pair)`
+          : `select '${boundText(v)}' matches no enabled node (a selection must match every model it names: nothing was run)`,
+    ],
+    ['a field name', (v) => ({ [v]: true }), (v) => `unknown event field ${boundJson(v, 60)} (fields: ${FIELDS})`],
+  ];
+  const dateError = (name: string) => (v: string) => `event vars '${name}' must be a date (YYYY-MM-DD), got ${shown(v)}`;
+  const VAR_ERRORS: Array<[string, (v: string) => string]> = [
+    ['lookback_days', (v) => `event vars 'lookback_days' must be an integer, got ${shown(v)}`],
+    ['as_of', dateError('as_of')],
+    ['calendar_start', dateError('calendar_start')],
+    ['calendar_end', dateError('calendar_end')],
+    ['silver_root', () => NO_TYPE('silver_root')],
+  ];
+  const matrix: Array<[string, unknown, string]> = [
+    ...FIELD_ERRORS.flatMap(([field, event, error]) => KINDS.map(([kind, v]): [string, unknown, string] => [`${field} with ${kind}`, event(v), error(v)])),
+    // A date var given a date followed by the hostile part, so only the type check stands in the way.
+    ...VAR_ERRORS.flatMap(([name, error]) =>
+      KINDS.map(([kind, v]): [string, unknown, string] => {
+        const value = name === 'lookback_days' || name === 'silver_root' ? v : `2024-01-01${v}`;
+        return [`var ${name} with ${kind}`, { select: ['dim_date'], vars: { [name]: value } }, error(value)];
+      }),
+    ),
+  ];
+
+  it.each(matrix)('%s', async (_what, event, error) => {
+    const r = await invoke(dir, event);
+    expect(r).toEqual(refused(error));
+    expect(listFiles(dir)).toEqual(before);
+    expect(Buffer.byteLength(r.message!)).toBeLessThan(16 * 1024);
+  });
+
+  it('exclude with each kind: matched as a selector, never run; the warning comes back, nothing is written twice', async () => {
+    const lake = goldCopy();
+    const event = (exclude: string) => ({ select: ['dim_date'], exclude: [exclude], vars: { calendar_start: '2024-06-14', calendar_end: '2024-06-17' } });
+    const first = await invoke(lake, event('nothing_at_all'));
+    expect(first.ok?.results.find((x) => x.unique_id === 'model.congress_gold.dim_date')?.rows).toBe(4);
+    const built = listFiles(lake).filter((f) => f.startsWith('target/lake/'));
+    for (const [kind, v] of KINDS) {
+      const r = await invoke(lake, event(v));
+      if (hasLone(v)) {
+        expect({ kind, r }).toEqual({ kind, r: refused(`exclude: ${shown(v)} is not valid UTF-8 (it holds half a surrogate pair)`) });
+        continue;
+      }
+      // dim_date has every day already: the run writes nothing.
+      expect({ kind, rows: r.ok?.results.find((x) => x.unique_id === 'model.congress_gold.dim_date')?.rows }).toEqual({ kind, rows: 0 });
+      expect({ kind, warnings: r.ok?.warnings }).toEqual({ kind, warnings: [boundText(`The selection criterion '${v}' does not match any enabled nodes`, 2000)] });
+    }
+    expect(listFiles(lake).filter((f) => f.startsWith('target/lake/'))).toEqual(built);
+    expect(listFiles(lake).some((f) => /pwned|x'y/.test(f))).toBe(false);
+  });
+});
+
 describe('the probe: a quote in calendar_start ran stacked statements', () => {
   it('is refused before anything renders; no statement runs, no file is written', async () => {
     const dir = goldCopy();
@@ -264,7 +350,7 @@ describe('typed vars in project.yml', () => {
 
 describe('--vars on the command line, checked against the Gold project\'s types (exit 2)', () => {
   const dir = goldCopy();
-  it.each([
+  it.concurrent.each([
     ['{calendar_start: "2024-02-30"}', `error: --vars 'calendar_start' must be a date (YYYY-MM-DD), got "2024-02-30"`],
     ['{calendar_end: 2030}', "error: --vars 'calendar_end' must be a date (YYYY-MM-DD), got 2030"],
     ['{lookback_days: thirty}', `error: --vars 'lookback_days' must be an integer, got "thirty"`],
