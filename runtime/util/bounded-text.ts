@@ -46,7 +46,7 @@ export function capBytes(text: string, maxBytes: number = MESSAGE_LIMIT_BYTES): 
   // Every UTF-16 unit costs at most 6 bytes: short text needs no walk.
   if (text.length * 6 + 2 <= maxBytes) return text;
   // Room for the quotes and for the note (its digits included).
-  const budget = maxBytes - 2 - cutNote(text.length).length;
+  const budget = maxBytes - 2 - Buffer.byteLength(cutNote(text.length));
   let used = 0;
   let i = 0;
   while (i < text.length) {

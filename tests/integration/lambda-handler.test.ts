@@ -176,7 +176,7 @@ describe('the Lambda handler', () => {
     expect(Buffer.byteLength(failure.message)).toBeLessThan(FAILURE_LIMIT_BYTES);
     expect(Buffer.byteLength(failure.stack ?? '')).toBeLessThan(10_000);
     const summary = JSON.parse(failure.message) as { error: string; results: unknown[]; results_omitted: number };
-    expect(summary.error.endsWith('… [4,967,263 more characters]')).toBe(true);
+    expect(summary.error.endsWith('… [4,967,265 more characters]')).toBe(true);
     expect(summary.results.length + summary.results_omitted).toBe(500);
   });
 

@@ -372,4 +372,13 @@ describe('bounded text', () => {
     expect(Buffer.byteLength(JSON.stringify(capped))).toBeLessThanOrEqual(1024);
     expect(capped.endsWith('… [999,835 more characters]')).toBe(true);
   });
+
+  it('caps every error a user can cause, its message and its formatted line, under 64 KB', () => {
+    const error = new ProjectError(`no model named ${'m'.repeat(5_000_000)}`, { hint: 'h'.repeat(5_000_000), location: { file: 'models/x.sql', line: 1 } });
+    expect(Buffer.byteLength(JSON.stringify(error.message))).toBeLessThanOrEqual(64 * 1024);
+    expect(error.message.endsWith(' more characters]')).toBe(true);
+    const line = error.format();
+    expect(Buffer.byteLength(JSON.stringify(line))).toBeLessThanOrEqual(64 * 1024);
+    expect(line.startsWith('models/x.sql:1: no model named mmm')).toBe(true);
+  });
 });
