@@ -16,6 +16,7 @@ import {
   eventRefusal,
   isDeclaredType,
   ofType,
+  typeOfValues,
   unsafeInEvent,
   varAccepts,
   varTypeOf,
@@ -147,7 +148,7 @@ class ProjectReader {
       });
     }
     if (from === 'event') {
-      const refusal = eventRefusal(declared.typed ? declared : undefined, name);
+      const refusal = eventRefusal(declared, name);
       if (refusal !== undefined) throw new ProjectError(refusal, { code: 'vars' });
     }
     if (!varAccepts(declared, v)) {
@@ -182,8 +183,8 @@ class ProjectReader {
       }
       values = decl.values as Array<string | number | boolean>;
     }
-    const inferred = values === undefined ? undefined : values.every((x) => typeof x === 'number') ? (values.every(Number.isSafeInteger) ? 'integer' : 'number') : values.every((x) => typeof x === 'boolean') ? 'boolean' : 'string';
-    const typeRaw = decl.type ?? inferred;
+    // `values:` without `type:` says the type: integers, numbers, booleans, else strings.
+    const typeRaw = decl.type ?? (values === undefined ? undefined : typeOfValues(values));
     if (typeRaw === undefined) throw this.error(at(), `vars.${name} needs type: (one of ${DECLARED_VAR_TYPES.join(', ')}) beside its default`);
     if (!isDeclaredType(typeRaw)) {
       throw this.error(

@@ -31,6 +31,13 @@ export function isDeclaredType(type: unknown): type is DeclaredVarType {
   return (DECLARED_VAR_TYPES as readonly unknown[]).includes(type);
 }
 
+/** The type an enumeration's values say: integers, numbers, booleans, else strings (each then checked). */
+export function typeOfValues(values: ReadonlyArray<string | number | boolean>): DeclaredVarType {
+  if (values.every((x) => typeof x === 'number')) return values.every(Number.isSafeInteger) ? 'integer' : 'number';
+  if (values.every((x) => typeof x === 'boolean')) return 'boolean';
+  return 'string';
+}
+
 /** Whether `value` is of `type`, its enumeration and pattern aside. */
 export function ofType(type: VarType, value: unknown): boolean {
   switch (type) {
@@ -107,8 +114,8 @@ export function describeType(type: VarType): string {
  * holds: an untyped var (a plain default) could be anything, and a string without `pattern:` or
  * `values:` could hold SQL or a location.
  */
-export function eventRefusal(v: DeclaredVar | undefined, name: string): string | undefined {
-  if (v === undefined || !v.typed) {
+export function eventRefusal(v: DeclaredVar, name: string): string | undefined {
+  if (!v.typed) {
     return `event vars: '${name}' has no type in project.yml, so an event may not set it (declare it with one, e.g. ${name}: { type: date, default: null })`;
   }
   if (v.type === 'string' && v.values === undefined && v.pattern === undefined) {
