@@ -1,3 +1,5 @@
+import { capBytes } from './util/bounded-text.js';
+
 /**
  * Typed errors. Every error a user can cause is a SmelterError: it carries a stable code, the exit
  * code of SPEC §8, and where it happened (file:line:col) when there is a place to point at.
@@ -47,17 +49,18 @@ export abstract class SmelterError extends Error {
   readonly node?: string;
 
   constructor(message: string, options: SmelterErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Bounded here, once for every error: a message may quote input of any size (SPEC §10).
+    super(capBytes(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.location = options.location;
     this.hint = options.hint;
     this.node = options.node;
   }
 
-  /** One line (plus hint) as a user sees it: `models/a.sql:3:7: message (did you mean b?)`. */
+  /** One line (plus hint) as a user sees it: `models/a.sql:3:7: message (did you mean b?)`; bounded. */
   format(): string {
     const where = this.location ? `${formatLocation(this.location)}: ` : '';
     const hint = this.hint ? ` (${this.hint})` : '';
-    return `${where}${this.message}${hint}`;
+    return capBytes(`${where}${this.message}${hint}`);
   }
 }
 
@@ -179,7 +182,7 @@ export class DiagnosticsError extends SmelterError {
     this.errors = errors;
   }
   override format(): string {
-    return this.errors.map((e) => e.format()).join('\n');
+    return capBytes(this.errors.map((e) => e.format()).join('\n'));
   }
 }
 

@@ -8,6 +8,9 @@ import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
 import { nodesRead } from './graph/reads.js';
 import { selectNodes, type IndirectSelection, type StateManifest } from './select/select.js';
+import { parseSelector } from './select/selector.js';
+import { boundText } from './util/bounded-text.js';
+import { didYouMean } from './util/did-you-mean.js';
 import { planRun, type RunPlan } from './plan/plan.js';
 import { renderModel } from './render/render-model.js';
 import { executePlan } from './execute/execute-plan.js';
@@ -33,7 +36,14 @@ export interface InvocationOptions {
   readonly projectDir: string;
   readonly target?: string;
   readonly vars?: Readonly<Record<string, unknown>>;
+  /** Where `vars` and `target` come from: `event` (a Lambda event) may set only typed vars (see loadProject). Default `cli`. */
+  readonly from?: 'cli' | 'event';
   readonly select?: readonly string[];
+  /**
+   * A `select` expression that matches no enabled node is a ProjectError naming it, not a warning:
+   * a scheduled run (a Lambda event) with a typo must not skip a model in silence. Default false (dbt's warning).
+   */
+  readonly unmatchedSelectorIsError?: boolean;
   readonly exclude?: readonly string[];
   /** --indirect-selection: which tests the selected nodes bring with them (default eager). */
   readonly indirectSelection?: IndirectSelection;
@@ -70,8 +80,8 @@ export interface ParsedProject {
 }
 
 /** Load and parse; a project with errors throws them all at once (exit 2). */
-export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'target' | 'vars' | 'env'>): ParsedProject {
-  const project = loadProject(options.projectDir, { target: options.target, vars: options.vars, env: options.env });
+export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'target' | 'vars' | 'from' | 'env'>): ParsedProject {
+  const project = loadProject(options.projectDir, { target: options.target, vars: options.vars, from: options.from, env: options.env });
   const parsed = parseProject(project, { env: options.env });
   const errors = parsed.manifest.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new DiagnosticsError(errors.map(errorFromDiagnostic));
@@ -92,9 +102,25 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
     stateManifest,
     resourceTypes,
   });
+  if (options.unmatchedSelectorIsError) requireMatches(p, options.select ?? [], stateManifest);
   const nodes = [...selected].map((id) => p.manifest.nodes[id]).sort((a, b) => a.unique_id.localeCompare(b.unique_id));
   for (const w of warnings) options.onWarning?.(w);
   return { nodes, warnings };
+}
+
+/** Each select expression on its own must match an enabled node (of any type, before the command's filter). */
+function requireMatches(p: ParsedProject, select: readonly string[], stateManifest: StateManifest | undefined): void {
+  for (const text of select) {
+    for (const expression of parseSelector(text).parts) {
+      const { selected } = selectNodes(p.manifest, p.dag, { select: [expression.text], exclude: [], indirectSelection: 'empty', stateManifest });
+      if (selected.size > 0) continue;
+      const names = Object.values(p.manifest.nodes).map((n) => n.name);
+      throw new ProjectError(`select '${boundText(expression.text)}' matches no enabled node`, {
+        code: 'selector',
+        hint: didYouMean(expression.text, names) ?? 'a selection must match every model it names: nothing was run',
+      });
+    }
+  }
 }
 
 /** --state is a command-line path: relative to the working directory, as in dbt. */

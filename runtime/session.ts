@@ -37,7 +37,7 @@ export class Session {
   }
 
   /** The committed state records of these models (`schema.name`), read after the runs before it. */
-  state(tableNames: readonly string[], options: Pick<SessionRunOptions, 'target' | 'vars'> = {}): Promise<ReadonlyMap<string, StateRecord>> {
+  state(tableNames: readonly string[], options: Pick<SessionRunOptions, 'target' | 'vars' | 'from'> = {}): Promise<ReadonlyMap<string, StateRecord>> {
     return this.enqueue(async () => {
       if (this.closed) throw new Error('this session is closed');
       const project = this.project({ ...options, projectDir: this.options.projectDir, env: this.options.env });
@@ -72,7 +72,7 @@ export class Session {
 
   /** The project parsed for this target and these vars, the first time they are asked for. */
   private project(options: InvocationOptions): ParsedProject {
-    const key = JSON.stringify([options.target ?? null, options.vars ?? {}]);
+    const key = JSON.stringify([options.target ?? null, options.vars ?? {}, options.from ?? 'cli']);
     let project = this.parsed.get(key);
     if (project === undefined) {
       project = openProject(options);

@@ -97,7 +97,8 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       // S3_BUCKET_NAME, ...): a variable that is not set reads as a placeholder, so a deploy
       // pipeline can print the definition without the function's environment.
       const env = new Proxy(process.env, { get: (vars, name) => (typeof name === 'string' ? (vars[name] ?? `\${${name}}`) : undefined) });
-      const p = openProject({ ...options, env });
+      // Its --vars go into every event: checked as an event's are, so the machine is not refused at run time.
+      const p = openProject({ ...options, env, from: 'event' });
       const { nodes } = selectFrom(p, options, ['model', 'test', 'unit_test']);
       const definition = stateMachineFor(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), {
         functionArn: args.functionArn!,

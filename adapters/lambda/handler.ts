@@ -13,6 +13,7 @@ import {
   type RunResult,
 } from '../../runtime/index.js';
 import { awsBackends } from '../aws/backends.js';
+import { boundJson, boundText, capBytes } from '../../runtime/util/bounded-text.js';
 
 /**
  * The AWS Lambda adapter (SPEC §9): `handler(event, context)` runs one command of the bundled
@@ -45,25 +46,88 @@ export interface LambdaResult {
   readonly results: ReadonlyArray<{ readonly unique_id: string; readonly status: NodeResult['status']; readonly rows: number | null; readonly seconds: number }>;
   /** Each run incremental model's committed watermark, by `schema.name`. */
   readonly watermarks: Readonly<Record<string, string | null>>;
+  /** What the run warned about (an exclude that matched nothing, a kept scd2 history), when anything. */
+  readonly warnings?: readonly string[];
 }
 
 /** The error names a state machine's Retry and Catch match (SPEC §9). */
 export type FailureName = 'ModelFailed' | 'TestFailed' | 'ProjectError' | 'ConcurrentRun' | 'Transient' | 'Timeout';
 
-/** A failed invocation: `name` for Step Functions, the run summary as JSON in `message`. */
+/**
+ * A failed invocation: `name` for Step Functions, the run summary as JSON in `message`. The message
+ * stays under FAILURE_LIMIT_BYTES, and the stack repeats 500 characters of it at most: Lambda's error response
+ * carries both, and Step Functions takes 256 KB at most.
+ */
 export class InvocationFailure extends Error {
+  readonly summary: Readonly<Record<string, unknown>>;
   constructor(
     override readonly name: FailureName,
-    readonly summary: Readonly<Record<string, unknown>>,
+    summary: Readonly<Record<string, unknown>>,
   ) {
-    super(JSON.stringify(summary));
+    const bounded = boundSummary(summary);
+    super(JSON.stringify(bounded));
+    this.summary = bounded;
+    const frames = (this.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+    this.stack = [`${name}: ${boundText(this.message, 500)}`, ...frames].join('\n');
   }
+}
+
+/** The largest failure message (UTF-8 bytes): with the stack's frames, well under Step Functions' 256 KB. */
+export const FAILURE_LIMIT_BYTES = 160 * 1024;
+
+/**
+ * The summary cut to fit FAILURE_LIMIT_BYTES: long strings first (the error, each warning and
+ * result message), then results past what fits, counted in `results_omitted`. Stays valid JSON.
+ */
+function boundSummary(summary: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const size = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+  if (size(summary) <= FAILURE_LIMIT_BYTES) return { ...summary };
+  const out: Record<string, unknown> = { ...summary };
+  if (typeof out.error === 'string') out.error = capBytes(out.error, 32 * 1024);
+  if (Array.isArray(out.warnings)) out.warnings = boundList(out.warnings.map((w) => capBytes(String(w), 2048)), 'warnings_omitted', out);
+  if (Array.isArray(out.results)) {
+    const results = (out.results as Array<Record<string, unknown>>).map((r) => (typeof r.message === 'string' ? { ...r, message: capBytes(r.message, 2048) } : r));
+    out.results = results;
+    while (size(out) > FAILURE_LIMIT_BYTES && (out.results as unknown[]).length > 0) {
+      const keep = Math.floor((out.results as unknown[]).length / 2);
+      out.results_omitted = results.length - keep;
+      out.results = results.slice(0, keep);
+    }
+  }
+  return out;
+}
+
+function boundList(list: string[], countKey: string, out: Record<string, unknown>): string[] {
+  if (list.length <= 20) return list;
+  out[countKey] = list.length - 20;
+  return list.slice(0, 20);
 }
 
 const EVENT_FIELDS = ['command', 'select', 'exclude', 'indirect_selection', 'full_refresh', 'vars', 'target', 'event_time_start', 'event_time_end'] as const;
 const COMMANDS = ['build', 'run', 'test', 'seed'] as const;
 
-let warm: { projectDir: string; session: Session } | undefined;
+/**
+ * The warm session, set in the same tick as it is asked for: two invocations that arrive together
+ * in a cold process share one Session (and one DuckDB instance) instead of racing to make two.
+ */
+let warm: { projectDir: string; session: Promise<Session> } | undefined;
+
+function warmSession(projectDir: string): Promise<Session> {
+  if (warm === undefined || warm.projectDir !== projectDir) {
+    const previous = warm?.session;
+    const session = (async () => {
+      // A different project directory (tests): the old session's database is closed first.
+      await (await previous?.catch(() => undefined))?.close();
+      sessionsCreated++;
+      return new Session({ projectDir, backends: awsBackends });
+    })();
+    warm = { projectDir, session };
+  }
+  return warm.session;
+}
+
+/** How many Sessions this process made (tests check that concurrent cold invocations make one). */
+export let sessionsCreated = 0;
 
 /** Lambda's entry point. */
 export async function handler(event: unknown, context: LambdaContext = {}): Promise<LambdaResult> {
@@ -74,11 +138,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
     throw failure(error);
   }
   const projectDir = process.env.SMELTER_PROJECT_DIR ?? process.env.LAMBDA_TASK_ROOT ?? process.cwd();
-  if (!warm || warm.projectDir !== projectDir) {
-    await warm?.session.close();
-    warm = { projectDir, session: new Session({ projectDir, backends: awsBackends }) };
-  }
-  const { session } = warm;
+  const session = await warmSession(projectDir);
   // Stop before Lambda's deadline: interrupted models roll back and commit nothing.
   const controller = new AbortController();
   const remaining = context.getRemainingTimeInMillis?.();
@@ -92,6 +152,8 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
       indirectSelection: parsed.indirect_selection,
       fullRefresh: parsed.full_refresh,
       vars: parsed.vars,
+      from: 'event',
+      unmatchedSelectorIsError: true,
       target: parsed.target,
       eventTimeStart: parsed.eventTimeStart,
       eventTimeEnd: parsed.eventTimeEnd,
@@ -104,8 +166,9 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
     if (timer) clearTimeout(timer);
   }
   const summary = summarize(run, warnings);
+  // Every selector matched a node (the session checked), but none of them is of a type this command runs.
   if (run.results.length === 0 && parsed.select.length > 0) {
-    throw new InvocationFailure('ProjectError', { ...summary, error: `the selection matches nothing: ${warnings.join('; ') || parsed.select.join(' ')}` });
+    throw new InvocationFailure('ProjectError', { ...summary, error: `the selection holds nothing ${parsed.command} runs: ${boundText(parsed.select.join(' '))}` });
   }
   if (run.interrupted) throw new InvocationFailure('Timeout', summary);
   // A model its own tests stopped from publishing (an audit) is a test failure, not a model failure.
@@ -128,7 +191,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   try {
     records = await session.state(
       stateful.map(stateKeyOf),
-      { target: parsed.target, vars: parsed.vars },
+      { target: parsed.target, vars: parsed.vars, from: 'event' },
     );
   } catch (error) {
     // The run committed; only reading the watermarks back failed. Retrying finds no new data.
@@ -136,37 +199,60 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   }
   const watermarks: Record<string, string | null> = {};
   for (const r of stateful) watermarks[stateKeyOf(r)] = records.get(stateKeyOf(r))?.last_processed_value ?? null;
-  return { status: 'success', invocation_id: run.invocation_id, results: summary.results as LambdaResult['results'], watermarks };
+  return {
+    status: 'success',
+    invocation_id: run.invocation_id,
+    results: summary.results as LambdaResult['results'],
+    watermarks,
+    ...(summary.warnings ? { warnings: summary.warnings } : {}),
+  };
 }
 
-/** Every field checked, none spliced into SQL: selectors are parsed, vars typed by the project. */
+/**
+ * Every field checked, none spliced into SQL: selectors are parsed, vars typed by the project (an
+ * event may set only typed vars), times are ISO dates or timestamps. Input echoed in a message is cut.
+ */
 function checkEvent(event: unknown) {
+  if (event !== undefined && event !== null && (typeof event !== 'object' || Array.isArray(event))) {
+    throw new ProjectError(`the event must be a JSON object, got ${boundJson(event)}`);
+  }
   const e = (event ?? {}) as Record<string, unknown>;
-  if (typeof e !== 'object' || Array.isArray(e)) throw new ProjectError('the event must be a JSON object');
   const unknown = Object.keys(e).filter((k) => !(EVENT_FIELDS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new ProjectError(`unknown event field ${unknown.join(', ')} (fields: ${EVENT_FIELDS.join(', ')})`);
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 5).map((k) => boundJson(k, 60)).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+    throw new ProjectError(`unknown event field ${named} (fields: ${EVENT_FIELDS.join(', ')})`);
+  }
   const command = e.command ?? 'build';
-  if (!(COMMANDS as readonly unknown[]).includes(command)) throw new ProjectError(`command must be one of ${COMMANDS.join(', ')}, got ${JSON.stringify(command)}`);
+  if (!(COMMANDS as readonly unknown[]).includes(command)) throw new ProjectError(`command must be one of ${COMMANDS.join(', ')}, got ${boundJson(command)}`);
   const selectors = (field: 'select' | 'exclude'): string[] => {
     const value = e[field] ?? [];
-    if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw new ProjectError(`${field} must be a list of selector strings`);
-    for (const s of value) parseSelector(s);
+    if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw new ProjectError(`${field} must be a list of selector strings, got ${boundJson(value)}`);
+    for (const s of value) {
+      if (!isWellFormed(s)) throw new ProjectError(`${field}: ${boundJson(s)} is not valid UTF-8 (it holds half a surrogate pair)`);
+      parseSelector(s);
+    }
     return value;
   };
   const time = (field: 'event_time_start' | 'event_time_end'): Date | undefined => {
     const value = e[field];
     if (value === undefined || value === null) return undefined;
-    const date = typeof value === 'string' ? new Date(value) : undefined;
-    if (!date || Number.isNaN(date.getTime())) throw new ProjectError(`${field} must be an ISO date or timestamp, got ${JSON.stringify(value)}`);
+    // A date is midnight UTC; a timestamp without an offset is UTC too (a Lambda's clock is UTC).
+    const iso =
+      typeof value !== 'string' ? undefined
+      : DATE.test(value) ? `${value}T00:00:00Z`
+      : TIMESTAMP.test(value) ? (/(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`)
+      : undefined;
+    const date = iso === undefined ? undefined : new Date(iso);
+    if (!date || Number.isNaN(date.getTime())) throw new ProjectError(`${field} must be an ISO date or timestamp (2024-06-01, 2024-06-01T12:00:00Z), got ${boundJson(value)}`);
     return date;
   };
   const indirect = e.indirect_selection ?? 'eager';
   if (!(INDIRECT_SELECTION_MODES as readonly unknown[]).includes(indirect)) {
-    throw new ProjectError(`indirect_selection must be one of ${INDIRECT_SELECTION_MODES.join(', ')}, got ${JSON.stringify(e.indirect_selection)}`);
+    throw new ProjectError(`indirect_selection must be one of ${INDIRECT_SELECTION_MODES.join(', ')}, got ${boundJson(e.indirect_selection)}`);
   }
-  if (e.full_refresh !== undefined && typeof e.full_refresh !== 'boolean') throw new ProjectError('full_refresh must be true or false');
-  if (e.vars !== undefined && (e.vars === null || typeof e.vars !== 'object' || Array.isArray(e.vars))) throw new ProjectError('vars must be a mapping');
-  if (e.target !== undefined && typeof e.target !== 'string') throw new ProjectError('target must be a string');
+  if (e.full_refresh !== undefined && typeof e.full_refresh !== 'boolean') throw new ProjectError(`full_refresh must be true or false, got ${boundJson(e.full_refresh)}`);
+  if (e.vars !== undefined && (e.vars === null || typeof e.vars !== 'object' || Array.isArray(e.vars))) throw new ProjectError(`vars must be a mapping, got ${boundJson(e.vars)}`);
+  if (e.target !== undefined && typeof e.target !== 'string') throw new ProjectError(`target must be a string, got ${boundJson(e.target)}`);
   return {
     command: command as (typeof COMMANDS)[number],
     select: selectors('select'),
@@ -180,18 +266,26 @@ function checkEvent(event: unknown) {
   };
 }
 
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** False for a string holding half a surrogate pair: it has no UTF-8 encoding. */
+function isWellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
 function summarize(run: RunResult, warnings: readonly string[]) {
   return {
     invocation_id: run.invocation_id,
     results: run.results.map((r) => ({ unique_id: r.unique_id, status: r.status, rows: r.rows ?? r.failures ?? null, seconds: Number(r.seconds.toFixed(3)), ...(r.message ? { message: r.message } : {}) })),
     ...(run.error ? { error: run.error.format() } : {}),
-    ...(warnings.length > 0 ? { warnings } : {}),
+    ...(warnings.length > 0 ? { warnings: warnings.map((w) => boundText(w, 2000)) } : {}),
   };
 }
 
 /** An error before or around a run (nothing ran, or the run could not start), named for Step Functions. */
 function failure(error: unknown): InvocationFailure {
-  const summary = { error: error instanceof SmelterError ? error.format() : String((error as Error)?.message ?? error) };
+  const summary = { error: error instanceof SmelterError ? error.format() : capBytes(String((error as Error)?.message ?? error)) };
   if (error instanceof LockedError || (error instanceof StateError && /another run holds/.test(error.message))) return new InvocationFailure('ConcurrentRun', summary);
   if (error instanceof SmelterError && error.exitCode === 2) return new InvocationFailure('ProjectError', summary);
   return new InvocationFailure('Transient', summary);

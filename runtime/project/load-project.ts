@@ -7,15 +7,36 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { TemplateEngine } from '../template/template-engine.js';
 import { TemplateLocatedError, TemplateUserError } from '../template/strict-compiler.js';
 import { MODEL_CONFIG_KEYS, SEED_CONFIG_KEYS, canonicalConfigKey } from './config-keys.js';
-import type { DeclaredVar, FolderConfig, ProjectConfig, StateConfig, TargetConfig, VarType } from './project-config.js';
+import type { DeclaredVar, FolderConfig, ProjectConfig, StateConfig, TargetConfig } from './project-config.js';
+import { boundJson, boundText } from '../util/bounded-text.js';
+import {
+  DECLARED_VAR_TYPES,
+  VAR_DECLARATION_KEYS,
+  describeVar,
+  eventRefusal,
+  isDeclaredType,
+  ofType,
+  typeOfValues,
+  unsafeInEvent,
+  varAccepts,
+  varTypeOf,
+} from './var-types.js';
+
+export { varTypeOf } from './var-types.js';
 
 export const PROJECT_FILE = 'project.yml';
 
 export interface LoadProjectOptions {
   /** --target: overrides project.yml's `target:`. */
   readonly target?: string;
-  /** --vars (already parsed): may set declared vars only. */
+  /** --vars (already parsed), or a Lambda event's vars: may set declared vars only, each of its type. */
   readonly vars?: Readonly<Record<string, unknown>>;
+  /**
+   * Where `vars` and `target` come from, for messages and for what they may set. `event` (a Lambda
+   * event) may set only typed vars, a string only with `pattern:` or `values:`, and never a string
+   * holding a quote, semicolon or comment. Default `cli`.
+   */
+  readonly from?: 'cli' | 'event';
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -59,21 +80,6 @@ export function loadProject(dir: string, options: LoadProjectOptions = {}): Load
   return reader.read(projectDir, options);
 }
 
-/** The type a var takes from its default (null: any scalar). */
-export function varTypeOf(value: unknown): VarType {
-  if (value === null || value === undefined) return 'any';
-  if (Array.isArray(value)) return 'list';
-  if (typeof value === 'object') return 'map';
-  if (typeof value === 'number' || typeof value === 'bigint') return 'number';
-  if (typeof value === 'boolean') return 'boolean';
-  return 'string';
-}
-
-function varAccepts(type: VarType, value: unknown): boolean {
-  if (type === 'any') return value === null || ['string', 'number', 'boolean'].includes(typeof value);
-  return varTypeOf(value) === type;
-}
-
 class ProjectReader {
   private engine: TemplateEngine | undefined;
   constructor(
@@ -100,25 +106,13 @@ class ProjectReader {
     const paths = (key: string, fallback: string) => this.stringList(top[key], [key]) ?? [fallback];
 
     const vars = this.declaredVars(top.vars);
-    const { target, targetNames } = this.target(top, projectDir, options.target, vars);
+    const { target, targetNames } = this.target(top, projectDir, options.target, vars, options.from ?? 'cli');
 
     const varValues: Record<string, unknown> = {};
     for (const v of Object.values(vars)) varValues[v.name] = v.default;
     for (const [k, v] of Object.entries(target.vars)) varValues[k] = v;
     for (const [k, v] of Object.entries(options.vars ?? {})) {
-      const declared = vars[k];
-      const targetVar = k in target.vars;
-      if (!declared && !targetVar) {
-        throw new ProjectError(`--vars sets '${k}', which ${PROJECT_FILE} does not declare`, {
-          code: 'vars',
-          hint: didYouMean(k, [...Object.keys(vars), ...Object.keys(target.vars)]) ?? 'declare it under vars: in project.yml',
-        });
-      }
-      const type = declared ? declared.type : varTypeOf(target.vars[k]);
-      if (!varAccepts(type, v)) {
-        throw new ProjectError(`--vars '${k}' must be ${describeType(type)}, got ${JSON.stringify(v)}`, { code: 'vars' });
-      }
-      varValues[k] = v;
+      varValues[k] = this.givenVar(k, v, vars, target.vars, options.from ?? 'cli');
     }
 
     const config: ProjectConfig = {
@@ -142,15 +136,83 @@ class ProjectReader {
     return { config: { ...config, models, seeds }, varValues };
   }
 
+  /** One value of --vars or an event, checked against its declaration before anything renders. */
+  private givenVar(k: string, v: unknown, vars: Record<string, DeclaredVar>, targetVars: Readonly<Record<string, unknown>>, from: 'cli' | 'event'): unknown {
+    const label = from === 'event' ? 'event vars' : '--vars';
+    const name = boundText(k, 100);
+    const declared = Object.hasOwn(vars, k) ? vars[k] : (Object.hasOwn(targetVars, k) ? { name: k, default: targetVars[k], type: varTypeOf(targetVars[k]), typed: false } : undefined);
+    if (!declared) {
+      throw new ProjectError(`${label} sets '${name}', which ${PROJECT_FILE} does not declare`, {
+        code: 'vars',
+        hint: didYouMean(k, [...Object.keys(vars), ...Object.keys(targetVars)]) ?? 'declare it under vars: in project.yml',
+      });
+    }
+    if (from === 'event') {
+      const refusal = eventRefusal(declared, name);
+      if (refusal !== undefined) throw new ProjectError(refusal, { code: 'vars' });
+    }
+    if (!varAccepts(declared, v)) {
+      throw new ProjectError(`${label} '${name}' must be ${describeVar(declared)}, got ${boundJson(v)}`, { code: 'vars' });
+    }
+    if (from === 'event' && typeof v === 'string') {
+      const unsafe = unsafeInEvent(v);
+      if (unsafe !== undefined) throw new ProjectError(`${label} '${name}' holds ${unsafe}, which no value from an event may hold: got ${boundJson(v)}`, { code: 'vars' });
+    }
+    return v;
+  }
+
   private declaredVars(value: unknown): Record<string, DeclaredVar> {
     if (value === undefined || value === null) return {};
     const m = this.map(value, ['vars']);
     const out: Record<string, DeclaredVar> = {};
     for (const [k, raw] of Object.entries(m)) {
       const v = this.renderDeep(raw, ['vars', k]);
-      out[k] = { name: k, default: v, type: varTypeOf(v) };
+      out[k] = isDeclaration(v) ? this.typedVar(k, v as Record<string, unknown>) : { name: k, default: v, type: varTypeOf(v), typed: false };
     }
     return out;
+  }
+
+  /** `name: {type: T, default: D, values: [...], pattern: RE}`: every key checked, the default of its type. */
+  private typedVar(name: string, decl: Record<string, unknown>): DeclaredVar {
+    const at = (key?: string) => (key === undefined ? ['vars', name] : ['vars', name, key]);
+    this.checkKeys(decl, VAR_DECLARATION_KEYS, at(), 'var key');
+    let values: Array<string | number | boolean> | undefined;
+    if (decl.values !== undefined) {
+      if (!Array.isArray(decl.values) || decl.values.length === 0 || !decl.values.every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {
+        throw this.error(at('values'), `vars.${name}.values must be a non-empty list of strings, numbers or booleans`);
+      }
+      values = decl.values as Array<string | number | boolean>;
+    }
+    // `values:` without `type:` says the type: integers, numbers, booleans, else strings.
+    const typeRaw = decl.type ?? (values === undefined ? undefined : typeOfValues(values));
+    if (typeRaw === undefined) throw this.error(at(), `vars.${name} needs type: (one of ${DECLARED_VAR_TYPES.join(', ')}) beside its default`);
+    if (!isDeclaredType(typeRaw)) {
+      throw this.error(
+        at('type'),
+        `vars.${name}.type must be one of ${DECLARED_VAR_TYPES.join(', ')}, got ${boundJson(typeRaw)}`,
+        typeof typeRaw === 'string' ? didYouMean(typeRaw, DECLARED_VAR_TYPES) : undefined,
+      );
+    }
+    const type = typeRaw;
+    let pattern: string | undefined;
+    if (decl.pattern !== undefined) {
+      if (type !== 'string') throw this.error(at('pattern'), `vars.${name}.pattern applies to a string var, not ${type === 'integer' || type === 'identifier' ? 'an' : 'a'} ${type}`);
+      if (typeof decl.pattern !== 'string') throw this.error(at('pattern'), `vars.${name}.pattern must be a regular expression as a string, got ${boundJson(decl.pattern)}`);
+      try {
+        new RegExp(decl.pattern, 'u');
+      } catch (error) {
+        throw this.error(at('pattern'), `vars.${name}.pattern is not a valid regular expression: ${(error as Error).message}`);
+      }
+      pattern = decl.pattern;
+    }
+    for (const [i, x] of (values ?? []).entries()) {
+      if (!ofType(type, x)) throw this.error([...at('values'), i], `vars.${name}.values: ${boundJson(x)} is not ${describeVar({ type })}`);
+    }
+    const declared: DeclaredVar = { name, default: decl.default ?? null, type, typed: true, values, pattern };
+    if (!varAccepts(declared, declared.default)) {
+      throw this.error(at('default'), `vars.${name}.default must be ${describeVar(declared)} (or null), got ${boundJson(declared.default)}`);
+    }
+    return declared;
   }
 
   private target(
@@ -158,6 +220,7 @@ class ProjectReader {
     projectDir: string,
     requested: string | undefined,
     vars: Record<string, DeclaredVar>,
+    from: 'cli' | 'event',
   ): { target: TargetConfig; targetNames: string[] } {
     const targets = top.targets === undefined ? undefined : this.map(top.targets, ['targets']);
     const targetNames = targets ? Object.keys(targets) : [DEFAULT_TARGET];
@@ -167,7 +230,7 @@ class ProjectReader {
     }
     const name = requested ?? defaultName;
     if (!targetNames.includes(name)) {
-      throw new ProjectError(`--target '${name}' is not defined in ${PROJECT_FILE}`, {
+      throw new ProjectError(`${from === 'event' ? 'event target' : '--target'} '${boundText(name)}' is not defined in ${PROJECT_FILE}`, {
         code: 'config',
         hint: didYouMean(name, targetNames) ?? `targets: ${targetNames.join(', ')}`,
       });
@@ -208,8 +271,9 @@ class ProjectReader {
     const targetVars = this.map(targetVarsRaw, at('vars'));
     for (const [k, v] of Object.entries(targetVars)) {
       const declared = vars[k];
-      if (declared && !varAccepts(declared.type, v)) {
-        throw this.error([...at('vars'), k], `targets.${name}.vars.${k} must be ${describeType(declared.type)} like its default in vars:`);
+      if (declared && !varAccepts(declared, v)) {
+        const like = declared.typed ? 'as declared in vars:' : 'like its default in vars:';
+        throw this.error([...at('vars'), k], `targets.${name}.vars.${k} must be ${describeVar(declared)} ${like}, got ${boundJson(v)}`);
       }
     }
     const storage = this.string(rendered('storage'), at('storage'));
@@ -349,8 +413,16 @@ export function envVar(env: NodeJS.ProcessEnv, name: unknown, fallback?: unknown
   throw new TemplateUserError(`environment variable ${name} is not set`, `set it, or give a default: env_var('${name}', '...')`);
 }
 
-function describeType(type: VarType): string {
-  return type === 'any' ? 'a string, number, boolean or null' : type === 'list' ? 'a list' : type === 'map' ? 'a mapping' : `a ${type}`;
+/**
+ * A var written as a mapping with `type:` or `values:` is a declaration; so is one with `default:`
+ * and only declaration keys, so `{default: 5}` without its type is an error rather than a map.
+ * Any other mapping is a plain default of type map.
+ */
+function isDeclaration(v: unknown): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  if (keys.includes('type') || keys.includes('values')) return true;
+  return keys.includes('default') && keys.every((k) => (VAR_DECLARATION_KEYS as readonly string[]).includes(k));
 }
 
 function isDir(path: string): boolean {

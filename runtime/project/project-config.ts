@@ -1,12 +1,22 @@
 /** The validated contents of project.yml, with only the active target resolved. */
 
-export type ScalarVarType = 'string' | 'number' | 'boolean';
-export type VarType = ScalarVarType | 'list' | 'map' | 'any';
+/**
+ * A var's type: declared (`{type: date, default: ...}`: string, integer, number, boolean, date,
+ * timestamp, identifier), or taken from a plain default (string, number, boolean, list, map; null:
+ * any scalar).
+ */
+export type VarType = 'string' | 'integer' | 'number' | 'boolean' | 'date' | 'timestamp' | 'identifier' | 'list' | 'map' | 'any';
 
 export interface DeclaredVar {
   readonly name: string;
   readonly default: unknown;
   readonly type: VarType;
+  /** Declared with `type:` (or `values:`): only such a var may be set by a Lambda event. */
+  readonly typed: boolean;
+  /** `values: [...]`: the only values the var may take. */
+  readonly values?: ReadonlyArray<string | number | boolean>;
+  /** `pattern:` (a string var): a regular expression the whole value must match. */
+  readonly pattern?: string;
 }
 
 export interface StateConfig {

@@ -8,6 +8,7 @@
  */
 import { UsageError } from '../errors.js';
 import { didYouMean } from '../util/did-you-mean.js';
+import { boundText } from '../util/bounded-text.js';
 
 export const SELECTOR_METHODS = [
   'fqn',
@@ -126,7 +127,7 @@ function parseCriterion(text: string, body: string): { method: SelectorMethod; k
   if (name === '') throw invalid(text, "missing a method before ':'");
   if (!isMethod(name)) {
     const hint = METHOD_PATTERN.test(name) ? didYouMean(name, SELECTOR_METHODS) : undefined;
-    throw new UsageError(`unknown selector method '${name}' in '${text}'`, { code: 'selector', hint });
+    throw new UsageError(`unknown selector method '${boundText(name)}' in '${boundText(text)}'`, { code: 'selector', hint });
   }
   if (name === 'config') {
     if (key.length === 0 || key.some((part) => part === '')) {
@@ -169,7 +170,7 @@ function isMethod(name: string): name is SelectorMethod {
 
 function oneOf(text: string, what: string, value: string, allowed: readonly string[]): void {
   if (!allowed.includes(value)) {
-    throw new UsageError(`invalid selector '${text}': unknown ${what} '${value}'`, {
+    throw new UsageError(`invalid selector '${boundText(text)}': unknown ${what} '${boundText(value)}'`, {
       code: 'selector',
       hint: didYouMean(value, allowed),
     });
@@ -182,5 +183,5 @@ function depth(digits: string | undefined): number | undefined {
 }
 
 function invalid(text: string, reason: string): UsageError {
-  return new UsageError(`invalid selector '${text}': ${reason}`, { code: 'selector' });
+  return new UsageError(`invalid selector '${boundText(text)}': ${boundText(reason)}`, { code: 'selector' });
 }

@@ -16,8 +16,12 @@ export function editDistance(a: string, b: string, max = Infinity): number {
   return prev[b.length];
 }
 
+/** Past this length a name is no typo of a short one, and comparing it costs its length times each candidate's. */
+const LONGEST_TYPO = 256;
+
 /** The closest candidate to `name`, if one is close enough to be a plausible typo. */
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  if (name.length > LONGEST_TYPO) return undefined;
   const max = Math.max(2, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestDistance = max + 1;

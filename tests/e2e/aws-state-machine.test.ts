@@ -416,7 +416,7 @@ describe('the Lambda zip, run by the state machine `smelter stepfunctions` print
     delete event.exclude;
     const { log, error } = await run(definition);
     expect(log.map((i) => [i.state, i.error?.errorType])).toEqual([[first.name, 'ProjectError']]);
-    expect(log[0].error!.errorMessage).toContain('the selection matches nothing');
+    expect(log[0].error!.errorMessage).toContain("select 'no_such_model' matches no enabled node");
     expect(error?.name).toBe('ExecutionError');
     expect((error as { cause?: { name?: string } } | undefined)?.cause?.name).toBe('ProjectError');
   }, 60_000);

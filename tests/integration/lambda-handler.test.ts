@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { queryDuckDB } from '../helpers/duckdb.js';
 import { writeTempProject } from '../helpers/temp-project.js';
-import { handler, InvocationFailure } from '../../adapters/lambda/handler.js';
+import { FAILURE_LIMIT_BYTES, handler, InvocationFailure, sessionsCreated } from '../../adapters/lambda/handler.js';
 
 /**
  * The Lambda handler on a project whose `aws` target is local (a DuckDB file, local storage, local
@@ -51,6 +51,18 @@ afterAll(() => {
 });
 
 describe('the Lambda handler', () => {
+  it('two concurrent first invocations in a cold process share one Session, and both succeed', async () => {
+    // The first test of the file: the handler's module has no warm session yet.
+    expect(sessionsCreated).toBe(0);
+    const dir = project();
+    process.env.SMELTER_PROJECT_DIR = dir;
+    const [a, b] = await Promise.all([handler({ command: 'run', select: ['fact'] }), handler({ command: 'run', select: ['fact'] })]);
+    expect(sessionsCreated).toBe(1);
+    // Runs of one session are serialized: the first builds both rows, the second finds nothing new.
+    expect([a.results[0].rows, b.results[0].rows]).toEqual([2, 0]);
+    expect(b.watermarks).toEqual({ 'main.fact': '2' });
+  });
+
   it('builds the selection on the aws target and returns results and watermarks; warm invocations reuse the parsed project', async () => {
     const dir = project();
     const first = await invoke(dir, { select: ['fact'] });
@@ -87,13 +99,15 @@ describe('the Lambda handler', () => {
   it('refuses a bad event as ProjectError, with nothing run', async () => {
     const dir = project();
     const cases: Array<[unknown, RegExp]> = [
-      [{ selects: ['fact'] }, /unknown event field selects/],
+      [{ selects: ['fact'] }, /^unknown event field "selects" \(fields: command, select, exclude, indirect_selection, full_refresh, vars, target, event_time_start, event_time_end\)$/],
       [{ command: 'deploy' }, /command must be one of build, run, test, seed/],
       [{ select: ['fact+1+'] }, /fact\+1\+/],
-      [{ select: ['nothing_here'] }, /the selection matches nothing/],
+      [{ select: ['nothing_here'] }, /^select 'nothing_here' matches no enabled node \(a selection must match every model it names: nothing was run\)$/],
+      [{ select: ['fact', 'fakt'] }, /^select 'fakt' matches no enabled node \(did you mean fact\?\)$/],
+      [{ command: 'test', select: ['slow'] }, /^the selection holds nothing test runs: slow$/],
       [{ select: ['fact'], vars: { undeclared: 1 } }, /undeclared/],
-      [{ select: ['fact'], vars: { factor: 'two' } }, /factor/],
-      [{ select: "fact'; drop table x; --" }, /select must be a list of selector strings/],
+      [{ select: ['fact'], vars: { factor: 'two' } }, /^event vars: 'factor' has no type in project.yml, so an event may not set it \(declare it with one, e.g. factor: \{ type: date, default: null \}\)$/],
+      [{ select: "fact'; drop table x; --" }, /^select must be a list of selector strings, got "fact'; drop table x; --"$/],
       [{ select: ['fact'], indirect_selection: 'lazy' }, /indirect_selection must be one of eager, cautious, buildable, empty, got "lazy"/],
       [{ select: ['fact'], indirect_selection: ['empty'] }, /indirect_selection must be one of/],
     ];
@@ -133,6 +147,37 @@ describe('the Lambda handler', () => {
     const failedModel = await invoke(other, { command: 'run', select: ['slow'] });
     expect(failedModel.name).toBe('ModelFailed');
     expect(failedModel.summary?.results?.map((r) => [r.unique_id, r.status])).toEqual([['model.lam.slow', 'error']]);
+  });
+
+  it('carries the run\'s warnings in a successful result (an exclude that matched nothing)', async () => {
+    const dir = project();
+    const r = await invoke(dir, { select: ['fact'], exclude: ['fakt'] });
+    expect(r.ok?.results.map((x) => [x.unique_id, x.status])).toEqual([
+      ['model.lam.fact', 'success'],
+      ['test.lam.unique_fact_id', 'pass'],
+    ]);
+    expect(r.ok?.warnings).toEqual(["The selection criterion 'fakt' does not match any enabled nodes"]);
+    // No warning, no key.
+    const quiet = await invoke(dir, { select: ['fact'] });
+    expect(quiet.ok && 'warnings' in quiet.ok).toBe(false);
+  });
+
+  it('keeps a failure payload under Step Functions\' 256 KB, however large the input', async () => {
+    const dir = project();
+    const huge = 'x'.repeat(5_000_000);
+    const r = await invoke(dir, { select: [`${huge}:y`] });
+    expect(r.name).toBe('ProjectError');
+    expect(r.summary?.error).toBe(`unknown selector method '${'x'.repeat(200)}… [4,999,800 more characters]' in '${'x'.repeat(200)}… [4,999,802 more characters]'`);
+    // A run summary with a huge message in every result is cut to fit, and stays JSON.
+    const failure = new InvocationFailure('ModelFailed', {
+      error: huge,
+      results: Array.from({ length: 500 }, (_, i) => ({ unique_id: `model.p.m${i}`, status: 'error', message: huge.slice(0, 10_000) })),
+    });
+    expect(Buffer.byteLength(failure.message)).toBeLessThan(FAILURE_LIMIT_BYTES);
+    expect(Buffer.byteLength(failure.stack ?? '')).toBeLessThan(10_000);
+    const summary = JSON.parse(failure.message) as { error: string; results: unknown[]; results_omitted: number };
+    expect(summary.error.endsWith('… [4,967,265 more characters]')).toBe(true);
+    expect(summary.results.length + summary.results_omitted).toBe(500);
   });
 
   it('stops before the deadline as Timeout, committing nothing', async () => {
