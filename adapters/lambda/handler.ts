@@ -4,7 +4,7 @@ import {
   ProjectError,
   Session,
   SmelterError,
-  StateError,
+  isLeaseHeld,
   parseSelector,
   traitsOf,
   type IndirectSelection,
@@ -177,7 +177,7 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   // Models that failed only because another run holds their lease, or because S3 faulted (a
   // `transient` StorageError: throttling, 5xx, resets) may pass on a retry, which Step Functions
   // makes for ConcurrentRun (waiting out the lease) and Transient; any other model error is ModelFailed.
-  const leaseHeld = (r: NodeResult) => r.error?.code === 'state' && /another run holds/.test(r.error.message);
+  const leaseHeld = (r: NodeResult) => isLeaseHeld(r.error);
   const transient = (r: NodeResult) => r.error?.code === 'storage' && (r.error as { transient?: boolean }).transient === true;
   if (!run.error && failedModels.length > 0 && failedModels.every((r) => leaseHeld(r) || transient(r))) {
     throw new InvocationFailure(failedModels.some(leaseHeld) ? 'ConcurrentRun' : 'Transient', summary);
@@ -286,7 +286,7 @@ function summarize(run: RunResult, warnings: readonly string[]) {
 /** An error before or around a run (nothing ran, or the run could not start), named for Step Functions. */
 function failure(error: unknown): InvocationFailure {
   const summary = { error: error instanceof SmelterError ? error.format() : capBytes(String((error as Error)?.message ?? error)) };
-  if (error instanceof LockedError || (error instanceof StateError && /another run holds/.test(error.message))) return new InvocationFailure('ConcurrentRun', summary);
+  if (error instanceof LockedError || isLeaseHeld(error)) return new InvocationFailure('ConcurrentRun', summary);
   if (error instanceof SmelterError && error.exitCode === 2) return new InvocationFailure('ProjectError', summary);
   return new InvocationFailure('Transient', summary);
 }
