@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteItemCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { main } from '../../adapters/cli/main.js';
 import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
@@ -151,4 +151,35 @@ describe('what the pipeline before smelter left, on S3 and DynamoDB', () => {
     expect(rebuilt.stdout).toMatch(/OK incremental gold\.fact \.+ \[3 rows in/);
     expect((await p.lake.item('gold.fact'))?.version).toEqual({ N: '2' });
   });
+
+  it('a state item that is not a smelter record (a field of the wrong type) is an error naming the item; nothing changes', async () => {
+    const p = await legacyProject();
+    expect((await cli(p.dir, 'state', 'adopt', '--select', 'fact')).code).toBe(0);
+    await dynamo.send(
+      new UpdateItemCommand({ TableName: p.table, Key: { table_name: { S: 'gold.fact' } }, UpdateExpression: 'SET rows_total = :t', ExpressionAttributeValues: { ':t': { S: 'many' } } }),
+    );
+    const before = await p.snapshot();
+    const run = await cli(p.dir, 'run');
+    expect(run).toEqual({
+      code: 1,
+      stdout: 'Running 1 model with 1 thread\n',
+      stderr: `error: the DynamoDB item gold.fact in table ${p.table} is not a smelter state record: rows_total is missing or not a number (was it written by another tool? \`smelter state reset --select\` replaces it)\n`,
+    });
+    expect(await p.snapshot()).toEqual(before);
+  });
+
+  it('a state record pointing at the manifest of another version is reported by state verify', async () => {
+    const p = await legacyProject();
+    expect((await cli(p.dir, 'state', 'adopt', '--select', 'fact')).code).toBe(0);
+    await dynamo.send(
+      new UpdateItemCommand({ TableName: p.table, Key: { table_name: { S: 'gold.fact' } }, UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': { N: '5' } } }),
+    );
+    const verify = await cli(p.dir, 'state', 'verify');
+    expect(verify).toEqual({
+      code: 1,
+      stdout: `ERROR gold.fact: the state record (version 5) points at s3://${p.bucket}/lake/.smelter/manifests/gold.fact/v1.json, which is the manifest of gold.fact version 1 (\`smelter state reset --select fact\` rebuilds it)\n1 of 1 models: state and data disagree\n`,
+      stderr: '',
+    });
+  });
 });
+
