@@ -14,6 +14,7 @@ import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../adapters/cli/main.js';
 import { execDuckDB, queryDuckDB } from '../helpers/cli.js';
+import { runProject, showState } from '../../runtime/index.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
 async function cli(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -300,5 +301,39 @@ describe('runs leave no debris', () => {
     expect(existsSync(join(dir, LAKE, '.smelter/staging'))).toBe(false);
     expect((await cli(dir, 'run')).code).toBe(0);
     expect(existsSync(join(dir, LAKE, '.smelter/staging'))).toBe(false);
+  });
+});
+
+describe('microbatch: a lost record is refused; adopt counts the batches through the latest event as done', () => {
+  const MB =
+    "{{ config(materialized='incremental', incremental_strategy='microbatch', event_time='day', batch_size='day', begin='2024-06-01', lookback=1) }}\n" +
+    "select cast(ts as date) as day, count(*) as events from {{ source('raw', 'events') }} group by 1\n";
+  const at = (day: string) => new Date(`${day}T12:00:00Z`);
+
+  it('refuses, adopts, and the next run rebuilds only the lookback and new batches', async () => {
+    const dir = writeTempProject({
+      'project.yml': 'name: mb\ntargets:\n  dev: { database: target/dev.duckdb, threads: 1 }\n',
+      'models/sources.yml': 'version: 2\nsources:\n  - name: raw\n    external_location: data/events.csv\n    tables:\n      - name: events\n        config:\n          event_time: ts\n',
+      'models/daily.sql': MB,
+      'data/events.csv': 'ts\n2024-06-01 08:00:00\n2024-06-02 10:00:00\n2024-06-03 11:00:00\n',
+    });
+    const db = join(dir, 'target/dev.duckdb');
+    const run = async () => (await runProject('run', { projectDir: dir, env: {}, runStartedAt: at('2024-06-03') })).run;
+    expect((await run()).results.map((r) => r.status)).toEqual(['success']);
+    await execDuckDB(db, "DELETE FROM _smelter.state WHERE table_name = 'main.daily'");
+    const refused = await run();
+    expect(refused.results[0].message).toBe(
+      'main.daily has a table main.daily but no state record: refusing to build it as a new model, which would replace that data; nothing was built (if its state was lost, `smelter state adopt --select daily` takes the existing data over; `smelter state reset --select daily` (or --full-refresh) rebuilds it from its source)',
+    );
+    expect(await cli(dir, 'state', 'adopt', '--select', 'daily')).toEqual({ code: 0, stdout: 'Adopted main.daily: adopted table main.daily: 3 rows\n', stderr: '' });
+    expect(await showState({ projectDir: dir, env: {} })).toMatchObject([{ table_name: 'main.daily', batches: [['2024-06-01T00:00:00.000Z', '2024-06-04T00:00:00.000Z']], version: 1 }]);
+    // A late event for June 1 (done: kept as adopted) and a new one for June 3 (lookback: rebuilt).
+    writeFileSync(join(dir, 'data/events.csv'), 'ts\n2024-06-01 08:00:00\n2024-06-01 09:00:00\n2024-06-02 10:00:00\n2024-06-03 11:00:00\n2024-06-03 12:00:00\n');
+    expect((await run()).results[0].rows).toBe(2);
+    expect(await queryDuckDB(db, 'select day, events from main.daily order by day')).toEqual([
+      { day: '2024-06-01', events: '1' },
+      { day: '2024-06-02', events: '1' },
+      { day: '2024-06-03', events: '2' },
+    ]);
   });
 });
