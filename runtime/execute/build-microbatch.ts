@@ -7,6 +7,7 @@ import { copyToParquet, readParquetFiles } from '../materializations/parquet-fil
 import { stateKey } from '../materializations/traits.js';
 import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
 import { renderModel, type BatchWindow } from '../render/render-model.js';
+import { parseUtcTime } from '../util/utc-time.js';
 import { batchesToRun, withBatch } from './batches.js';
 import { commitBuild, type ExternalStaging } from './commit.js';
 import { nextState } from './next-state.js';
@@ -32,7 +33,7 @@ export async function buildMicrobatch(
   if (missing.length > 0) throw new CompileError(`incremental_strategy microbatch needs ${missing.join(', ')}`, at);
   const stateStore = requireStateStore(scope, node);
   const storage = cfg.external ? requireStorage(scope, node) : undefined;
-  const begin = new Date(cfg.begin!);
+  const begin = parseUtcTime(cfg.begin!);
   if (Number.isNaN(begin.getTime())) throw new CompileError(`begin '${cfg.begin}' is not a date or timestamp`, at);
   const key = stateKey(node);
   const relation = renderRelation(node.relation);
