@@ -137,23 +137,37 @@ async function keepsType(ctx: BuildContext, committed: string, incoming: string)
 /**
  * A column whose type the new rows change: an error under every on_schema_change policy but
  * sync_all_columns, which changes the model's type and says so (a warning). The published type of
- * a column never changes without one of these: the policy, or a --full-refresh.
+ * a column never changes without one of these: the policy, or a --full-refresh. An scd2 model
+ * (`keepsHistory`) refuses it under every policy: its history is kept as it was written.
  */
-export function refuseTypeChanges(ctx: BuildContext, diff: ColumnDiff): void {
+export function refuseTypeChanges(ctx: BuildContext, diff: ColumnDiff, options: { keepsHistory?: boolean } = {}): void {
   const { retyped, target, incoming } = diff;
   if (retyped.length === 0) return;
   const policy = ctx.node.config.on_schema_change ?? 'ignore';
   const changes = retyped.map((c) => `${c} from ${target.get(c)} to ${incoming.get(c)}`).join(', ');
-  if (policy === 'sync_all_columns') {
+  if (policy === 'sync_all_columns' && !options.keepsHistory) {
     ctx.warn?.(`${ctx.node.name}: the new rows change the type of ${changes}; on_schema_change is sync_all_columns, so the model's ${retyped.length === 1 ? 'column changes' : 'columns change'} type`);
     return;
   }
   const first = retyped[0];
-  throw new ExecutionError(`${ctx.node.name}: the new rows change the type of ${changes} (on_schema_change: ${policy}); nothing was written`, {
-    node: ctx.node.unique_id,
-    location: { file: ctx.node.original_file_path },
-    hint: `cast it in the model, as CAST(${quoteIdentifier(first)} AS ${target.get(first)}); or set on_schema_change: sync_all_columns to change the model's type; or rebuild with --full-refresh`,
-  });
+  const cast = `cast it in the model, as CAST(${plainIdentifier(first)} AS ${target.get(first)})`;
+  throw new ExecutionError(
+    options.keepsHistory
+      ? `${ctx.node.name}: the new rows change the type of ${changes}; an scd2 model keeps its history as it is, so nothing was written`
+      : `${ctx.node.name}: the new rows change the type of ${changes} (on_schema_change: ${policy}); nothing was written`,
+    {
+      node: ctx.node.unique_id,
+      location: { file: ctx.node.original_file_path },
+      hint: options.keepsHistory
+        ? `${cast}; or rebuild with --full-refresh --force (history the source no longer holds is lost)`
+        : `${cast}; or set on_schema_change: sync_all_columns to change the model's type; or rebuild with --full-refresh`,
+    },
+  );
+}
+
+/** A column name as a user would type it in a hint: quoted only when it must be. */
+function plainIdentifier(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : quoteIdentifier(name);
 }
 
 /** on_schema_change: fail — stop, naming what changed, when a column is new or missing (a type change is refused before). */

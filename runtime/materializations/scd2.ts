@@ -2,7 +2,7 @@ import { ExecutionError } from '../errors.js';
 import type { ModelNode } from '../manifest/types.js';
 import { quoteIdentifier as q, quoteLiteral } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome, type ProgramStrategy } from './materialization.js';
-import { newWatermark } from './increment-checks.js';
+import { compareColumns, newWatermark, refuseTypeChanges } from './increment-checks.js';
 import { writeStagedFiles } from './parquet-files.js';
 
 /**
@@ -70,6 +70,8 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
 
   const existing = ctx.incremental ? await existingColumns(ctx) : undefined;
   if (existing) checkColumnsUnchanged(ctx, plan, existing);
+  // A column's type is kept too: new rows of another type would change the type of the whole history.
+  if (existing) refuseTypeChanges(ctx, await compareColumns(ctx, t.src), { keepsHistory: true });
   const unit = (x: string) => (plan.day ? `CAST(${x} AS DATE)` : `CAST(${x} AS TIMESTAMP)`);
   const keyList = plan.keys.map(q).join(', ');
   await ctx.run(

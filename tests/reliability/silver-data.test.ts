@@ -1,0 +1,248 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { main } from '../../adapters/cli/main.js';
+import type { Output } from '../../adapters/cli/reporter.js';
+import { queryDuckDB } from '../helpers/duckdb.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+
+/**
+ * Bad Silver input: corrupt, truncated, empty and retyped Parquet files, NULL and duplicate keys,
+ * NULL watermarks, missing and extra columns. Each case lands one bad file beside the committed
+ * Silver data, runs one model through the CLI (in process), and asserts the exact error and exit
+ * code, and that the committed Parquet files, the database tables and every state record are
+ * byte-for-byte what they were. The bad file is then removed, so the cases share one built project.
+ */
+
+const PROJECT = 'name: silverdata\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n';
+const SOURCES = `version: 2
+sources:
+  - name: silver
+    external_location: "data/silver/{name}/*.parquet"
+    tables:
+      - name: trades
+        columns:
+          - { name: id, data_type: BIGINT }
+          - { name: seq, data_type: BIGINT }
+          - { name: amount, data_type: INTEGER }
+          - { name: ingest_ts, data_type: TIMESTAMP }
+`;
+
+/** Reads only Silver files it has not read (as the Gold fact does), merged on id; seq is recorded as the watermark. */
+const NEW_FILES =
+  "{{ config(materialized='incremental', external=true, unique_key='id', incremental_sources='new', watermark='seq') }}\nselect id, seq, amount, ingest_ts from {{ source('silver', 'trades') }}\n";
+/** Reads every Silver file and keeps the rows past the watermark (NULLs too, so they are seen and refused). */
+const byWatermark = (config: string) =>
+  `{{ config(materialized='incremental', watermark='seq', ${config}) }}\nselect * from {{ source('silver', 'trades') }}\n{% if is_incremental() %}where seq > {{ watermark() }} or seq is null{% endif %}\n`;
+const POLICIES = ['ignore', 'fail', 'append_new_columns', 'sync_all_columns'] as const;
+const SHORT = { ignore: 'ignore', fail: 'fail', append_new_columns: 'anc', sync_all_columns: 'sync' } as const;
+
+const MODELS: Record<string, string> = {
+  'models/ext_new.sql': NEW_FILES,
+  'models/dim.sql':
+    "{{ config(materialized='scd2', external=true, unique_key='id', check_cols=['amount']) }}\nselect id, amount, ingest_ts from {{ source('silver', 'trades') }}\n",
+  ...Object.fromEntries(
+    POLICIES.flatMap((p) => [
+      [`models/ext_${SHORT[p]}.sql`, byWatermark(`external=true, on_schema_change='${p}'`)],
+      [`models/db_${SHORT[p]}.sql`, byWatermark(`on_schema_change='${p}'`)],
+    ]),
+  ),
+};
+const DB_MODELS = POLICIES.map((p) => `db_${SHORT[p]}`);
+
+let dir: string;
+const silver = (file: string) => join(dir, 'data/silver/trades', file);
+const database = () => join(dir, 'target/dev.duckdb');
+
+/** Write the rows of `select` as a Parquet file of Silver. */
+async function landParquet(file: string, select: string): Promise<void> {
+  mkdirSync(join(dir, 'data/silver/trades'), { recursive: true });
+  await queryDuckDB(':memory:', `COPY (${select}) TO '${silver(file)}' (FORMAT parquet)`);
+}
+
+const row = (id: string, seq: string, amount: string, ts: string) =>
+  `SELECT ${id}::BIGINT AS id, ${seq}::BIGINT AS seq, ${amount}::INTEGER AS amount, TIMESTAMP '${ts}' AS ingest_ts`;
+
+/** `smelter ...args --project-dir dir` in process: the exit code and every line printed. */
+async function cli(args: readonly string[]): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const output: Output = { out: (l) => out.push(l), err: (l) => out.push(l), status: () => {}, tty: false };
+  const code = await main([...args, '--project-dir', dir], output);
+  return { code, out };
+}
+
+/** The line the run printed for `model`'s error: `model: file: message (hint)`, the project folder as <dir>. */
+function errorOf(out: readonly string[], model: string): string {
+  const line = out.map((l) => l.trim()).find((l) => l.startsWith(`${model}: models/${model}.sql: `));
+  if (line === undefined) throw new Error(`no error for ${model} in:\n${out.join('\n')}`);
+  return line.replaceAll(dir, '<dir>');
+}
+
+/** Every file of the lake (path -> SHA-256), every state record, and the rows of each database model. */
+async function snapshot(): Promise<unknown> {
+  const lake = join(dir, 'target/lake');
+  const files: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else files[relative(lake, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(lake);
+  const state = await queryDuckDB(database(), 'SELECT * FROM "_smelter"."state" ORDER BY ALL');
+  const tables: Record<string, unknown> = {};
+  for (const m of DB_MODELS) tables[m] = await queryDuckDB(database(), `SELECT * FROM main.${m} ORDER BY ALL`);
+  const types = await queryDuckDB(database(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' ORDER BY ALL");
+  return { files, state, tables, types };
+}
+
+/**
+ * Land `file` (written by `write`), run `model`, and expect a refusal: exit 1, `message` for the
+ * model, and nothing changed. The file is removed afterwards.
+ */
+async function refused(file: string, write: () => Promise<void> | void, model: string, message: string, extra: readonly string[] = []): Promise<void> {
+  const before = await snapshot();
+  await write();
+  try {
+    const { code, out } = await cli(['run', '--select', model, ...extra]);
+    expect(errorOf(out, model)).toBe(`${model}: models/${model}.sql: ${message}`);
+    expect(code).toBe(1);
+    expect(await snapshot()).toEqual(before);
+  } finally {
+    rmSync(silver(file), { force: true });
+  }
+}
+
+const parquetBytes = async (select: string): Promise<Buffer> => {
+  const tmp = silver('__tmp.bin');
+  await queryDuckDB(':memory:', `COPY (${select}) TO '${tmp}' (FORMAT parquet)`);
+  const bytes = readFileSync(tmp);
+  rmSync(tmp);
+  return bytes;
+};
+
+beforeAll(async () => {
+  dir = writeTempProject({ 'project.yml': PROJECT, 'models/sources.yml': SOURCES, ...MODELS });
+  await landParquet('day1.parquet', [row('1', '1', '10', '2024-06-01 10:00:00'), row('2', '2', '20', '2024-06-01 11:00:00'), row('3', '3', '30', '2024-06-01 12:00:00')].join(' UNION ALL '));
+  const first = await cli(['run']);
+  expect(first.code, first.out.join('\n')).toBe(0);
+  // A second day, so every model has committed an incremental run.
+  await landParquet('day2.parquet', row('4', '4', '40', '2024-06-02 10:00:00'));
+  const second = await cli(['run']);
+  expect(second.code, second.out.join('\n')).toBe(0);
+}, 60_000);
+
+const TYPE_HINT = "cast it in the model, as CAST(ingest_ts AS TIMESTAMP); or set on_schema_change: sync_all_columns to change the model's type; or rebuild with --full-refresh";
+const retypedTs = () => landParquet('retyped.parquet', "SELECT 5::BIGINT AS id, 5::BIGINT AS seq, 50::INTEGER AS amount, '2024-06-03T10:00:00Z' AS ingest_ts");
+
+describe('Silver files that are not Parquet', () => {
+  const garbage = () => writeFileSync(silver('garbage.parquet'), Buffer.from('this is not a parquet file, only bytes named like one\n'.repeat(20)));
+  const truncated = async () => {
+    const bytes = await parquetBytes(row('5', '5', '50', '2024-06-03 10:00:00'));
+    writeFileSync(silver('truncated.parquet'), bytes.subarray(0, Math.floor(bytes.length / 2)));
+  };
+
+  it('garbage bytes named .parquet, read as a new file', async () => {
+    await refused('garbage.parquet', garbage, 'ext_new', `Invalid Input Error: No magic bytes found at end of file '<dir>/data/silver/trades/garbage.parquet' (the statements are in target/run/models/ext_new.sql)`);
+  });
+  it('garbage bytes named .parquet, read through the source glob', async () => {
+    await refused('garbage.parquet', garbage, 'db_ignore', `Invalid Input Error: No magic bytes found at end of file '<dir>/data/silver/trades/garbage.parquet' (the statements are in target/run/models/db_ignore.sql)`);
+  });
+  it('a Parquet file cut in half, read as a new file', async () => {
+    await refused('truncated.parquet', truncated, 'ext_new', `Invalid Input Error: No magic bytes found at end of file '<dir>/data/silver/trades/truncated.parquet' (the statements are in target/run/models/ext_new.sql)`);
+  });
+  it('a Parquet file cut in half, read through the source glob', async () => {
+    await refused('truncated.parquet', truncated, 'ext_ignore', `Invalid Input Error: No magic bytes found at end of file '<dir>/data/silver/trades/truncated.parquet' (the statements are in target/run/models/ext_ignore.sql)`);
+  });
+  it('an empty (zero-byte) file', async () => {
+    await refused('empty.parquet', () => writeFileSync(silver('empty.parquet'), ''), 'ext_new', `Invalid Input Error: File '<dir>/data/silver/trades/empty.parquet' too small to be a Parquet file (the statements are in target/run/models/ext_new.sql)`);
+  });
+});
+
+describe('a column whose type changes in Silver', () => {
+  for (const p of POLICIES.filter((x) => x !== 'sync_all_columns')) {
+    for (const kind of ['ext', 'db'] as const) {
+      const model = `${kind}_${SHORT[p]}`;
+      it(`${model}: ingest_ts TIMESTAMP -> VARCHAR under on_schema_change ${p}`, async () => {
+        await refused(
+          'retyped.parquet',
+          retypedTs,
+          model,
+          `${model}: the new rows change the type of ingest_ts from TIMESTAMP to VARCHAR (on_schema_change: ${p}); nothing was written (${TYPE_HINT})`,
+        );
+      });
+    }
+  }
+  it('ext_new (only the new file read, merged): ingest_ts TIMESTAMP -> VARCHAR', async () => {
+    await refused(
+      'retyped.parquet',
+      retypedTs,
+      'ext_new',
+      `ext_new: the new rows change the type of ingest_ts from TIMESTAMP to VARCHAR (on_schema_change: ignore); nothing was written (${TYPE_HINT})`,
+    );
+  });
+  it('a wider type than the model has is a change too: amount INTEGER -> BIGINT', async () => {
+    await refused(
+      'retyped.parquet',
+      () => landParquet('retyped.parquet', "SELECT 5::BIGINT AS id, 5::BIGINT AS seq, 50::BIGINT AS amount, TIMESTAMP '2024-06-03 10:00:00' AS ingest_ts"),
+      'ext_ignore',
+      "ext_ignore: the new rows change the type of amount from INTEGER to BIGINT (on_schema_change: ignore); nothing was written (cast it in the model, as CAST(amount AS INTEGER); or set on_schema_change: sync_all_columns to change the model's type; or rebuild with --full-refresh)",
+    );
+  });
+  it('scd2: a retyped tracked column', async () => {
+    await refused(
+      'retyped.parquet',
+      retypedTs,
+      'dim',
+      'dim: the new rows change the type of ingest_ts from TIMESTAMP to VARCHAR; an scd2 model keeps its history as it is, so nothing was written (cast it in the model, as CAST(ingest_ts AS TIMESTAMP); or rebuild with --full-refresh --force (history the source no longer holds is lost))',
+    );
+  });
+});
+
+describe('keys and watermarks', () => {
+  it('a NULL unique key', async () => {
+    await refused(
+      'nullkey.parquet',
+      () => landParquet('nullkey.parquet', `${row('NULL', '5', '50', '2024-06-03 10:00:00')} UNION ALL ${row('6', '6', '60', '2024-06-03 10:00:00')}`),
+      'ext_new',
+      'ext_new: 1 new row has a NULL in unique_key id; nothing was written',
+    );
+  });
+  it('one key twice in one batch (merge)', async () => {
+    await refused(
+      'dupes.parquet',
+      () => landParquet('dupes.parquet', `${row('5', '5', '50', '2024-06-03 10:00:00')} UNION ALL ${row('5', '6', '51', '2024-06-03 11:00:00')}`),
+      'ext_new',
+      'ext_new: 1 unique_key id value appears in more than one new row, so merge cannot tell which wins; nothing was written',
+    );
+  });
+  const nullSeq = () => landParquet('nullseq.parquet', `${row('5', 'NULL', '50', '2024-06-03 10:00:00')} UNION ALL ${row('6', 'NULL', '60', '2024-06-03 10:00:00')} UNION ALL ${row('7', '7', '70', '2024-06-03 10:00:00')}`);
+  const NULL_HINT = 'the watermark cannot track such rows: fill seq in the model (coalesce) or leave those rows out';
+  it('a NULL watermark, read as a new file', async () => {
+    await refused('nullseq.parquet', nullSeq, 'ext_new', `ext_new: 2 new rows have a NULL in the watermark column seq; nothing was written (${NULL_HINT})`);
+  });
+  it('a NULL watermark, read past the watermark', async () => {
+    await refused('nullseq.parquet', nullSeq, 'db_ignore', `db_ignore: 2 new rows have a NULL in the watermark column seq; nothing was written (${NULL_HINT})`);
+  });
+  it('a NULL watermark in a --full-refresh', async () => {
+    await refused('nullseq.parquet', nullSeq, 'ext_ignore', `ext_ignore: 2 new rows have a NULL in the watermark column seq; nothing was written (${NULL_HINT})`, ['--full-refresh']);
+  });
+});
+
+describe('missing and extra columns', () => {
+  it('a file without a column the model selects', async () => {
+    await refused('missing.parquet', () => landParquet('missing.parquet', "SELECT 5::BIGINT AS id, 5::BIGINT AS seq, TIMESTAMP '2024-06-03 10:00:00' AS ingest_ts"), 'ext_new', 'Binder Error: Referenced column "amount" not found in FROM clause! Candidate bindings: "ingest_ts" (the statements are in target/run/models/ext_new.sql)');
+  });
+  for (const model of ['ext_fail', 'db_fail']) {
+    it(`${model}: a file with an extra column under on_schema_change fail`, async () => {
+      await refused(
+        'extra.parquet',
+        () => landParquet('extra.parquet', `SELECT *, 'x' AS note FROM (${row('5', '5', '50', '2024-06-03 10:00:00')})`),
+        model,
+        `${model}: the columns changed (new note) and on_schema_change is fail; nothing was written`,
+      );
+    });
+  }
+});
