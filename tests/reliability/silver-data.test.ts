@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { main } from '../../adapters/cli/main.js';
 import type { Output } from '../../adapters/cli/reporter.js';
 import { queryDuckDB } from '../helpers/duckdb.js';
@@ -91,11 +92,20 @@ async function snapshot(): Promise<unknown> {
     }
   };
   walk(lake);
-  const state = await queryDuckDB(database(), 'SELECT * FROM "_smelter"."state" ORDER BY ALL');
-  const tables: Record<string, unknown> = {};
-  for (const m of DB_MODELS) tables[m] = await queryDuckDB(database(), `SELECT * FROM main.${m} ORDER BY ALL`);
-  const types = await queryDuckDB(database(), "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' ORDER BY ALL");
-  return { files, state, tables, types };
+  // One open of the database (read-only): the state records, each database model's rows, every column's type.
+  const instance = await DuckDBInstance.create(database(), { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  const rows = async (sql: string) => (await connection.run(sql)).getRowObjectsJson();
+  const db: Record<string, unknown> = {};
+  try {
+    db.state = await rows('SELECT * FROM "_smelter"."state" ORDER BY ALL');
+    for (const m of DB_MODELS) db[m] = await rows(`SELECT * FROM main.${m} ORDER BY ALL`);
+    db.types = await rows("SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' ORDER BY ALL");
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  return { files, db };
 }
 
 /**
@@ -245,4 +255,55 @@ describe('missing and extra columns', () => {
       );
     });
   }
+});
+
+/** After the refusals: what is accepted. These cases commit, so they run last, in order. */
+describe('accepted Silver changes', () => {
+  /** The type of `column` in each committed file of `model` (the files its symlink manifest lists). */
+  const typesOfFiles = async (model: string, column: string) => {
+    const listed = readFileSync(join(dir, 'target/lake/main', model, '_symlink_format_manifest/manifest'), 'utf8').split('\n').filter(Boolean);
+    const types = new Set<string>();
+    for (const uri of listed) types.add(String((await queryDuckDB(':memory:', `SELECT typeof(${column}) AS t FROM read_parquet('${uri.replace(/^file:\/\//, '')}') LIMIT 1`))[0].t));
+    return [...types];
+  };
+
+  it('a file of no rows changes nothing', async () => {
+    const before = await snapshot();
+    await landParquet('none.parquet', `${row('9', '9', '90', '2024-06-03 10:00:00')} LIMIT 0`);
+    const { code } = await cli(['run', '--select', 'ext_ignore', 'db_ignore']);
+    expect(code).toBe(0);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a narrower type (SMALLINT rows into an INTEGER column) keeps the model type; the snapshot sees the commit', async () => {
+    const before = await snapshot();
+    await landParquet('narrow.parquet', "SELECT 5::BIGINT AS id, 5::BIGINT AS seq, 50::SMALLINT AS amount, TIMESTAMP '2024-06-03 10:00:00' AS ingest_ts");
+    const { code, out } = await cli(['run', '--select', 'ext_ignore', 'db_ignore']);
+    expect(code, out.join('\n')).toBe(0);
+    expect(await snapshot()).not.toEqual(before);
+    expect(await typesOfFiles('ext_ignore', 'amount')).toEqual(['INTEGER']);
+    for (const m of ['ext_ignore', 'db_ignore']) {
+      expect(await queryDuckDB(database(), `SELECT id, amount, typeof(amount) AS t FROM main.${m} ORDER BY id`)).toEqual(
+        [1, 2, 3, 4, 5].map((i) => ({ id: String(i), amount: i * 10, t: 'INTEGER' })),
+      );
+    }
+  });
+
+  it('sync_all_columns changes the type, every file rewritten, and warns', async () => {
+    await landParquet('retyped.parquet', "SELECT 6::BIGINT AS id, 6::BIGINT AS seq, 60::INTEGER AS amount, '2024-06-04T10:00:00Z' AS ingest_ts");
+    const { code, out } = await cli(['run', '--select', 'ext_sync', 'db_sync']);
+    expect(code, out.join('\n')).toBe(0);
+    for (const m of ['ext_sync', 'db_sync']) {
+      expect(out).toContain(`warning: ${m}: the new rows change the type of ingest_ts from TIMESTAMP to VARCHAR; on_schema_change is sync_all_columns, so the model's column changes type`);
+      expect(await queryDuckDB(database(), `SELECT id, ingest_ts, typeof(ingest_ts) AS t FROM main.${m} ORDER BY id`)).toEqual([
+        { id: '1', ingest_ts: '2024-06-01 10:00:00', t: 'VARCHAR' },
+        { id: '2', ingest_ts: '2024-06-01 11:00:00', t: 'VARCHAR' },
+        { id: '3', ingest_ts: '2024-06-01 12:00:00', t: 'VARCHAR' },
+        { id: '4', ingest_ts: '2024-06-02 10:00:00', t: 'VARCHAR' },
+        { id: '5', ingest_ts: '2024-06-03 10:00:00', t: 'VARCHAR' },
+        { id: '6', ingest_ts: '2024-06-04T10:00:00Z', t: 'VARCHAR' },
+      ]);
+    }
+    expect(await typesOfFiles('ext_sync', 'ingest_ts')).toEqual(['VARCHAR']);
+  });
 });
