@@ -99,7 +99,10 @@ export interface ColumnDiff {
   readonly retyped: readonly string[];
 }
 
-export async function compareColumns(ctx: BuildContext, stage: string): Promise<ColumnDiff> {
+/** What the column checks need of a build: a microbatch batch gives the same without a BuildContext. */
+export type ColumnCheckContext = Pick<BuildContext, 'node' | 'relation' | 'query' | 'warn'>;
+
+export async function compareColumns(ctx: ColumnCheckContext, stage: string): Promise<ColumnDiff> {
   const describe = async (rel: string) =>
     new Map((await ctx.query(`DESCRIBE ${rel}`)).map((r) => [String(r.column_name), String(r.column_type)]));
   const target = await describe(ctx.relation);
@@ -123,7 +126,7 @@ export async function compareColumns(ctx: BuildContext, stage: string): Promise<
  * is the committed type (as Parquet files of both are read together). A type DuckDB cannot name
  * back from its description counts as a change.
  */
-async function keepsType(ctx: BuildContext, committed: string, incoming: string): Promise<boolean> {
+async function keepsType(ctx: ColumnCheckContext, committed: string, incoming: string): Promise<boolean> {
   try {
     const [row] = await ctx.query(
       `SELECT can_cast_implicitly(NULL::${incoming}, NULL::${committed}) AND typeof(x) = typeof(NULL::${committed}) AS keeps FROM (SELECT NULL::${committed} AS x UNION ALL SELECT NULL::${incoming}) LIMIT 1`,
@@ -137,29 +140,30 @@ async function keepsType(ctx: BuildContext, committed: string, incoming: string)
 /**
  * A column whose type the new rows change: an error under every on_schema_change policy but
  * sync_all_columns, which changes the model's type and says so (a warning). The published type of
- * a column never changes without one of these: the policy, or a --full-refresh. An scd2 model
- * (`keepsHistory`) refuses it under every policy: its history is kept as it was written.
+ * a column never changes without one of these: the policy, or a --full-refresh. A model that cannot
+ * rewrite its older rows (`always`: scd2 keeps its history as written, a microbatch batch writes
+ * only its window) refuses it under every policy, saying why.
  */
-export function refuseTypeChanges(ctx: BuildContext, diff: ColumnDiff, options: { keepsHistory?: boolean } = {}): void {
+export function refuseTypeChanges(ctx: ColumnCheckContext, diff: ColumnDiff, options: { always?: { why: string; hint: string } } = {}): void {
   const { retyped, target, incoming } = diff;
   if (retyped.length === 0) return;
   const policy = ctx.node.config.on_schema_change ?? 'ignore';
   const changes = retyped.map((c) => `${c} from ${target.get(c)} to ${incoming.get(c)}`).join(', ');
-  if (policy === 'sync_all_columns' && !options.keepsHistory) {
+  if (policy === 'sync_all_columns' && !options.always) {
     ctx.warn?.(`${ctx.node.name}: the new rows change the type of ${changes}; on_schema_change is sync_all_columns, so the model's ${retyped.length === 1 ? 'column changes' : 'columns change'} type`);
     return;
   }
   const first = retyped[0];
   const cast = `cast it in the model, as CAST(${plainIdentifier(first)} AS ${target.get(first)})`;
   throw new ExecutionError(
-    options.keepsHistory
-      ? `${ctx.node.name}: the new rows change the type of ${changes}; an scd2 model keeps its history as it is, so nothing was written`
+    options.always
+      ? `${ctx.node.name}: the new rows change the type of ${changes}; ${options.always.why}, so nothing was written`
       : `${ctx.node.name}: the new rows change the type of ${changes} (on_schema_change: ${policy}); nothing was written`,
     {
       node: ctx.node.unique_id,
       location: { file: ctx.node.original_file_path },
-      hint: options.keepsHistory
-        ? `${cast}; or rebuild with --full-refresh --force (history the source no longer holds is lost)`
+      hint: options.always
+        ? `${cast}; or ${options.always.hint}`
         : `${cast}; or set on_schema_change: sync_all_columns to change the model's type; or rebuild with --full-refresh`,
     },
   );

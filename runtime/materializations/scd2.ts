@@ -71,7 +71,10 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
   const existing = ctx.incremental ? await existingColumns(ctx) : undefined;
   if (existing) checkColumnsUnchanged(ctx, plan, existing);
   // A column's type is kept too: new rows of another type would change the type of the whole history.
-  if (existing) refuseTypeChanges(ctx, await compareColumns(ctx, t.src), { keepsHistory: true });
+  if (existing) {
+    const always = { why: 'an scd2 model keeps its history as it is', hint: 'rebuild with --full-refresh --force (history the source no longer holds is lost)' };
+    refuseTypeChanges(ctx, await compareColumns(ctx, t.src), { always });
+  }
   const unit = (x: string) => (plan.day ? `CAST(${x} AS DATE)` : `CAST(${x} AS TIMESTAMP)`);
   const keyList = plan.keys.map(q).join(', ');
   await ctx.run(
