@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { main } from '../../adapters/cli/main.js';
@@ -74,23 +74,23 @@ const row = (id: string, seq: string, amount: string, ts: string) =>
   `SELECT ${id}::BIGINT AS id, ${seq}::BIGINT AS seq, ${amount}::INTEGER AS amount, TIMESTAMP '${ts}' AS ingest_ts`;
 
 /** `smelter ...args --project-dir dir` in process: the exit code and every line printed. */
-async function cli(args: readonly string[]): Promise<{ code: number; out: string[] }> {
+async function cli(args: readonly string[], projectDir = dir): Promise<{ code: number; out: string[] }> {
   const out: string[] = [];
   const output: Output = { out: (l) => out.push(l), err: (l) => out.push(l), status: () => {}, tty: false };
-  const code = await main([...args, '--project-dir', dir], output);
+  const code = await main([...args, '--project-dir', projectDir], output);
   return { code, out };
 }
 
 /** The line the run printed for `model`'s error: `model: file: message (hint)`, the project folder as <dir>. */
-function errorOf(out: readonly string[], model: string): string {
-  const line = out.map((l) => l.trim()).find((l) => l.startsWith(`${model}: models/${model}.sql: `));
+function errorOf(out: readonly string[], model: string, file = `models/${model}.sql`): string {
+  const line = out.map((l) => l.trim()).find((l) => l.startsWith(`${model}: ${file}: `));
   if (line === undefined) throw new Error(`no error for ${model} in:\n${out.join('\n')}`);
   return line.replaceAll(dir, '<dir>');
 }
 
 /** Every file of the lake (path -> SHA-256), every state record, and the rows of each database model. */
-async function snapshot(): Promise<unknown> {
-  const lake = join(dir, 'target/lake');
+async function snapshot(projectDir = dir, dbModels: readonly string[] = DB_MODELS): Promise<unknown> {
+  const lake = join(projectDir, 'target/lake');
   const files: Record<string, string> = {};
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
@@ -101,14 +101,14 @@ async function snapshot(): Promise<unknown> {
   };
   walk(lake);
   // One open of the database (read-only): the state records, each database model's rows, every column's type.
-  const instance = await DuckDBInstance.create(database(), { access_mode: 'READ_ONLY' });
+  const instance = await DuckDBInstance.create(join(projectDir, 'target/dev.duckdb'), { access_mode: 'READ_ONLY' });
   const connection = await instance.connect();
   const rows = async (sql: string) => (await connection.run(sql)).getRowObjectsJson();
   const db: Record<string, unknown> = {};
   try {
     db.state = await rows('SELECT * FROM "_smelter"."state" ORDER BY ALL');
-    for (const m of DB_MODELS) db[m] = await rows(`SELECT * FROM main.${m} ORDER BY ALL`);
-    db.types = await rows("SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' ORDER BY ALL");
+    for (const m of dbModels) db[m] = await rows(`SELECT * FROM main.${m} ORDER BY ALL`);
+    db.types = await rows("SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns WHERE table_schema <> '_smelter' ORDER BY ALL");
   } finally {
     connection.closeSync();
     instance.closeSync();
@@ -324,5 +324,67 @@ describe('accepted Silver changes', () => {
       ]);
     }
     expect(await typesOfFiles('ext_sync', 'ingest_ts')).toEqual(['VARCHAR']);
+  });
+});
+
+/** The issue's own case, on the Gold project: a Silver file whose silver_ingest_ts is VARCHAR. */
+describe('the Gold project', () => {
+  const ROOT = join(import.meta.dirname, '../..');
+  let gold: string;
+  const TRANSACTIONS =
+    'doc_id::BIGINT AS doc_id, line_number::INTEGER AS line_number, filing_date::DATE AS filing_date, notification_date::DATE AS notification_date, ' +
+    'transaction_date::DATE AS transaction_date, bioguide_id, owner, ticker, asset_name, asset_type, transaction_type, ' +
+    'amount_low::DECIMAL(18,2) AS amount_low, amount_high::DECIMAL(18,2) AS amount_high';
+  const NAMES =
+    '(doc_id, line_number, filing_date, notification_date, transaction_date, bioguide_id, owner, ticker, asset_name, asset_type, transaction_type, amount_low, amount_high, silver_ingest_ts)';
+  const landTrades = async (file: string, rows: string[], ingestType: string) => {
+    const folder = join(gold, 'data/silver/transactions');
+    mkdirSync(folder, { recursive: true });
+    await queryDuckDB(':memory:', `COPY (SELECT ${TRANSACTIONS}, silver_ingest_ts::${ingestType} AS silver_ingest_ts FROM (VALUES ${rows.join(', ')}) AS t${NAMES}) TO '${join(folder, file)}' (FORMAT parquet)`);
+  };
+  const FACT = 'fact_ptr_transactions';
+  const FACT_FILE = 'models/gold/fact_ptr_transactions.sql';
+
+  beforeAll(async () => {
+    gold = writeTempProject({});
+    for (const part of ['project.yml', 'models', 'macros']) cpSync(join(ROOT, part), join(gold, part), { recursive: true });
+    mkdirSync(join(gold, 'data/silver/members'), { recursive: true });
+    await queryDuckDB(
+      ':memory:',
+      `COPY (SELECT 'P000197' AS bioguide_id, 'Nancy' AS first_name, 'Pelosi' AS last_name, 'Democrat' AS party, 'CA' AS state, '11' AS district, ['Appropriations'] AS committees, NULL::VARCHAR AS leadership_role, DATE '2023-01-03' AS effective_date) TO '${join(gold, 'data/silver/members/day-1.parquet')}' (FORMAT parquet)`,
+    );
+    await landTrades('day-1.parquet', ["(20000001, 1, '2024-06-01', '2024-05-20', '2024-05-10', 'P000197', 'Self', 'NVDA', 'NVIDIA Corporation', 'Stock', 'purchase', 1001, 15000, '2024-06-02 06:00:00')"], 'TIMESTAMP');
+    const first = await cli(['run', '--vars', '{calendar_start: "2024-01-01", calendar_end: "2024-12-31"}'], gold);
+    expect(first.code, first.out.join('\n')).toBe(0);
+  }, 60_000);
+
+  const goldRefused = async (file: string, write: () => Promise<void>, message: string) => {
+    const before = await snapshot(gold, []);
+    await write();
+    try {
+      const { code, out } = await cli(['run', '--select', FACT], gold);
+      expect(errorOf(out, FACT, FACT_FILE)).toBe(`${FACT}: ${FACT_FILE}: ${message}`);
+      expect(code).toBe(1);
+      expect(await snapshot(gold, [])).toEqual(before);
+    } finally {
+      rmSync(join(gold, 'data/silver/transactions', file), { force: true });
+    }
+  };
+
+  it('silver_ingest_ts as VARCHAR: refused, the fact column stays TIMESTAMP', async () => {
+    await goldRefused(
+      'day-2.parquet',
+      () => landTrades('day-2.parquet', ["(20000003, 1, '2024-06-20', '2024-06-18', '2024-06-16', 'P000197', 'Joint', 'AAPL', 'Apple Inc.', 'Stock', 'sale_partial', 1001, 15000, '2024-06-21T06:00:00Z')"], 'VARCHAR'),
+      "fact_ptr_transactions: the new rows change the type of silver_ingest_ts from TIMESTAMP to VARCHAR (on_schema_change: ignore); nothing was written (cast it in the model, as CAST(silver_ingest_ts AS TIMESTAMP); or set on_schema_change: sync_all_columns to change the model's type; or rebuild with --full-refresh)",
+    );
+    expect(await queryDuckDB(join(gold, 'target/dev.duckdb'), "SELECT data_type FROM information_schema.columns WHERE table_name = 'fact_ptr_transactions' AND column_name = 'silver_ingest_ts'")).toEqual([{ data_type: 'TIMESTAMP' }]);
+  });
+
+  it('a NULL doc_id (the watermark): refused', async () => {
+    await goldRefused(
+      'day-2.parquet',
+      () => landTrades('day-2.parquet', ["(NULL, 1, '2024-06-20', '2024-06-18', '2024-06-16', 'P000197', 'Joint', 'AAPL', 'Apple Inc.', 'Stock', 'sale_partial', 1001, 15000, '2024-06-21 06:00:00')"], 'TIMESTAMP'),
+      'fact_ptr_transactions: 1 new row has a NULL in the watermark column doc_id; nothing was written (the watermark cannot track such rows: fill doc_id in the model (coalesce) or leave those rows out)',
+    );
   });
 });
