@@ -90,6 +90,7 @@ export async function buildMicrobatch(
     async function refuseRetypedColumns(): Promise<void> {
       const checks = { node, relation, query: (q: string) => connection.query(q), warn: scope.warn };
       const always = { why: 'a microbatch batch rewrites only its own window', hint: 'rebuild with --full-refresh' };
+      // Also for a batch of no rows: an external batch still publishes a file, whose types the view reads.
       refuseTypeChanges(checks, await compareColumns(checks, `(\n${selectBody(sql)})`), { always });
     }
 

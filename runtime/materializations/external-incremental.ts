@@ -98,9 +98,10 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
 async function appendInOnePass(ctx: BuildContext): Promise<BuildOutcome | undefined> {
   const diff = await compareColumns(ctx, `(\n${selectBody(ctx.sql)})`);
   const policy = ctx.node.config.on_schema_change ?? 'ignore';
-  // sync_all_columns with a change: the staged path rewrites every file (and reports a type change).
-  if (policy === 'sync_all_columns' && diff.added.length + diff.removed.length + diff.retyped.length > 0) return undefined;
-  refuseTypeChanges(ctx, diff);
+  // A type change: the staged path refuses it, or under sync_all_columns rewrites every file and
+  // reports it, once it knows there are new rows (no rows change no type: a source with no new
+  // files reads as its declared types).
+  if (diff.retyped.length > 0 || (policy === 'sync_all_columns' && diff.added.length + diff.removed.length > 0)) return undefined;
   failOnSchemaChange(ctx, diff);
   const existing = [...diff.target.keys()];
   const incoming = [...diff.incoming.keys()];

@@ -44,6 +44,9 @@ const MODELS: Record<string, string> = {
   'models/ext_new.sql': NEW_FILES,
   'models/dim.sql':
     "{{ config(materialized='scd2', external=true, unique_key='id', check_cols=['amount']) }}\nselect id, amount, ingest_ts from {{ source('silver', 'trades') }}\n",
+  // scd2 over new Silver files only, as Gold's dim_member.
+  'models/dim_new.sql':
+    "{{ config(materialized='scd2', external=true, unique_key='id', check_cols=['amount'], incremental_sources='new') }}\nselect id, amount from {{ source('silver', 'trades') }}\n",
   // Microbatch by year (three batches from 2024 to now): a batch writes only its window.
   ...Object.fromEntries(
     ['db', 'ext'].map((kind) => [
@@ -285,6 +288,23 @@ describe('accepted Silver changes', () => {
     for (const uri of listed) types.add(String((await queryDuckDB(':memory:', `SELECT typeof(${column}) AS t FROM read_parquet('${uri.replace(/^file:\/\//, '')}') LIMIT 1`))[0].t));
     return [...types];
   };
+
+  it('scd2 over new files: a file whose rows change no version keeps every version (it once emptied the model)', async () => {
+    const versions = () => queryDuckDB(database(), 'SELECT id, amount, valid_from, valid_to, is_current FROM main.dim_new ORDER BY id');
+    const listed = () => readFileSync(join(dir, 'target/lake/main/dim_new/_symlink_format_manifest/manifest'), 'utf8');
+    const [rows, files] = [await versions(), listed()];
+    expect(rows).toHaveLength(4);
+    await landParquet('same.parquet', row('2', '2', '20', '2024-06-01 11:00:00'));
+    try {
+      const { code, out } = await cli(['run', '--select', 'dim_new']);
+      expect(code, out.join('\n')).toBe(0);
+      expect(out).toContainEqual(expect.stringMatching(/^1 of 1 OK scd2 main\.dim_new \.+ \[0 rows in/));
+      expect(await versions()).toEqual(rows);
+      expect(listed()).toBe(files);
+    } finally {
+      rmSync(silver('same.parquet'));
+    }
+  });
 
   it('a file of no rows changes nothing', async () => {
     const before = await snapshot();
