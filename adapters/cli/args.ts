@@ -2,6 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../runtime/errors.js';
 import { INDIRECT_SELECTION_MODES, type IndirectSelection } from '../../runtime/index.js';
 import { didYouMean } from '../../runtime/util/did-you-mean.js';
+import { parseUtcTime } from '../../runtime/util/utc-time.js';
 
 export const COMMANDS = {
   compile: 'render the selected models to target/compiled/ and write target/manifest.json',
@@ -166,7 +167,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
 
 function parseTime(text: string | undefined, flag: string): Date | undefined {
   if (text === undefined) return undefined;
-  const time = new Date(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  const time = parseUtcTime(text);
   if (Number.isNaN(time.getTime())) throw new UsageError(`${flag} must be a date or timestamp (e.g. 2024-06-01), got '${text}'`);
   return time;
 }

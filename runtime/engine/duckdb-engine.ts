@@ -33,7 +33,24 @@ export async function openDuckDB(path: string, settings: Readonly<Record<string,
     }
     throw new ProjectError(`cannot open the database ${path}: ${firstLine(message)}`);
   }
+  await useUtc(instance);
   return new DuckDBEngine(instance);
+}
+
+/**
+ * Every connection runs with TimeZone = 'UTC', whatever the machine's TZ: DuckDB (with ICU, which
+ * this build bundles) otherwise takes the process's zone, and `cast(now() as timestamp)` would give
+ * local wall-clock times, which repeat an hour when daylight saving ends, so a later run could
+ * stamp rows earlier than an earlier one. The setting is global (new connections inherit it); it
+ * cannot be an open option, as ICU registers it only once the database is open.
+ */
+async function useUtc(instance: DuckDBInstance): Promise<void> {
+  const connection = await instance.connect();
+  try {
+    await connection.run("SET GLOBAL TimeZone = 'UTC'");
+  } finally {
+    connection.closeSync();
+  }
 }
 
 class DuckDBEngine implements Engine {

@@ -3,10 +3,12 @@ import type { EngineConnection, StatementResult } from '../engine/engine.js';
 import type { ModelNode } from '../manifest/types.js';
 import type { BuildOutcome } from '../materializations/index.js';
 import { selectBody } from '../materializations/materialization.js';
+import { compareColumns, refuseTypeChanges } from '../materializations/increment-checks.js';
 import { copyToParquet, readParquetFiles } from '../materializations/parquet-files.js';
 import { stateKey } from '../materializations/traits.js';
 import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
 import { renderModel, type BatchWindow } from '../render/render-model.js';
+import { parseUtcTime } from '../util/utc-time.js';
 import { batchesToRun, withBatch } from './batches.js';
 import { commitBuild, type ExternalStaging } from './commit.js';
 import { nextState } from './next-state.js';
@@ -33,7 +35,7 @@ export async function buildMicrobatch(
   if (missing.length > 0) throw new CompileError(`incremental_strategy microbatch needs ${missing.join(', ')}`, at);
   const stateStore = requireStateStore(scope, node);
   const storage = cfg.external ? requireStorage(scope, node) : undefined;
-  const begin = new Date(cfg.begin!);
+  const begin = parseUtcTime(cfg.begin!);
   if (Number.isNaN(begin.getTime())) throw new CompileError(`begin '${cfg.begin}' is not a date or timestamp`, at);
   const key = stateKey(node);
   const relation = renderRelation(node.relation);
@@ -70,7 +72,10 @@ export async function buildMicrobatch(
       runId: renv.invocationId,
       crash: (point) => scope.crash(point, node.name),
       hold: (files) => scope.held.push(files),
-      build: (staging) => (staging ? replaceWindowInFiles(staging) : replaceWindowInTable()),
+      build: async (staging) => {
+        if (exists && !replacing) await refuseRetypedColumns();
+        return staging ? replaceWindowInFiles(staging) : replaceWindowInTable();
+      },
       commits: () => true,
       record: (outcome, pointer) => ({
         ...nextState(node, outcome, replacing ? undefined : before, renv.invocationId, pointer),
@@ -78,6 +83,17 @@ export async function buildMicrobatch(
         batches: withBatch(replacing ? [] : (before?.batches ?? []), window),
       }),
     });
+
+    /**
+     * A batch writes only its window, so it cannot change a column's type for the older rows: a
+     * column whose type the batch's rows change is an error under every on_schema_change.
+     */
+    async function refuseRetypedColumns(): Promise<void> {
+      const checks = { node, relation, query: (q: string) => connection.query(q), warn: scope.warn };
+      const always = { why: 'a microbatch batch rewrites only its own window', hint: 'rebuild with --full-refresh' };
+      // Also for a batch of no rows: an external batch still publishes a file, whose types the view reads.
+      refuseTypeChanges(checks, await compareColumns(checks, `(\n${selectBody(sql)})`), { always });
+    }
 
     /** Only the committed files holding rows of this window are rewritten: their other rows and the batch's rows become new files. */
     async function replaceWindowInFiles(staging: ExternalStaging): Promise<BuildOutcome> {

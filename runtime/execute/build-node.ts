@@ -158,6 +158,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
             run,
             query: (sql) => connection.query(sql),
             crashPoint: (point) => scope.crash(point, node.name),
+            warn: scope.warn,
             staging,
           }),
         newSourceFiles,

@@ -1,6 +1,6 @@
 import { quoteIdentifier, quoteLiteral } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome, type CommittedLocalFile } from './materialization.js';
-import { checkKeys, compareColumns, failOnSchemaChange, newWatermark, type Strategy } from './increment-checks.js';
+import { checkNewRows, columnsAsWritten, compareColumns, failOnSchemaChange, newWatermark, refuseTypeChanges, type ColumnDiff, type Strategy } from './increment-checks.js';
 import { readParquetFiles, stagedRows, writeStagedFiles } from './parquet-files.js';
 
 /**
@@ -13,7 +13,7 @@ export async function buildAllExternal(ctx: BuildContext): Promise<BuildOutcome>
   const rows = await writeStagedFiles(ctx, ctx.sql);
   ctx.crashPoint('mid-write');
   const written = rows > 0 ? stagedRows(ctx) : undefined;
-  if (written) await checkKeys(ctx, written, 'append');
+  if (written) await checkNewRows(ctx, written, 'append');
   return { rows, rowsTotal: rows, watermark: written ? await newWatermark(ctx, written) : null, fileSet: 'replace' };
 }
 
@@ -27,22 +27,25 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
   const rows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS\n${selectBody(ctx.sql)}`)).rowsAffected;
   try {
     if (rows === 0) return { rows: 0, rowsTotal: ctx.state?.rows_total ?? 0, watermark: await newWatermark(ctx, stage), fileSet: 'add' };
-    await checkKeys(ctx, stage, strategy);
+    await checkNewRows(ctx, stage, strategy);
     const diff = await compareColumns(ctx, stage);
+    refuseTypeChanges(ctx, diff);
     failOnSchemaChange(ctx, diff);
     const existing = [...diff.target.keys()];
     const incoming = [...diff.incoming.keys()];
-    const { added, removed } = diff;
+    const { added, removed, retyped } = diff;
     const policy = node.config.on_schema_change ?? 'ignore';
     // ignore: the model's columns; append_new_columns: also the new ones (older files read them as
-    // NULL, as Parquet is read by name); sync_all_columns: the new rows' columns, all files rewritten.
+    // NULL, as Parquet is read by name); sync_all_columns: the new rows' columns and types, all files
+    // rewritten. A widened column is written as the model's type, so every file has one type.
     const columns = policy === 'ignore' ? existing.filter((c) => incoming.includes(c)) : policy === 'sync_all_columns' ? incoming : [...existing.filter((c) => incoming.includes(c)), ...added];
-    const list = columns.map(quoteIdentifier).join(', ');
+    const list = columnsAsWritten(diff, columns);
     const keys = node.config.unique_key ?? [];
     const match = keys.map((k) => `t.${quoteIdentifier(k)} IS NOT DISTINCT FROM s.${quoteIdentifier(k)}`).join(' AND ');
-    if (policy === 'sync_all_columns' && added.length + removed.length > 0) {
-      // New columns for every row: all files rewritten.
-      const kept = strategy === 'append' ? `SELECT ${existingList(existing, columns)} FROM ${relation}` : `SELECT ${existingList(existing, columns)} FROM ${relation} AS t WHERE NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`;
+    if (policy === 'sync_all_columns' && added.length + removed.length + retyped.length > 0) {
+      // New columns or types for every row: all files rewritten (older rows cast to the new types).
+      const old = existingList(existing, columns, diff);
+      const kept = strategy === 'append' ? `SELECT ${old} FROM ${relation}` : `SELECT ${old} FROM ${relation} AS t WHERE NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`;
       const written = await writeStagedFiles(ctx, `${kept}\nUNION ALL BY NAME\nSELECT ${list} FROM ${stage}`);
       ctx.crashPoint('mid-write');
       return { rows, rowsTotal: written, watermark: await newWatermark(ctx, stage), fileSet: 'replace' };
@@ -94,13 +97,16 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
  */
 async function appendInOnePass(ctx: BuildContext): Promise<BuildOutcome | undefined> {
   const diff = await compareColumns(ctx, `(\n${selectBody(ctx.sql)})`);
-  failOnSchemaChange(ctx, diff);
   const policy = ctx.node.config.on_schema_change ?? 'ignore';
-  if (policy === 'sync_all_columns' && diff.added.length + diff.removed.length > 0) return undefined;
+  // A type change: the staged path refuses it, or under sync_all_columns rewrites every file and
+  // reports it, once it knows there are new rows (no rows change no type: a source with no new
+  // files reads as its declared types).
+  if (diff.retyped.length > 0 || (policy === 'sync_all_columns' && diff.added.length + diff.removed.length > 0)) return undefined;
+  failOnSchemaChange(ctx, diff);
   const existing = [...diff.target.keys()];
   const incoming = [...diff.incoming.keys()];
   const columns = policy === 'ignore' ? existing.filter((c) => incoming.includes(c)) : [...existing.filter((c) => incoming.includes(c)), ...diff.added];
-  const list = columns.map(quoteIdentifier).join(', ');
+  const list = columnsAsWritten(diff, columns);
   const compacted = smallFilesToCompact(ctx);
   const compactedRows = compacted.length === 0 ? '' : `\nUNION ALL BY NAME\nSELECT ${existingList(existing, columns)} FROM ${readParquetFiles(ctx.node, compacted.map((c) => c.localPath))}`;
   const written = await writeStagedFiles(ctx, `SELECT ${list} FROM (\n${selectBody(ctx.sql)}) AS new_rows${compactedRows}`);
@@ -113,7 +119,7 @@ async function appendInOnePass(ctx: BuildContext): Promise<BuildOutcome | undefi
     return { rows: 0, rowsTotal: rowsBefore, watermark, fileSet: 'add' };
   }
   const staged = stagedRows(ctx);
-  await checkKeys(ctx, staged, 'append');
+  await checkNewRows(ctx, staged, 'append');
   return { rows, rowsTotal: rowsBefore + rows, watermark: await newWatermark(ctx, staged), fileSet: 'add', superseded: compacted.map((c) => c.file) };
 }
 
@@ -158,8 +164,17 @@ async function keyBounds(ctx: BuildContext, stage: string, keys: readonly string
   return out;
 }
 
-/** The model's existing rows projected on `columns` (a column it lacks reads as NULL). */
-function existingList(existing: readonly string[], columns: readonly string[]): string {
-  return columns.map((c) => (existing.includes(c) ? quoteIdentifier(c) : `NULL AS ${quoteIdentifier(c)}`)).join(', ');
+/**
+ * The model's existing rows projected on `columns` (a column it lacks reads as NULL; with `diff`
+ * under sync_all_columns, a retyped column is cast to its new type).
+ */
+function existingList(existing: readonly string[], columns: readonly string[], diff?: ColumnDiff): string {
+  return columns
+    .map((c) => {
+      const name = quoteIdentifier(c);
+      if (!existing.includes(c)) return `NULL AS ${name}`;
+      return diff?.retyped.includes(c) ? `CAST(${name} AS ${diff.incoming.get(c)}) AS ${name}` : name;
+    })
+    .join(', ');
 }
 

@@ -2,7 +2,7 @@ import { ExecutionError } from '../errors.js';
 import { quoteIdentifier } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome, type ProgramStrategy } from './materialization.js';
 import { applyExternalIncrement, buildAllExternal } from './external-incremental.js';
-import { checkKeys, compareColumns, count, failOnSchemaChange, newWatermark, strategyOf, type Strategy } from './increment-checks.js';
+import { checkNewRows, compareColumns, count, failOnSchemaChange, newWatermark, refuseTypeChanges, strategyOf, type Strategy } from './increment-checks.js';
 
 /**
  * `materialized: incremental`. The first run (and a full refresh) builds the whole table; later
@@ -38,9 +38,9 @@ async function buildAll(ctx: BuildContext, strategy: Strategy): Promise<BuildOut
   if (ctx.existing === 'view') await ctx.run(`DROP VIEW ${ctx.relation}`);
   const rows = (await ctx.run(`CREATE OR REPLACE TABLE ${ctx.relation} AS\n${selectBody(ctx.sql)}`)).rowsAffected;
   ctx.crashPoint('mid-write');
-  // A full build merges into nothing: only NULL keys are checked (a GROUP BY over every row would
-  // double the cost of the build).
-  await checkKeys(ctx, ctx.relation, 'append');
+  // A full build merges into nothing: only NULL keys (and watermarks) are checked (a GROUP BY over
+  // every row would double the cost of the build).
+  await checkNewRows(ctx, ctx.relation, 'append');
   return { rows, rowsTotal: rows, watermark: await newWatermark(ctx, ctx.relation) };
 }
 
@@ -53,7 +53,7 @@ async function applyIncrement(ctx: BuildContext, strategy: Strategy): Promise<Bu
       // No new data: nothing to write; the state keeps its watermark.
       return { rows: 0, rowsTotal: ctx.state?.rows_total ?? (await count(ctx, relation)), watermark: await newWatermark(ctx, stage) };
     }
-    await checkKeys(ctx, stage, strategy);
+    await checkNewRows(ctx, stage, strategy);
     const columns = await reconcileSchema(ctx, stage);
     ctx.crashPoint('mid-write');
     const list = columns.map(quoteIdentifier).join(', ');
@@ -86,14 +86,17 @@ async function applyIncrement(ctx: BuildContext, strategy: Strategy): Promise<Bu
 }
 
 /**
- * on_schema_change for a database table: the columns new rows are written with. `ignore` writes the
- * model's existing columns; `fail` stops on any difference; `append_new_columns` adds new ones;
- * `sync_all_columns` also drops removed ones and changes types.
+ * on_schema_change for a database table: the columns new rows are written with. A column whose type
+ * the new rows change is an error under every policy but `sync_all_columns`. `ignore` writes the
+ * model's existing columns; `fail` stops on a new or missing column; `append_new_columns` adds new
+ * ones; `sync_all_columns` also drops removed ones and changes types (with a warning). A widened
+ * column (INTEGER rows into BIGINT) keeps the model's type: the INSERT casts it.
  */
 async function reconcileSchema(ctx: BuildContext, stage: string): Promise<string[]> {
   const diff = await compareColumns(ctx, stage);
   const { target, incoming, added, removed, retyped } = diff;
-  if (added.length + removed.length + retyped.length === 0) return [...target.keys()];
+  if (added.length + removed.length + retyped.length === 0) return [...target.keys()].filter((c) => incoming.has(c));
+  refuseTypeChanges(ctx, diff);
   failOnSchemaChange(ctx, diff);
   switch (ctx.node.config.on_schema_change ?? 'ignore') {
     case 'ignore':

@@ -45,6 +45,8 @@ export interface BuildContext extends MaterializationInput {
   run(sql: string): Promise<StatementResult>;
   query(sql: string): Promise<Row[]>;
   crashPoint(point: CrashPoint): void;
+  /** The run's warning channel (a column's type changed under sync_all_columns). */
+  warn?(message: string): void;
   /**
    * External models: the local folder where this run writes the model's new files (the commit
    * protocol stores them), and the files committed so far (relative to the location, and as

@@ -2,7 +2,7 @@ import { ExecutionError } from '../errors.js';
 import type { ModelNode } from '../manifest/types.js';
 import { quoteIdentifier as q, quoteLiteral } from '../render/relation.js';
 import { selectBody, type BuildContext, type BuildOutcome, type ProgramStrategy } from './materialization.js';
-import { newWatermark } from './increment-checks.js';
+import { compareColumns, newWatermark, refuseTypeChanges } from './increment-checks.js';
 import { writeStagedFiles } from './parquet-files.js';
 
 /**
@@ -63,13 +63,19 @@ interface Plan {
 }
 
 async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
-  await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.src} AS\nSELECT *, row_number() OVER () AS __smelter_ord FROM (\n${selectBody(ctx.sql)}) AS model_rows`);
+  const srcRows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.src} AS\nSELECT *, row_number() OVER () AS __smelter_ord FROM (\n${selectBody(ctx.sql)}) AS model_rows`)).rowsAffected;
   const columns = (await ctx.query(`DESCRIBE ${t.src}`)).map((r) => String(r.column_name)).filter((c) => c !== '__smelter_ord');
   const plan = planFor(ctx, columns);
   await checkSource(ctx, plan, t);
 
   const existing = ctx.incremental ? await existingColumns(ctx) : undefined;
   if (existing) checkColumnsUnchanged(ctx, plan, existing);
+  // A column's type is kept too: new rows of another type would change the type of the whole history.
+  // (No rows change nothing: a source with no new files reads as its declared types.)
+  if (existing && srcRows > 0) {
+    const always = { why: 'an scd2 model keeps its history as it is', hint: 'rebuild with --full-refresh --force (history the source no longer holds is lost)' };
+    refuseTypeChanges(ctx, await compareColumns(ctx, t.src), { always });
+  }
   const unit = (x: string) => (plan.day ? `CAST(${x} AS DATE)` : `CAST(${x} AS TIMESTAMP)`);
   const keyList = plan.keys.map(q).join(', ');
   await ctx.run(
@@ -102,7 +108,9 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
   await ctx.run(`DELETE FROM ${t.fin} AS f WHERE EXISTS (SELECT 1 FROM ${t.hist} AS h WHERE ${same})`);
   const rows = Number((await ctx.query(`SELECT count(*) AS n FROM ${t.fin}`))[0].n);
   const before = ctx.state?.rows_total ?? Number((await ctx.query(`SELECT count(*) AS n FROM ${ctx.relation}`))[0].n);
-  if (rows === 0) return { rows: 0, rowsTotal: before, watermark, fileSet: 'replace' };
+  // Nothing to write: the committed files stay ('add' of none). A 'replace' by no files would empty the
+  // model when the run still commits (incremental_sources: new records a file whose rows change nothing).
+  if (rows === 0) return { rows: 0, rowsTotal: before, watermark, fileSet: 'add' };
   const added = Number((await ctx.query(`SELECT count(*) AS n FROM ${t.fin} WHERE ${q(plan.sk)} > ${maxKey}`))[0].n);
   if (ctx.staging) {
     await writeStagedFiles(
