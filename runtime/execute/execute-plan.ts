@@ -20,6 +20,7 @@ import { readCatalog } from './catalog.js';
 import { nodesRead } from '../graph/reads.js';
 import { crashPointFor } from './crash-points.js';
 import { ensureViews } from './external-views.js';
+import { reportingFirstError } from './first-error.js';
 import { runHooks } from './hooks.js';
 import { NodeFailure, failedResult, skippedResult } from './node-results.js';
 import type { NodeResult, RunEvent, RunResult } from './results.js';
@@ -91,7 +92,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     return empty;
   }
   const connections: EngineConnection[] = [];
-  for (let i = 0; i < threads; i++) connections.push(await engine.connect());
+  for (let i = 0; i < threads; i++) connections.push(reportingFirstError(await engine.connect()));
   const free = [...connections];
   const waiters: Array<(c: EngineConnection) => void> = [];
   const acquire = () => new Promise<EngineConnection>((resolve) => (free.length > 0 ? resolve(free.pop()!) : waiters.push(resolve)));
