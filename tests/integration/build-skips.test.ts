@@ -1,0 +1,40 @@
+/**
+ * `build` skips what a failure stops, and nothing else (SPEC §8: a failed model or error test skips
+ * its descendants). Exact statuses of every node, on a real DuckDB file.
+ */
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { runProject, type RunResult } from '../../runtime/index.js';
+import { queryDuckDB } from '../helpers/duckdb.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+
+const FILES = {
+  'project.yml': 'name: p\ntargets:\n  dev: { database: target/dev.duckdb, threads: 2 }\n',
+  'seeds/members.csv': 'id,name\n1,Ann\n2,Bob\n',
+  'models/stg_members.sql': "select * from {{ ref('members') }}",
+  'models/dim_member.sql': "{{ config(materialized='table') }}\nselect * from {{ ref('stg_members') }}",
+};
+
+const statuses = (run: RunResult) => run.results.map((r) => `${r.unique_id} ${r.status}${r.failures ? ` ${r.failures}` : ''}`).sort();
+
+describe('build: what a failing test skips', () => {
+  it('a failing singular test that reads no model skips nothing: every seed and model is built', async () => {
+    const dir = writeTempProject({ ...FILES, 'data_tests/always_fails.sql': 'select 1 as x where true\n' });
+    const { run } = await runProject('build', { projectDir: dir, env: {} });
+    expect(statuses(run)).toEqual(['model.p.dim_member success', 'model.p.stg_members success', 'seed.p.members success', 'test.p.always_fails fail 1']);
+    expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select id, name from main.dim_member order by id')).toEqual([
+      { id: '1', name: 'Ann' },
+      { id: '2', name: 'Bob' },
+    ]);
+  });
+
+  it('a failing test of a model skips only what reads that model', async () => {
+    const dir = writeTempProject({
+      ...FILES,
+      'models/other.sql': "select 1 as x",
+      'data_tests/no_bob.sql': "select * from {{ ref('stg_members') }} where name = 'Bob'\n",
+    });
+    const { run } = await runProject('build', { projectDir: dir, env: {} });
+    expect(statuses(run)).toEqual(['model.p.dim_member skipped', 'model.p.other success', 'model.p.stg_members success', 'seed.p.members success', 'test.p.no_bob fail 1']);
+  });
+});
