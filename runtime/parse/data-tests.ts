@@ -238,6 +238,7 @@ export function singularTest(path: string, text: string, projectName: string): {
   const refs = [];
   const sources = [];
   const config: Record<string, unknown> = {};
+  const configAt: Record<string, SourceLocation> = {};
   for (const call of scan.calls) {
     const location = { file: path, line: call.line, column: call.column };
     if ((call.name === 'ref' || call.name === 'source' || call.name === 'config') && !call.literal) {
@@ -249,10 +250,11 @@ export function singularTest(path: string, text: string, projectName: string): {
       for (const [key, value] of Object.entries(call.kwargs)) {
         if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw new ProjectError(`unknown test config '${key}'`, { code: 'config', location, hint: didYouMean(key, CONFIG_KEYS) });
         config[key] = value;
+        configAt[key] = location;
       }
     }
   }
-  const testConfig = checkConfig(config, name, (message) => new ProjectError(message, { code: 'config', location: { file: path } }));
+  const testConfig = checkConfig(config, name, (key, message) => new ProjectError(message, { code: 'config', location: configAt[key] ?? { file: path } }));
   const node: TestNode = {
     resource_type: 'test',
     unique_id: `test.${projectName}.${name}`,

@@ -17,7 +17,7 @@ import type {
   TestNode,
 } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
-import { TemplateEngine, CONTEXT_NAMES } from '../template/template-engine.js';
+import { TemplateEngine, CONTEXT_NAMES, checkTemplateSyntax as checkSyntax } from '../template/template-engine.js';
 import { TemplateLocatedError, lastCallSite } from '../template/strict-compiler.js';
 import { parseYamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -28,6 +28,7 @@ import { discoverFiles } from './discover.js';
 import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
 import { unitTestNode } from './unit-tests.js';
+import { checkSeedCsv } from './seed-csv.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
 import { genericTest, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
@@ -66,7 +67,20 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   // Macros, and generic test definitions ({% test %} blocks: in macro files or <data-test-path>/generic/)
   const genericTestRoots = config.dataTestPaths.map((p) => `${p.replace(/\/+$/, '')}/generic`);
-  const macroFiles = discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql']).map((path) => ({ path, text: translateTestBlocks(read(path)) }));
+  const macroFiles: Array<{ path: string; text: string }> = [];
+  /** Macros of files that do not parse: their file's error is reported, not each call's. */
+  const brokenMacros = new Set<string>();
+  for (const path of discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql'])) {
+    const file = { path, text: translateTestBlocks(read(path)) };
+    const { suspect } = scanTemplate(file.text);
+    try {
+      if (suspect) checkSyntax(path, file.text, suspect);
+      macroFiles.push(file);
+    } catch (error) {
+      report(locateNodeError(error, undefined, path));
+      for (const def of readMacroDefinitions(file, config.name)) brokenMacros.add(def.name);
+    }
+  }
   const macros: Record<string, MacroDef> = {};
   const macroCalls = new Map<string, ReadonlySet<string>>();
   for (const file of macroFiles) {
@@ -107,6 +121,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   let engine: TemplateEngine | undefined;
   const templates = () => (engine ??= new TemplateEngine(macroFiles));
+  /** A template whose structure the static reader finds broken is parsed, for the exact error. */
+  const checkTemplateSyntax = (path: string, text: string) => {
+    const { suspect } = scanTemplate(text);
+    if (suspect) checkSyntax(path, text, suspect);
+  };
   const renderString = (text: string) =>
     templates().render('<properties>', text, buildRenderScope({
       resolver: noRefs,
@@ -190,6 +209,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const layers: ConfigLayer[] = [...folderLayers(config.seeds, folders, () => ({ file: 'project.yml' }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
       const seedConfig = resolveSeedConfig(name, layers, uniqueId);
+      const text = read(path);
+      checkSeedCsv(text, path);
       const seed: SeedNode = {
         resource_type: 'seed',
         unique_id: uniqueId,
@@ -201,7 +222,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         tags: seedConfig.tags,
         description: props?.description ?? '',
         columns: props?.columns ?? {},
-        checksum: sha256(read(path)),
+        checksum: sha256(text),
         config: seedConfig,
         relation: { schema: seedConfig.schema, identifier: seedConfig.alias },
         depends_on: { nodes: [], macros: [] },
@@ -313,7 +334,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const modelConfig = resolveModelConfig(name, layers, uniqueId);
       drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props });
     } catch (error) {
-      report(locateNodeError(error, uniqueId, path));
+      // A model that calls a macro of a file that does not parse fails for that file's reason.
+      if (![...scanTemplate(text).calledNames].some((m) => brokenMacros.has(m))) report(locateNodeError(error, uniqueId, path));
       broken.names.add(name);
     }
   }
@@ -384,9 +406,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const path of discoverFiles(config.dir, config.dataTestPaths, ['.sql'])) {
     if (genericTestRoots.some((root) => path.startsWith(`${root}/`))) continue;
     try {
-      addTest(singularTest(path, read(path), config.name));
+      const text = read(path);
+      checkTemplateSyntax(path, text);
+      addTest(singularTest(path, text, config.name));
     } catch (error) {
-      report(error);
+      report(locateNodeError(error, `test.${config.name}.${basename(path, '.sql')}`, path));
     }
   }
 
@@ -648,7 +672,7 @@ function splitPath(path: string, roots: readonly string[]): { root: string; fold
 }
 
 /** Template errors found during parse become errors of the node, located in its file. */
-export function locateNodeError(error: unknown, uniqueId: string, path: string): unknown {
+export function locateNodeError(error: unknown, uniqueId: string | undefined, path: string): unknown {
   if (error instanceof TemplateLocatedError) {
     return new CompileError(error.message, {
       code: 'template',

@@ -272,7 +272,11 @@ class Matcher {
   private statePredicate(value: StateValue): NodePredicate {
     const state = this.state!;
     // Each kind is looked up where manifest.json keeps it: a unit test missing from `nodes` is not new.
-    const old = (node: ManifestNode) => state.nodes[node.unique_id] ?? state.sources?.[node.unique_id] ?? state.unit_tests?.[node.unique_id];
+    const old = (node: ManifestNode): StateNode | undefined => {
+      const found: unknown = state.nodes[node.unique_id] ?? state.sources?.[node.unique_id] ?? state.unit_tests?.[node.unique_id];
+      // An entry that is not an object (a hand-edited file) says nothing about the node: it is new.
+      return found !== null && typeof found === 'object' ? (found as StateNode) : undefined;
+    };
     const isNew = (node: ManifestNode) => old(node) === undefined;
     const body = (node: ManifestNode) => isNew(node) || bodyChanged(node, old(node)!);
     const configs = (node: ManifestNode) => isNew(node) || canonicalJson(node.config) !== canonicalJson(old(node)!.config);
