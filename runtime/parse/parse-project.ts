@@ -377,10 +377,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     const clash = nodes[node.unique_id] ?? disabled[node.unique_id];
     if (clash) {
       report(
-        new ProjectError(`two tests are named '${node.name}' (also in ${clash.original_file_path})`, {
+        new ProjectError(`two tests are named '${node.name}' (also in ${clash.original_file_path}${'line' in clash && clash.line !== undefined ? `:${clash.line}` : ''})`, {
           code: 'duplicate',
           location: { file: node.original_file_path, line: node.line },
-          hint: 'give one of them a name: (name: my_test) in its arguments',
+          hint: 'give one of them another name: (name: my_test) in its arguments',
         }),
       );
       return;

@@ -350,7 +350,7 @@ corpus('data tests', {
     files: { 'models/schema.yml': column('          - unique: { name: order_id_ok }\n          - not_null: { name: order_id_ok }\n') },
     args: build,
     code: 2,
-    stderr: ["error: models/schema.yml:8: two tests are named 'order_id_ok' (also in models/schema.yml) (give one of them a name: (name: my_test) in its arguments)"],
+    stderr: ["error: models/schema.yml:8: two tests are named 'order_id_ok' (also in models/schema.yml:7) (give one of them another name: (name: my_test) in its arguments)"],
   },
 });
 
