@@ -433,6 +433,11 @@ corpus('command-line arguments', {
 });
 
 describe('failures while running: exit 1, and the data as it was', () => {
+  it('(the check sees a change: a good run with new data changes the lake and the database)', async () => {
+    const r = await runCase({ files: { 'data/orders.csv': `${BASE['data/orders.csv']}3,FR,30\n` }, args: ['build'], code: 0, stderr: [] }, true);
+    expect({ code: r.code, stderr: r.stderr, unchanged: r.unchanged }).toEqual({ code: 0, stderr: [], unchanged: false });
+  });
+
   it('a seed column type DuckDB does not know', async () => {
     const r = await runCase({ files: { 'models/seeds.yml': 'version: 2\nseeds:\n  - name: countries\n    config:\n      column_types: { code: not_a_type }\n' }, args: ['seed'], code: 1, stderr: [] }, true);
     expect(r).toEqual({
