@@ -37,4 +37,21 @@ describe('build: what a failing test skips', () => {
     const { run } = await runProject('build', { projectDir: dir, env: {} });
     expect(statuses(run)).toEqual(['model.p.dim_member skipped', 'model.p.other success', 'model.p.stg_members success', 'seed.p.members success', 'test.p.no_bob fail 1']);
   });
+
+  it('--fail-fast: a model running when another fails is skipped because of that failure, not reported as a failure of its own', async () => {
+    const dir = writeTempProject({
+      'project.yml': 'name: p\ntargets:\n  dev: { database: target/dev.duckdb, threads: 2 }\n',
+      'models/a_fails.sql': "{{ config(materialized='table') }}\nselect error('boom') as x",
+      // Seconds of work: still running when a_fails fails, and stopped by it.
+      'models/b_slow.sql': "{{ config(materialized='table') }}\nselect count(*) as n from range(3000000000)",
+      'models/c_after.sql': "select * from {{ ref('b_slow') }}",
+    });
+    const { run } = await runProject('run', { projectDir: dir, env: {}, failFast: true });
+    expect(run.results.map((r) => [r.unique_id, r.status, r.message]).sort()).toEqual([
+      ['model.p.a_fails', 'error', 'models/a_fails.sql: Invalid Input Error: boom (the statements are in target/run/models/a_fails.sql)'],
+      ['model.p.b_slow', 'skipped', 'skipped because a_fails failed'],
+      ['model.p.c_after', 'skipped', 'skipped because a_fails failed'],
+    ]);
+    expect(run.interrupted).toBe(false);
+  });
 });
