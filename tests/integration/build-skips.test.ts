@@ -55,3 +55,24 @@ describe('build: what a failing test skips', () => {
     expect(run.interrupted).toBe(false);
   });
 });
+
+describe('a node that reads what was never built', () => {
+  it('fails naming it, not with "Table ... does not exist"; once built, the same selection succeeds', async () => {
+    const dir = writeTempProject({ ...FILES, 'data_tests/named.sql': "select * from {{ ref('dim_member') }} where name is null\n" });
+    const first = await runProject('run', { projectDir: dir, env: {}, select: ['dim_member'] });
+    expect(first.run.results.map((r) => [r.unique_id, r.status, r.message])).toEqual([
+      [
+        'model.p.dim_member',
+        'error',
+        'models/dim_member.sql: dim_member reads stg_members, which has not been built (build it first, or select +dim_member)',
+      ],
+    ]);
+    const test = await runProject('test', { projectDir: dir, env: {}, select: ['named'] });
+    expect(test.run.results.map((r) => [r.unique_id, r.status, r.message])).toEqual([
+      ['test.p.named', 'error', 'data_tests/named.sql: named reads dim_member, which has not been built (build it first)'],
+    ]);
+    await runProject('seed', { projectDir: dir, env: {} });
+    await runProject('run', { projectDir: dir, env: {}, select: ['stg_members'] });
+    expect(statuses((await runProject('run', { projectDir: dir, env: {}, select: ['dim_member'] })).run)).toEqual(['model.p.dim_member success']);
+  });
+});
