@@ -127,11 +127,17 @@ function requireMatches(p: ParsedProject, select: readonly string[], stateManife
 function readStateManifest(stateDir: string): StateManifest {
   const path = join(resolve(stateDir), 'manifest.json');
   if (!existsSync(path)) throw new UsageError(`--state ${stateDir}: no manifest.json there`, { hint: 'point --state at the target/ folder of an earlier compile or run' });
+  let manifest: unknown;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as StateManifest;
+    manifest = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new UsageError(`--state ${stateDir}: manifest.json is not valid JSON (${(error as Error).message})`);
   }
+  const isMapping = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isMapping(manifest) || !isMapping((manifest as { nodes?: unknown }).nodes)) {
+    throw new UsageError(`--state ${stateDir}: manifest.json is not a manifest (it has no nodes)`, { hint: 'point --state at the target/ folder of an earlier compile or run' });
+  }
+  return manifest as StateManifest;
 }
 
 /** `smelter ls`: parse and select only; no database. */
@@ -224,6 +230,11 @@ export type EngineLease = (target: TargetConfig) => Promise<{ readonly engine: E
 
 /** A run of an already parsed project: select, plan, execute, write the artifacts. */
 export async function runParsed(command: BuildCommand, p: ParsedProject, options: InvocationOptions, leaseEngine: EngineLease): Promise<RunOutcome> {
+  const { eventTimeStart: start, eventTimeEnd: end } = options;
+  if (start !== undefined && end !== undefined && start.getTime() >= end.getTime()) {
+    // An empty range would rebuild no batch and report success.
+    throw new UsageError(`--event-time-start (${start.toISOString()}) must be before --event-time-end (${end.toISOString()})`);
+  }
   const { nodes, warnings } = selectFrom(p, options, PLANNED_TYPES[command]);
   const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SmelterError } from '../errors.js';
+import { ExecutionError, type SmelterError } from '../errors.js';
 import type { Manifest, ModelNode, SeedNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
@@ -17,10 +17,11 @@ import { LocalFileReader } from '../storage/local-file-reader.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
 import { auditsOf } from './audit.js';
 import { buildNode } from './build-node.js';
-import { readCatalog } from './catalog.js';
+import { catalogKey, readCatalog, type Catalog } from './catalog.js';
 import { nodesRead } from '../graph/reads.js';
 import { crashPointFor } from './crash-points.js';
 import { ensureViews } from './external-views.js';
+import { reportingFirstError } from './first-error.js';
 import { runHooks } from './hooks.js';
 import { NodeFailure, failedResult, skippedResult } from './node-results.js';
 import type { NodeResult, RunEvent, RunResult } from './results.js';
@@ -92,7 +93,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     return empty;
   }
   const connections: EngineConnection[] = [];
-  for (let i = 0; i < threads; i++) connections.push(await engine.connect());
+  for (let i = 0; i < threads; i++) connections.push(reportingFirstError(await engine.connect()));
   const free = [...connections];
   const waiters: Array<(c: EngineConnection) => void> = [];
   const acquire = () => new Promise<EngineConnection>((resolve) => (free.length > 0 ? resolve(free.pop()!) : waiters.push(resolve)));
@@ -169,6 +170,10 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
           const audited = scope.audited.get(id);
           if (audited) return audited;
         }
+        if (node.resource_type !== 'unit_test') {
+          const unbuilt = unbuiltInputs(manifest, id, catalog);
+          if (unbuilt) throw unbuilt;
+        }
         // Downloads happen before the node takes a connection, so they overlap other nodes' work.
         if (node.resource_type !== 'unit_test') await remoteSources?.prepare(id, signal);
         const connection = await acquire();
@@ -178,6 +183,12 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
             const result = await runUnitTest(node, connection, options.openScratch, renv, signal);
             // A failed unit test stops its model, as dbt's build does.
             if (result.status === 'fail' || result.status === 'error') throw new NodeFailure(result);
+            return result;
+          }
+          if (node.resource_type === 'seed') {
+            const result = await buildNode(node, connection, scope, signal);
+            // Models keep the catalog current as they build; a seed is a table now too.
+            catalog.set(catalogKey(node.relation.schema, node.relation.identifier), 'table');
             return result;
           }
           if (node.resource_type !== 'test') return await buildNode(node as ModelNode | SeedNode, connection, scope, signal);
@@ -229,4 +240,23 @@ function externalModelsRead(manifest: Manifest, plan: RunPlan, storage: Storage)
   const planned = new Set(plan.nodes);
   const read = new Set(plan.nodes.flatMap((id) => nodesRead(manifest, id)));
   return externals.filter((n) => (planned.has(n.unique_id) ? traitsOf(n.config.materialized).incremental : read.has(n.unique_id)));
+}
+
+/**
+ * A node that reads a model or seed that was never built (not selected, and not in the database)
+ * fails for that reason, named, rather than with the database's "Table ... does not exist".
+ */
+function unbuiltInputs(manifest: Manifest, id: string, catalog: Catalog): SmelterError | undefined {
+  const missing = nodesRead(manifest, id)
+    .map((dep) => manifest.nodes[dep])
+    .filter((n): n is ModelNode | SeedNode => n?.resource_type === 'seed' || (n?.resource_type === 'model' && n.config.materialized !== 'ephemeral'))
+    .filter((n) => !catalog.has(catalogKey(n.relation.schema, n.relation.identifier)));
+  if (missing.length === 0) return undefined;
+  const node = manifest.nodes[id];
+  const names = missing.map((n) => n.name);
+  return new ExecutionError(`${node.name} reads ${names.join(', ')}, which ${names.length === 1 ? 'has' : 'have'} not been built`, {
+    node: id,
+    location: { file: node.original_file_path, line: 'line' in node ? node.line : undefined },
+    hint: node.resource_type === 'test' ? `build ${names.length === 1 ? 'it' : 'them'} first` : `build ${names.length === 1 ? 'it' : 'them'} first, or select +${node.name}`,
+  });
 }

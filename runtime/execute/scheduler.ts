@@ -40,6 +40,8 @@ export async function schedule<T>(options: ScheduleOptions<T>): Promise<Map<stri
   const order = new Map(nodes.map((n, i) => [n, i]));
   const ready: string[] = nodes.filter((n) => waiting.get(n) === 0);
   const internal = new AbortController();
+  /** With failFast: the failure that stopped the run. What it stops is skipped because of it, not failed. */
+  let stoppedBy: string | undefined;
   const stop = () => internal.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
   if (options.signal?.aborted) internal.abort();
@@ -63,7 +65,7 @@ export async function schedule<T>(options: ScheduleOptions<T>): Promise<Map<stri
   await new Promise<void>((resolveAll) => {
     const pump = () => {
       if (internal.signal.aborted) {
-        for (const n of nodes) if (status.get(n) === 'pending') finish(n, { status: 'skipped' });
+        for (const n of nodes) if (status.get(n) === 'pending') finish(n, { status: 'skipped', skippedBecause: stoppedBy });
         ready.length = 0;
       }
       while (running < concurrency && ready.length > 0) {
@@ -78,9 +80,19 @@ export async function schedule<T>(options: ScheduleOptions<T>): Promise<Map<stri
           .then(
             (value) => finish(id, { status: 'success', value }),
             (error) => {
+              if (stoppedBy !== undefined && !options.signal?.aborted) {
+                // Running when fail-fast stopped the run: its error is the stop, a consequence of
+                // the failure that caused it, which is the one to report.
+                finish(id, { status: 'skipped', skippedBecause: stoppedBy });
+                skipDescendants(id, stoppedBy);
+                return;
+              }
               finish(id, { status: 'error', error });
               skipDescendants(id, id);
-              if (options.failFast) internal.abort();
+              if (options.failFast && stoppedBy === undefined) {
+                stoppedBy = id;
+                internal.abort();
+              }
             },
           )
           .finally(() => {
@@ -99,6 +111,6 @@ export async function schedule<T>(options: ScheduleOptions<T>): Promise<Map<stri
   });
   options.signal?.removeEventListener('abort', stop);
   // Nodes never reached (their parents were skipped before they could be queued).
-  for (const n of nodes) if (status.get(n) === 'pending') finish(n, { status: 'skipped' });
+  for (const n of nodes) if (status.get(n) === 'pending') finish(n, { status: 'skipped', skippedBecause: stoppedBy });
   return outcomes;
 }

@@ -27,13 +27,13 @@ export const scd2Materialization: ProgramStrategy = {
   async build(ctx) {
     for (const hook of ctx.preHooks) await ctx.run(hook);
     const tables = tempTables(ctx.node);
-    try {
-      const outcome = await buildScd2(ctx, tables);
-      for (const hook of ctx.postHooks) await ctx.run(hook);
-      return outcome;
-    } finally {
-      for (const t of Object.values(tables)) await ctx.run(`DROP TABLE IF EXISTS ${t}`);
-    }
+    const outcome = await buildScd2(ctx, tables);
+    for (const hook of ctx.postHooks) await ctx.run(hook);
+    // Dropped on success only. A failure rolls the model's transaction back, which takes the
+    // temporary tables created in it along; a DROP then would run in the aborted transaction and
+    // its refusal would hide the failure that caused it.
+    for (const t of Object.values(tables)) await ctx.run(`DROP TABLE IF EXISTS ${t}`);
+    return outcome;
   },
 };
 

@@ -52,53 +52,70 @@ export interface GenericTestContext {
   readonly customTests: ReadonlyMap<string, readonly string[]>;
   readonly resolveRef: (name: string) => ModelNode | SeedNode | undefined;
   readonly resolveSource: (source: string, table: string) => SourceNode | undefined;
+  /** A node that failed to parse (its error is reported): what refers to it is not an error too. */
+  readonly isBroken?: (ref: { readonly name: string } | { readonly source: string; readonly table: string }) => boolean;
 }
 
-/** One generic test declared on a model, seed or source table; a bad declaration throws, located. */
-export function genericTest(target: ModelNode | SeedNode | SourceNode, declaration: TestDeclaration, ctx: GenericTestContext): { node: TestNode; enabled: boolean } {
-  const location: SourceLocation = { file: declaration.file, line: declaration.line, column: declaration.column_number };
-  const fail = (message: string, hint?: string) => new ProjectError(message, { code: 'config', location, hint });
-  const { testName, args } = splitDeclaration(declaration.raw, fail);
+/**
+ * One generic test declared on a model, seed or source table; a bad declaration throws, located at
+ * the key at fault. Undefined when the test refers to a node that failed to parse.
+ */
+export function genericTest(
+  target: ModelNode | SeedNode | SourceNode,
+  declaration: TestDeclaration,
+  ctx: GenericTestContext,
+): { node: TestNode; enabled: boolean } | undefined {
+  const entry: SourceLocation = { file: declaration.file, line: declaration.line, column: declaration.column_number };
+  const failAt = (path: readonly (string | number)[] | undefined, message: string, hint?: string) =>
+    new ProjectError(message, { code: 'config', location: path === undefined ? entry : declaration.locate(path), hint });
+  const fail = (message: string, hint?: string) => failAt(undefined, message, hint);
+  const { testName, args, argsPath } = splitDeclaration(declaration.raw, fail);
+  const argAt = (...path: (string | number)[]) => [...argsPath, ...path];
   const builtIn = BUILT_IN_TESTS[testName];
   const custom = ctx.customTests.get(testName);
   if (!builtIn && !custom) {
     throw fail(`unknown test '${testName}'`, didYouMean(testName, [...Object.keys(BUILT_IN_TESTS), ...ctx.customTests.keys()]) ?? 'define it with {% test name(model, column_name) %} in a macro file');
   }
   const config: Record<string, unknown> = {};
+  /** Where each config value was written: among the arguments, or under their `config:`. */
+  const configAt: Record<string, (string | number)[]> = {};
   const nested = args.config;
   delete args.config;
   for (const key of CONFIG_KEYS) {
     if (key in args) {
       config[key] = args[key];
+      configAt[key] = argAt(key);
       delete args[key];
     }
   }
   if (nested !== undefined) {
-    if (nested === null || typeof nested !== 'object' || Array.isArray(nested)) throw fail(`${testName}: config must be a mapping`);
+    if (nested === null || typeof nested !== 'object' || Array.isArray(nested)) throw failAt(argAt('config'), `${testName}: config must be a mapping`);
     for (const [key, value] of Object.entries(nested)) {
-      if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw fail(`${testName}: unknown test config '${key}'`, didYouMean(key, CONFIG_KEYS));
+      if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw failAt(argAt('config', key), `${testName}: unknown test config '${key}'`, didYouMean(key, CONFIG_KEYS));
       config[key] = value;
+      configAt[key] = argAt('config', key);
     }
   }
   const customName = args.name;
   delete args.name;
-  if (customName !== undefined && typeof customName !== 'string') throw fail(`${testName}: name must be a string`);
+  if (customName !== undefined && typeof customName !== 'string') throw failAt(argAt('name'), `${testName}: name must be a string`);
   if (declaration.column !== undefined) args.column_name = declaration.column;
   if (builtIn) {
     if (builtIn.column && typeof args.column_name !== 'string') throw fail(`${testName} tests a column: declare it under a column, or give column_name`);
     const allowed = ['column_name', ...builtIn.required, ...builtIn.optional];
-    for (const key of Object.keys(args)) if (!allowed.includes(key)) throw fail(`${testName}: unknown argument '${key}'`, didYouMean(key, allowed));
-    for (const key of builtIn.required) if (args[key] === undefined || args[key] === null) throw fail(`${testName} needs ${key}`);
-    checkBuiltInArgs(testName, args, fail);
+    for (const key of Object.keys(args)) if (!allowed.includes(key)) throw failAt(argAt(key), `${testName}: unknown argument '${key}'`, didYouMean(key, allowed));
+    for (const key of builtIn.required) if (args[key] === undefined || args[key] === null) throw failAt(argsPath, `${testName} needs ${key}`);
+    checkBuiltInArgs(testName, args, (key, message) => failAt(argAt(key), message));
   }
-  const testConfig = checkConfig(config, testName, fail);
+  const testConfig = checkConfig(config, testName, (key, message) => failAt(configAt[key], message));
 
   const isSource = target.resource_type === 'source';
   const targetName = isSource ? `${target.source_name}_${target.name}` : target.name;
   const names = customName ? { full: customName, short: customName } : synthesizeTestName(isSource ? `source_${testName}` : testName, targetName, args);
   const dependsOn = [target.unique_id];
   if (testName === 'relationships') {
-    const parent = relationshipTarget(String(args.to), ctx, fail);
+    const parent = relationshipTarget(String(args.to), ctx, (message) => failAt(argAt('to'), message));
+    if (parent === undefined) return undefined;
     if (!dependsOn.includes(parent.unique_id)) dependsOn.push(parent.unique_id);
   }
   const node: TestNode = {
@@ -127,53 +144,61 @@ export function genericTest(target: ModelNode | SeedNode | SourceNode, declarati
   return { node, enabled: testConfig.enabled };
 }
 
-/** `unique`, `{unique: {...}}` or `{test_name: unique, ...}`: the test's name and a copy of its arguments. */
-function splitDeclaration(raw: unknown, fail: (message: string) => ProjectError): { testName: string; args: Record<string, unknown> } {
-  if (typeof raw === 'string') return { testName: raw, args: {} };
+/**
+ * `unique`, `{unique: {...}}` or `{test_name: unique, ...}`: the test's name, a copy of its
+ * arguments, and where in the entry they are.
+ */
+function splitDeclaration(raw: unknown, fail: (message: string) => ProjectError): { testName: string; args: Record<string, unknown>; argsPath: string[] } {
+  if (typeof raw === 'string') return { testName: raw, args: {}, argsPath: [] };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail('a test must be a name or a mapping');
   const entries = Object.entries(raw as Record<string, unknown>);
   if ('test_name' in (raw as object)) {
     const { test_name: testName, ...args } = raw as Record<string, unknown>;
     if (typeof testName !== 'string') throw fail('test_name must be a string');
-    return { testName, args: { ...args } };
+    return { testName, args: { ...args }, argsPath: [] };
   }
   if (entries.length !== 1) throw fail(`a test mapping has one key, the test's name (got ${entries.map(([k]) => k).join(', ')})`);
   const [[testName, args]] = entries;
   if (args !== null && args !== undefined && (typeof args !== 'object' || Array.isArray(args))) throw fail(`${testName}: its arguments must be a mapping`);
-  return { testName, args: { ...((args as Record<string, unknown> | null) ?? {}) } };
+  return { testName, args: { ...((args as Record<string, unknown> | null) ?? {}) }, argsPath: [testName] };
 }
 
-function checkBuiltInArgs(testName: string, args: Record<string, unknown>, fail: (message: string) => ProjectError): void {
+/** `fail(key, message)`: an error located at the argument or config key at fault. */
+type FailAt = (key: string, message: string) => ProjectError;
+
+function checkBuiltInArgs(testName: string, args: Record<string, unknown>, fail: FailAt): void {
   const stringList = (key: string) => {
     const v = args[key];
     if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
-      throw fail(`${testName}: ${key} must be a non-empty list`);
+      throw fail(key, `${testName}: ${key} must be a non-empty list`);
     }
   };
   if (testName === 'accepted_values') {
     stringList('values');
-    if (args.quote !== undefined && typeof args.quote !== 'boolean') throw fail('accepted_values: quote must be true or false');
+    if (args.quote !== undefined && typeof args.quote !== 'boolean') throw fail('quote', 'accepted_values: quote must be true or false');
   }
   if (testName === 'unique_combination_of_columns') stringList('combination_of_columns');
-  if (testName === 'relationships' && (typeof args.to !== 'string' || typeof args.field !== 'string')) throw fail("relationships: to is ref('model') or source('name', 'table'), field a column name");
-  if (testName === 'expression_is_true' && typeof args.expression !== 'string') throw fail('expression_is_true: expression must be a string');
+  if (testName === 'relationships' && (typeof args.to !== 'string' || typeof args.field !== 'string')) {
+    throw fail(typeof args.to !== 'string' ? 'to' : 'field', "relationships: to is ref('model') or source('name', 'table'), field a column name");
+  }
+  if (testName === 'expression_is_true' && typeof args.expression !== 'string') throw fail('expression', 'expression_is_true: expression must be a string');
 }
 
-function checkConfig(config: Record<string, unknown>, testName: string, fail: (message: string) => ProjectError): TestConfig {
+function checkConfig(config: Record<string, unknown>, testName: string, fail: FailAt): TestConfig {
   const severity = config.severity ?? 'error';
-  if (typeof severity !== 'string' || !['error', 'warn'].includes(severity.toLowerCase())) throw fail(`${testName}: severity must be error or warn`);
+  if (typeof severity !== 'string' || !['error', 'warn'].includes(severity.toLowerCase())) throw fail('severity', `${testName}: severity must be error or warn`);
   for (const key of ['warn_if', 'error_if'] as const) {
     if (config[key] !== undefined && (typeof config[key] !== 'string' || !THRESHOLD.test(config[key] as string))) {
-      throw fail(`${testName}: ${key} must be a comparison with a number, such as '!= 0' or '> 10'`);
+      throw fail(key, `${testName}: ${key} must be a comparison with a number, such as '!= 0' or '> 10'`);
     }
   }
-  if (config.where !== undefined && typeof config.where !== 'string') throw fail(`${testName}: where must be a string`);
-  if (config.store_failures !== undefined && typeof config.store_failures !== 'boolean') throw fail(`${testName}: store_failures must be true or false`);
-  if (config.enabled !== undefined && typeof config.enabled !== 'boolean') throw fail(`${testName}: enabled must be true or false`);
-  if (config.limit !== undefined && (!Number.isInteger(config.limit) || (config.limit as number) < 0)) throw fail(`${testName}: limit must be a whole number`);
+  if (config.where !== undefined && typeof config.where !== 'string') throw fail('where', `${testName}: where must be a string`);
+  if (config.store_failures !== undefined && typeof config.store_failures !== 'boolean') throw fail('store_failures', `${testName}: store_failures must be true or false`);
+  if (config.enabled !== undefined && typeof config.enabled !== 'boolean') throw fail('enabled', `${testName}: enabled must be true or false`);
+  if (config.limit !== undefined && (!Number.isInteger(config.limit) || (config.limit as number) < 0)) throw fail('limit', `${testName}: limit must be a whole number`);
   const tags = config.tags === undefined ? [] : typeof config.tags === 'string' ? [config.tags] : config.tags;
-  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw fail(`${testName}: tags must be a string or a list of strings`);
-  if (config.meta !== undefined && (config.meta === null || typeof config.meta !== 'object' || Array.isArray(config.meta))) throw fail(`${testName}: meta must be a mapping`);
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw fail('tags', `${testName}: tags must be a string or a list of strings`);
+  if (config.meta !== undefined && (config.meta === null || typeof config.meta !== 'object' || Array.isArray(config.meta))) throw fail('meta', `${testName}: meta must be a mapping`);
   return {
     enabled: (config.enabled as boolean | undefined) ?? true,
     tags,
@@ -187,17 +212,19 @@ function checkConfig(config: Record<string, unknown>, testName: string, fail: (m
   };
 }
 
-/** relationships' `to`: `ref('x')` or `source('s', 't')`, read without rendering. */
-function relationshipTarget(to: string, ctx: GenericTestContext, fail: (message: string, hint?: string) => ProjectError): ModelNode | SeedNode | SourceNode {
+/** relationships' `to`: `ref('x')` or `source('s', 't')`, read without rendering; undefined when that failed to parse. */
+function relationshipTarget(to: string, ctx: GenericTestContext, fail: (message: string, hint?: string) => ProjectError): ModelNode | SeedNode | SourceNode | undefined {
   const ref = /^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(to);
   if (ref) {
     const node = ctx.resolveRef(ref[1]);
+    if (!node && ctx.isBroken?.({ name: ref[1] })) return undefined;
     if (!node) throw fail(`relationships: to: ref('${ref[1]}'): no model or seed named ${ref[1]}`);
     return node;
   }
   const source = /^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(to);
   if (source) {
     const node = ctx.resolveSource(source[1], source[2]);
+    if (!node && ctx.isBroken?.({ source: source[1], table: source[2] })) return undefined;
     if (!node) throw fail(`relationships: to: source('${source[1]}', '${source[2]}'): no such source table`);
     return node;
   }
@@ -211,6 +238,7 @@ export function singularTest(path: string, text: string, projectName: string): {
   const refs = [];
   const sources = [];
   const config: Record<string, unknown> = {};
+  const configAt: Record<string, SourceLocation> = {};
   for (const call of scan.calls) {
     const location = { file: path, line: call.line, column: call.column };
     if ((call.name === 'ref' || call.name === 'source' || call.name === 'config') && !call.literal) {
@@ -222,10 +250,11 @@ export function singularTest(path: string, text: string, projectName: string): {
       for (const [key, value] of Object.entries(call.kwargs)) {
         if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw new ProjectError(`unknown test config '${key}'`, { code: 'config', location, hint: didYouMean(key, CONFIG_KEYS) });
         config[key] = value;
+        configAt[key] = location;
       }
     }
   }
-  const testConfig = checkConfig(config, name, (message) => new ProjectError(message, { code: 'config', location: { file: path } }));
+  const testConfig = checkConfig(config, name, (key, message) => new ProjectError(message, { code: 'config', location: configAt[key] ?? { file: path } }));
   const node: TestNode = {
     resource_type: 'test',
     unique_id: `test.${projectName}.${name}`,

@@ -104,6 +104,9 @@ export function scanTemplate(text: string): ScanResult {
       } else if (BLOCK_KEYWORDS.has(keyword) && !(keyword === 'set' && trimmed.includes('='))) {
         depth++;
         blocks.push({ keyword, offset: open + 2 + inner.indexOf(keyword) });
+      } else if (!KNOWN_TAGS.has(keyword)) {
+        // `{% bogus %}`: no template language has it; the parser names it.
+        suspectAt(open);
       }
       // A block's own tag (`{% if ref('x') %}`) is as conditional as its body.
       const statementTokens = tokenize(inner, open + 2);
@@ -143,6 +146,8 @@ function balanced(tokens: readonly Token[]): boolean {
 }
 
 const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block', 'raw']);
+/** Every other tag Nunjucks knows (its parser's statements, and the parts of if, for and switch). */
+const KNOWN_TAGS = new Set(['set', 'elif', 'elseif', 'else', 'verbatim', 'extends', 'include', 'import', 'from', 'switch', 'case', 'default']);
 
 function nextTagOpen(text: string, from: number): number {
   for (let i = text.indexOf('{', from); i !== -1; i = text.indexOf('{', i + 1)) {

@@ -17,7 +17,7 @@ import type {
   TestNode,
 } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
-import { TemplateEngine, CONTEXT_NAMES } from '../template/template-engine.js';
+import { TemplateEngine, CONTEXT_NAMES, checkTemplateSyntax as checkSyntax } from '../template/template-engine.js';
 import { TemplateLocatedError, lastCallSite } from '../template/strict-compiler.js';
 import { parseYamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -28,6 +28,7 @@ import { discoverFiles } from './discover.js';
 import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
 import { unitTestNode } from './unit-tests.js';
+import { checkSeedCsv } from './seed-csv.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
 import { genericTest, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
@@ -66,7 +67,20 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   // Macros, and generic test definitions ({% test %} blocks: in macro files or <data-test-path>/generic/)
   const genericTestRoots = config.dataTestPaths.map((p) => `${p.replace(/\/+$/, '')}/generic`);
-  const macroFiles = discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql']).map((path) => ({ path, text: translateTestBlocks(read(path)) }));
+  const macroFiles: Array<{ path: string; text: string }> = [];
+  /** Macros of files that do not parse: their file's error is reported, not each call's. */
+  const brokenMacros = new Set<string>();
+  for (const path of discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql'])) {
+    const file = { path, text: translateTestBlocks(read(path)) };
+    const { suspect } = scanTemplate(file.text);
+    try {
+      if (suspect) checkSyntax(path, file.text, suspect);
+      macroFiles.push(file);
+    } catch (error) {
+      report(locateNodeError(error, undefined, path));
+      for (const def of readMacroDefinitions(file, config.name)) brokenMacros.add(def.name);
+    }
+  }
   const macros: Record<string, MacroDef> = {};
   const macroCalls = new Map<string, ReadonlySet<string>>();
   for (const file of macroFiles) {
@@ -107,6 +121,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   let engine: TemplateEngine | undefined;
   const templates = () => (engine ??= new TemplateEngine(macroFiles));
+  /** A template whose structure the static reader finds broken is parsed, for the exact error. */
+  const checkTemplateSyntax = (path: string, text: string) => {
+    const { suspect } = scanTemplate(text);
+    if (suspect) checkSyntax(path, text, suspect);
+  };
   const renderString = (text: string) =>
     templates().render('<properties>', text, buildRenderScope({
       resolver: noRefs,
@@ -117,6 +136,21 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       invocationId: '',
     }));
 
+  // What failed to parse, and so is reported already: what refers to it gets no error of its own
+  // (a config error must not be followed by a false "no model named X" for each dependent).
+  const broken = {
+    /** Models and seeds whose file, config or properties could not be read. */
+    names: new Set<string>(),
+    modelProps: new Set<string>(),
+    seedProps: new Set<string>(),
+    sources: new Set<string>(),
+    /** A properties file that could not be read at all may have declared any source. */
+    anySource: false,
+    /** Nodes with a ref or source dropped because it named something broken. */
+    incomplete: new Set<string>(),
+  };
+  const isBrokenSource = (source: string) => broken.anySource || broken.sources.has(source);
+
   // YAML properties
   const modelProps = new Map<string, NodeProperties>();
   const seedProps = new Map<string, NodeProperties>();
@@ -125,6 +159,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const path of discoverFiles(config.dir, config.modelPaths, ['.yml', '.yaml'])) {
     try {
       const props = readPropertiesFile(parseYamlFile(read(path), path), renderString);
+      props.errors.forEach(report);
+      props.broken.models.forEach((name) => broken.modelProps.add(name));
+      props.broken.seeds.forEach((name) => broken.seedProps.add(name));
+      props.broken.sources.forEach((name) => broken.sources.add(name));
+      if (props.broken.unknownSources) broken.anySource = true;
       for (const [list, target, kind] of [
         [props.models, modelProps, 'model'],
         [props.seeds, seedProps, 'seed'],
@@ -132,7 +171,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         for (const p of list) {
           const earlier = target.get(p.name);
           if (earlier) {
-            report(new ProjectError(`properties for ${kind} '${p.name}' are given twice (also in ${earlier.file}:${earlier.line})`, { code: 'duplicate', location: { file: p.file, line: p.line } }));
+            report(new ProjectError(`properties for ${kind} '${p.name}' are given twice (also in ${earlier.file}:${earlier.line})`, { code: 'duplicate', location: { file: p.file, line: p.line, column: p.column } }));
           } else {
             target.set(p.name, p);
           }
@@ -142,6 +181,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       unitTestDecls.push(...props.unitTests);
     } catch (error) {
       report(error);
+      broken.anySource = true;
     }
   }
 
@@ -161,10 +201,16 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     const { root, folders } = splitPath(path, config.seedPaths);
     const props = seedProps.get(name);
     seedProps.delete(name);
+    if (broken.seedProps.has(name)) {
+      broken.names.add(name);
+      continue;
+    }
     try {
       const layers: ConfigLayer[] = [...folderLayers(config.seeds, folders, () => ({ file: 'project.yml' }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
       const seedConfig = resolveSeedConfig(name, layers, uniqueId);
+      const text = read(path);
+      checkSeedCsv(text, path);
       const seed: SeedNode = {
         resource_type: 'seed',
         unique_id: uniqueId,
@@ -176,7 +222,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         tags: seedConfig.tags,
         description: props?.description ?? '',
         columns: props?.columns ?? {},
-        checksum: sha256(read(path)),
+        checksum: sha256(text),
         config: seedConfig,
         relation: { schema: seedConfig.schema, identifier: seedConfig.alias },
         depends_on: { nodes: [], macros: [] },
@@ -191,6 +237,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       if (seedConfig.enabled && props?.tests.length) testTargets.push({ node: seed, declarations: props.tests });
     } catch (error) {
       report(error);
+      broken.names.add(name);
     }
   }
 
@@ -236,6 +283,12 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     const { root, folders } = splitPath(path, config.modelPaths);
     const props = modelProps.get(name);
     modelProps.delete(name);
+    if (broken.modelProps.has(name)) {
+      // Its properties could not be read: configured without them it might report errors that are
+      // only their absence.
+      broken.names.add(name);
+      continue;
+    }
     try {
       const scan = scanTemplate(text);
       if (scan.suspect) templates().checkSyntax(path, text, scan.suspect);
@@ -281,14 +334,22 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const modelConfig = resolveModelConfig(name, layers, uniqueId);
       drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props });
     } catch (error) {
-      report(locateNodeError(error, uniqueId, path));
+      // A model that calls a macro of a file that does not parse fails for that file's reason.
+      if (![...scanTemplate(text).calledNames].some((m) => brokenMacros.has(m))) report(locateNodeError(error, uniqueId, path));
+      broken.names.add(name);
     }
   }
   for (const [name, p] of modelProps) {
-    report(new ProjectError(`properties are given for model '${name}', but there is no models/**/${name}.sql`, { code: 'ref', location: { file: p.file, line: p.line }, hint: didYouMean(name, drafts.map((d) => d.name)) }));
+    report(
+      new ProjectError(`properties are given for model '${name}', but there is no models/**/${name}.sql`, {
+        code: 'ref',
+        location: { file: p.file, line: p.line, column: p.column },
+        hint: didYouMean(name, drafts.map((d) => d.name)),
+      }),
+    );
   }
   for (const [name, p] of seedProps) {
-    report(new ProjectError(`properties are given for seed '${name}', but there is no seeds/**/${name}.csv`, { code: 'ref', location: { file: p.file, line: p.line } }));
+    report(new ProjectError(`properties are given for seed '${name}', but there is no seeds/**/${name}.csv`, { code: 'ref', location: { file: p.file, line: p.line, column: p.column } }));
   }
 
   const calledNames = new Map<string, ReadonlySet<string>>();
@@ -310,14 +371,16 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const macro of Object.values(macros)) {
     if (macro.name.startsWith('test_')) customTests.set(macro.name.slice(5), [macro.unique_id, ...macro.depends_on.macros]);
   }
-  const addTest = ({ node, enabled }: { node: TestNode; enabled: boolean }) => {
+  const addTest = (test: { node: TestNode; enabled: boolean } | undefined) => {
+    if (test === undefined) return;
+    const { node, enabled } = test;
     const clash = nodes[node.unique_id] ?? disabled[node.unique_id];
     if (clash) {
       report(
-        new ProjectError(`two tests are named '${node.name}' (also in ${clash.original_file_path})`, {
+        new ProjectError(`two tests are named '${node.name}' (also in ${clash.original_file_path}${'line' in clash && clash.line !== undefined ? `:${clash.line}` : ''})`, {
           code: 'duplicate',
           location: { file: node.original_file_path, line: node.line },
-          hint: 'give one of them a name: (name: my_test) in its arguments',
+          hint: 'give one of them another name: (name: my_test) in its arguments',
         }),
       );
       return;
@@ -329,6 +392,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     customTests,
     resolveRef: (name: string) => byName.get(name),
     resolveSource: (source: string, table: string) => sourceTables.get(`${source}.${table}`),
+    isBroken: (ref: { name: string } | { source: string; table: string }) => ('name' in ref ? broken.names.has(ref.name) : isBrokenSource(ref.source)),
   };
   for (const target of testTargets) {
     for (const declaration of target.declarations) {
@@ -342,9 +406,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const path of discoverFiles(config.dir, config.dataTestPaths, ['.sql'])) {
     if (genericTestRoots.some((root) => path.startsWith(`${root}/`))) continue;
     try {
-      addTest(singularTest(path, read(path), config.name));
+      const text = read(path);
+      checkTemplateSyntax(path, text);
+      addTest(singularTest(path, text, config.name));
     } catch (error) {
-      report(error);
+      report(locateNodeError(error, `test.${config.name}.${basename(path, '.sql')}`, path));
     }
   }
 
@@ -356,6 +422,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     for (const ref of node.refs) {
       const target = byName.get(ref.name);
       const location = { file: node.original_file_path, line: ref.line };
+      if (!target && broken.names.has(ref.name)) {
+        broken.incomplete.add(node.unique_id);
+        continue;
+      }
       if (!target) {
         const off = disabledByName.get(ref.name);
         const message = off
@@ -368,6 +438,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     }
     for (const src of node.sources) {
       const target = sourceTables.get(`${src.source}.${src.table}`);
+      if (!target && isBrokenSource(src.source)) {
+        broken.incomplete.add(node.unique_id);
+        continue;
+      }
       if (!target) {
         report(
           new CompileError(`source('${src.source}', '${src.table}'): no such source table`, {
@@ -393,7 +467,15 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   // Unit tests, now that each model's inputs are known.
   for (const declaration of unitTestDecls) {
     try {
-      const { node, enabled } = unitTestNode(declaration, { projectName: config.name, resolveRef: (name) => byName.get(name), resolveSource: (s, t) => sourceTables.get(`${s}.${t}`), nodes });
+      const test = unitTestNode(declaration, {
+        projectName: config.name,
+        resolveRef: (name) => byName.get(name),
+        resolveSource: (s, t) => sourceTables.get(`${s}.${t}`),
+        nodes,
+        isBroken: (name) => broken.names.has(name) || broken.incomplete.has(byName.get(name)?.unique_id ?? ''),
+      });
+      if (test === undefined) continue;
+      const { node, enabled } = test;
       if (nodes[node.unique_id] || disabled[node.unique_id]) {
         report(new ProjectError(`two unit tests of ${declaration.model} are named '${declaration.name}'`, { code: 'duplicate', location: { file: declaration.file, line: declaration.line } }));
         continue;
@@ -590,7 +672,7 @@ function splitPath(path: string, roots: readonly string[]): { root: string; fold
 }
 
 /** Template errors found during parse become errors of the node, located in its file. */
-export function locateNodeError(error: unknown, uniqueId: string, path: string): unknown {
+export function locateNodeError(error: unknown, uniqueId: string | undefined, path: string): unknown {
   if (error instanceof TemplateLocatedError) {
     return new CompileError(error.message, {
       code: 'template',

@@ -1,4 +1,4 @@
-import { ProjectError } from '../errors.js';
+import { ProjectError, type SourceLocation } from '../errors.js';
 import type { ColumnInfo } from '../manifest/types.js';
 import type { YamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -20,13 +20,15 @@ export interface TestDeclaration {
   readonly file: string;
   readonly line?: number;
   readonly column_number?: number;
+  /** Where a value inside the entry was written (`['accepted_values', 'values']`); the entry's place if unknown. */
+  readonly locate: (path: readonly (string | number)[]) => SourceLocation;
 }
 
 /** One entry of `unit_tests:` (dbt's unit tests), structure checked; rows as written. */
 export interface UnitTestDeclaration {
   readonly name: string;
   readonly model: string;
-  readonly given: ReadonlyArray<{ readonly input: string; readonly rows: ReadonlyArray<Record<string, unknown>>; readonly line?: number }>;
+  readonly given: ReadonlyArray<{ readonly input: string; readonly rows: ReadonlyArray<Record<string, unknown>>; readonly line?: number; readonly location: SourceLocation }>;
   readonly expect: ReadonlyArray<Record<string, unknown>>;
   readonly vars: Readonly<Record<string, unknown>>;
   /** overrides.macros.is_incremental */
@@ -35,12 +37,16 @@ export interface UnitTestDeclaration {
   readonly tags: readonly string[];
   readonly file: string;
   readonly line?: number;
+  /** Where `model:` was written. */
+  readonly modelLocation: SourceLocation;
 }
 
 export interface NodeProperties {
   readonly name: string;
   readonly file: string;
+  /** Where its `name:` was written. */
   readonly line?: number;
+  readonly column?: number;
   readonly description: string;
   readonly columns: Readonly<Record<string, ColumnInfo>>;
   readonly config: PropertyConfig;
@@ -78,6 +84,13 @@ export interface PropertiesFile {
   readonly seeds: readonly NodeProperties[];
   readonly sources: readonly SourceProperties[];
   readonly unitTests: readonly UnitTestDeclaration[];
+  /** One error per entry that could not be read; the other entries are read all the same. */
+  readonly errors: readonly ProjectError[];
+  /**
+   * What those entries named, so that parse reports nothing about what refers to them (the error
+   * is theirs, not their dependents'). `unknownSources`: a source entry whose name is unreadable.
+   */
+  readonly broken: { readonly models: readonly string[]; readonly seeds: readonly string[]; readonly sources: readonly string[]; readonly unknownSources: boolean };
 }
 
 const FILE_KEYS = ['version', 'models', 'seeds', 'sources', 'unit_tests', 'macros'];
@@ -88,7 +101,10 @@ const TABLE_KEYS = ['name', 'description', 'identifier', 'external_location', 'l
 
 type Path = (string | number)[];
 
-/** `render` expands templates in source strings (`var()`, `env_var()`); it throws with a message. */
+/**
+ * `render` expands templates in source strings (`var()`, `env_var()`); it throws with a message.
+ * A file that is not a properties file at all throws; a bad entry is collected in `errors`.
+ */
 export function readPropertiesFile(yaml: YamlFile, render: (text: string) => string): PropertiesFile {
   const fail = (path: Path, message: string, hint?: string) =>
     new ProjectError(message, { code: 'config', location: yaml.locate(path), hint });
@@ -132,7 +148,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     (['tests', 'data_tests'] as const).flatMap((key) =>
       asList(m[key], [...path, key], key).map((raw, i) => {
         const at = yaml.locate([...path, key, i]);
-        return { raw, column, file: yaml.file, line: at.line, column_number: at.column };
+        return { raw, column, file: yaml.file, line: at.line, column_number: at.column, locate: (p: readonly (string | number)[]) => yaml.locate([...path, key, i, ...p]) };
       }),
     );
 
@@ -153,8 +169,26 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     return { columns: out, tests };
   };
 
+  const errors: ProjectError[] = [];
+  const broken = { models: [] as string[], seeds: [] as string[], sources: [] as string[], unknownSources: false };
+  /** Each entry on its own: a bad one is reported and names what it was about; the rest are read. */
+  const entries = <T>(list: unknown[], read: (raw: unknown, i: number) => T, failed: (name: string | undefined) => void): T[] => {
+    const out: T[] = [];
+    list.forEach((raw, i) => {
+      try {
+        out.push(read(raw, i));
+      } catch (error) {
+        if (!(error instanceof ProjectError)) throw error;
+        errors.push(error);
+        const name = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).name : undefined;
+        failed(typeof name === 'string' ? name : undefined);
+      }
+    });
+    return out;
+  };
+
   const nodeList = (key: 'models' | 'seeds'): NodeProperties[] =>
-    asList(root[key], [key], key).map((raw, i) => {
+    entries(asList(root[key], [key], key), (raw, i) => {
       const path: Path = [key, i];
       const m = asMap(raw, path, `an entry of ${key}`);
       checkKeys(m, NODE_KEYS, path, `${key}[${i}]`);
@@ -164,10 +198,12 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
       if (m.meta !== undefined) config.meta = { ...asMap(m.meta, [...path, 'meta'], 'meta'), ...((config.meta as object) ?? {}) };
       if (m.docs !== undefined) config.docs = asMap(m.docs, [...path, 'docs'], 'docs');
       const cols = columns(m.columns, [...path, 'columns']);
+      const at = yaml.locate([...path, 'name']);
       return {
         name,
         file: yaml.file,
-        line: yaml.locate(path).line,
+        line: at.line,
+        column: at.column,
         description: str(m.description, [...path, 'description'], 'description') ?? '',
         columns: cols.columns,
         config: {
@@ -176,13 +212,13 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         },
         tests: [...testsOf(m, path), ...cols.tests],
       };
-    });
+    }, (name) => name !== undefined && broken[key].push(name));
 
   const root = asMap(yaml.value ?? {}, [], yaml.file);
   checkKeys(root, FILE_KEYS, [], 'a properties file');
   if (root.version !== undefined && root.version !== 2) throw fail(['version'], 'version must be 2');
 
-  const sources = asList(root.sources, ['sources'], 'sources').map((raw, i): SourceProperties => {
+  const sources = entries(asList(root.sources, ['sources'], 'sources'), (raw, i): SourceProperties => {
     const path: Path = ['sources', i];
     const m = asMap(raw, path, 'a source');
     checkKeys(m, SOURCE_KEYS, path, `sources[${i}]`);
@@ -228,13 +264,13 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
       externalLocation: sourceLocation,
       tables,
     };
-  });
+  }, (name) => (name === undefined ? (broken.unknownSources = true) : broken.sources.push(name)));
 
   return {
     models: nodeList('models'),
     seeds: nodeList('seeds'),
     sources,
-    unitTests: asList(root.unit_tests, ['unit_tests'], 'unit_tests').map((raw, i): UnitTestDeclaration => {
+    unitTests: entries(asList(root.unit_tests, ['unit_tests'], 'unit_tests'), (raw, i): UnitTestDeclaration => {
       const path: Path = ['unit_tests', i];
       const m = asMap(raw, path, 'a unit test');
       checkKeys(m, ['name', 'model', 'description', 'given', 'expect', 'overrides', 'config'], path, `unit_tests[${i}]`);
@@ -250,7 +286,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
       const given = asList(m.given, [...path, 'given'], 'given').map((g, j) => {
         const at: Path = [...path, 'given', j];
         const entry = asMap(g, at, 'a given input');
-        return { input: str(entry.input, at, `${name}: given input`, true)!, rows: rowsOf(entry, at, 'given'), line: yaml.locate(at).line };
+        return { input: str(entry.input, at, `${name}: given input`, true)!, rows: rowsOf(entry, at, 'given'), line: yaml.locate(at).line, location: yaml.locate([...at, 'input']) };
       });
       const expect = rowsOf({ ...asMap(m.expect ?? {}, [...path, 'expect'], 'expect'), input: undefined }, [...path, 'expect'], 'expect');
       const overrides = m.overrides === undefined ? {} : asMap(m.overrides, [...path, 'overrides'], 'overrides');
@@ -272,8 +308,11 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         tags: tags(config.tags, [...path, 'config', 'tags']),
         file: yaml.file,
         line: yaml.locate(path).line,
+        modelLocation: yaml.locate([...path, 'model']),
       };
-    }),
+    }, () => {}),
+    errors,
+    broken,
   };
 }
 

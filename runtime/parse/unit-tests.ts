@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ProjectError } from '../errors.js';
+import { ProjectError, type SourceLocation } from '../errors.js';
 import type { ManifestNode, ModelNode, SeedNode, SourceNode, UnitTestNode } from '../manifest/types.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { UnitTestDeclaration } from './properties.js';
@@ -13,14 +13,21 @@ export interface UnitTestContext {
   readonly resolveRef: (name: string) => ModelNode | SeedNode | undefined;
   readonly resolveSource: (source: string, table: string) => SourceNode | undefined;
   readonly nodes: Readonly<Record<string, ManifestNode>>;
+  /**
+   * A model that failed to parse, or one some of whose inputs did (their errors are reported): a
+   * unit test of it, or giving rows for it, cannot be checked and is not an error of its own.
+   */
+  readonly isBroken?: (name: string) => boolean;
 }
 
-export function unitTestNode(declaration: UnitTestDeclaration, ctx: UnitTestContext): { node: UnitTestNode; enabled: boolean } {
-  const fail = (message: string, line = declaration.line, hint?: string) =>
-    new ProjectError(`unit test ${declaration.name}: ${message}`, { code: 'config', location: { file: declaration.file, line }, hint });
+/** The unit test, or undefined when its model cannot be checked (see `isBroken`). */
+export function unitTestNode(declaration: UnitTestDeclaration, ctx: UnitTestContext): { node: UnitTestNode; enabled: boolean } | undefined {
+  const fail = (message: string, location: SourceLocation = { file: declaration.file, line: declaration.line }, hint?: string) =>
+    new ProjectError(`unit test ${declaration.name}: ${message}`, { code: 'config', location, hint });
+  if (ctx.isBroken?.(declaration.model)) return undefined;
   const target = ctx.resolveRef(declaration.model);
   if (!target || target.resource_type !== 'model') {
-    throw fail(`no model named ${declaration.model}`, declaration.line, didYouMean(declaration.model, Object.values(ctx.nodes).filter((n) => n.resource_type === 'model').map((n) => n.name)));
+    throw fail(`no model named ${declaration.model}`, declaration.modelLocation, didYouMean(declaration.model, Object.values(ctx.nodes).filter((n) => n.resource_type === 'model').map((n) => n.name)));
   }
   const model = ctx.nodes[target.unique_id] as ModelNode;
   const inputs = model.depends_on.nodes;
@@ -29,9 +36,9 @@ export function unitTestNode(declaration: UnitTestDeclaration, ctx: UnitTestCont
     const ref = /^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(g.input);
     const source = /^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(g.input);
     const node = ref ? ctx.resolveRef(ref[1]) : source ? ctx.resolveSource(source[1], source[2]) : undefined;
-    if (!ref && !source) throw fail(`given input ${JSON.stringify(g.input)} must be ref('model'), source('name', 'table') or this`, g.line);
+    if (!ref && !source) throw fail(`given input ${JSON.stringify(g.input)} must be ref('model'), source('name', 'table') or this`, g.location);
     if (!node || !inputs.includes(node.unique_id)) {
-      throw fail(`given input ${g.input} is not an input of ${model.name} (its inputs: ${inputs.map(inputText(ctx)).join(', ') || 'none'})`, g.line);
+      throw fail(`given input ${g.input} is not an input of ${model.name} (its inputs: ${inputs.map(inputText(ctx)).join(', ') || 'none'})`, g.location);
     }
     return { input: g.input.trim(), node: node.unique_id, rows: g.rows };
   });

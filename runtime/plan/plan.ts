@@ -82,7 +82,8 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
   // one input is waited for by the nodes that read that input directly (or through nodes not
   // planned, such as sources); the nodes below wait for those, so the whole subtree does. A test of
   // several inputs is waited for by every node that has all of them as ancestors: one that also
-  // reads a descendant (relationships to a child) cannot be waited for.
+  // reads a descendant (relationships to a child) cannot be waited for. A test that reads no node
+  // (`select 1 where false`) has nothing downstream, as in dbt: nothing waits for it.
   const tests = order.filter((id) => manifest.nodes[id].resource_type === 'test');
   if (tests.length > 0) {
     const byInput = new Map<string, string[]>();
@@ -90,7 +91,7 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     for (const t of tests) {
       const inputs = manifest.nodes[t].depends_on.nodes;
       if (inputs.length === 1) byInput.set(inputs[0], [...(byInput.get(inputs[0]) ?? []), t]);
-      else multiInput.push(t);
+      else if (inputs.length > 1) multiInput.push(t);
     }
     /** What a node reads: its graph parents, and through parents that are not planned, theirs. */
     const readThrough = (id: string, out = new Set<string>()): Set<string> => {

@@ -26,8 +26,9 @@ export interface StateNode {
 /** The minimal shape of the target/manifest.json of an earlier run (`--state DIR`). */
 export interface StateManifest {
   readonly nodes: Readonly<Record<string, StateNode>>;
-  /** dbt keeps sources apart from nodes in manifest.json. */
+  /** dbt keeps sources and unit tests apart from nodes in manifest.json. */
   readonly sources?: Readonly<Record<string, StateNode>>;
+  readonly unit_tests?: Readonly<Record<string, StateNode>>;
   readonly macros?: Readonly<Record<string, { readonly checksum?: StateChecksum }>>;
 }
 
@@ -270,7 +271,12 @@ class Matcher {
 
   private statePredicate(value: StateValue): NodePredicate {
     const state = this.state!;
-    const old = (node: ManifestNode) => state.nodes[node.unique_id] ?? state.sources?.[node.unique_id];
+    // Each kind is looked up where manifest.json keeps it: a unit test missing from `nodes` is not new.
+    const old = (node: ManifestNode): StateNode | undefined => {
+      const found: unknown = state.nodes[node.unique_id] ?? state.sources?.[node.unique_id] ?? state.unit_tests?.[node.unique_id];
+      // An entry that is not an object (a hand-edited file) says nothing about the node: it is new.
+      return found !== null && typeof found === 'object' ? (found as StateNode) : undefined;
+    };
     const isNew = (node: ManifestNode) => old(node) === undefined;
     const body = (node: ManifestNode) => isNew(node) || bodyChanged(node, old(node)!);
     const configs = (node: ManifestNode) => isNew(node) || canonicalJson(node.config) !== canonicalJson(old(node)!.config);

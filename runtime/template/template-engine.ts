@@ -43,6 +43,23 @@ export const CONTEXT_NAMES = [
 ] as const;
 
 /**
+ * Parse only (no code generation, no engine: a macro file can be checked before the engine that
+ * loads it exists): throws a TemplateLocatedError for a syntax error, placed at `fallback` when the
+ * parser gives no position, or only the end of the file (an unclosed block).
+ */
+export function checkTemplateSyntax(path: string, text: string, fallback: { line: number; column: number }): void {
+  const parser = requireModule('nunjucks/src/parser') as { parse(src: string, extensions: unknown[], opts: unknown): unknown };
+  try {
+    parser.parse(text, [], {});
+  } catch (error) {
+    const located = locateError(error, path, 'template syntax error') as TemplateLocatedError;
+    const known = (error as { lineno?: number }).lineno;
+    if (known && !/end of file/.test(located.message)) throw located;
+    throw new TemplateLocatedError(located.message, path, fallback.line, fallback.column, { cause: error });
+  }
+}
+
+/**
  * Nunjucks set up for SQL: no autoescape, strict names, Jinja literals, global macros. Compiled
  * templates are cached by content, so a project's repeated templates compile once.
  */
@@ -87,20 +104,9 @@ export class TemplateEngine {
     }
   }
 
-  /**
-   * Parse only (no code generation): throws a TemplateLocatedError for a syntax error, placed at
-   * `fallback` when the parser gives no position (an unclosed block reported at end of file).
-   */
+  /** See `checkTemplateSyntax`. */
   checkSyntax(path: string, text: string, fallback: { line: number; column: number }): void {
-    const parser = requireModule('nunjucks/src/parser') as { parse(src: string, extensions: unknown[], opts: unknown): unknown };
-    try {
-      parser.parse(text, [], (this.env as unknown as { opts: unknown }).opts);
-    } catch (error) {
-      const located = locateError(error, path, 'template syntax error') as TemplateLocatedError;
-      const known = (error as { lineno?: number }).lineno;
-      if (known) throw located;
-      throw new TemplateLocatedError(located.message, path, fallback.line, fallback.column, { cause: error });
-    }
+    checkTemplateSyntax(path, text, fallback);
   }
 
   /** Compile without rendering: surfaces syntax errors (with file and line). */

@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, visit, type Document, type Node as YamlNode } from 'yaml';
 import { ProjectError, type SourceLocation } from '../errors.js';
 
 /**
@@ -59,7 +59,19 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     }
   };
   walk(doc.contents, '');
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (error) {
+    // An alias to no anchor, or aliases that would expand without bound: the parser throws a plain
+    // Error; it is the file's fault, at the alias when there is one to point at.
+    const at = unresolvedAlias(doc);
+    const pos = at === undefined ? undefined : lineCounter.linePos(at);
+    throw new ProjectError(`invalid YAML: ${((error as Error).message ?? String(error)).split('\n')[0]}`, {
+      code: 'yaml',
+      location: pos === undefined ? { file } : { file, line: pos.line, column: pos.col },
+    });
+  }
   return {
     file,
     value,
@@ -71,4 +83,17 @@ export function parseYamlFile(text: string, file: string): YamlFile {
       return { file };
     },
   };
+}
+
+/** Where the first alias naming no anchor is written, if any. */
+function unresolvedAlias(doc: Document): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined || !node.range) return undefined;
+      offset = node.range[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }

@@ -144,9 +144,9 @@ models:
   it('a bad declaration is one clear error with file and line, exit 2, and nothing runs', async () => {
     const cases: Array<[string, string]> = [
       ['      - name: id\n        data_tests: [uniqe]\n', "models/schema.yml:6:22: unknown test 'uniqe' (did you mean unique?)"],
-      ['      - name: status\n        data_tests:\n          - accepted_values: { valuez: [a] }\n', "models/schema.yml:7:13: accepted_values: unknown argument 'valuez' (did you mean values?)"],
+      ['      - name: status\n        data_tests:\n          - accepted_values: { valuez: [a] }\n', "models/schema.yml:7:32: accepted_values: unknown argument 'valuez' (did you mean values?)"],
       ['      - name: status\n        data_tests:\n          - relationships: { field: id }\n', 'models/schema.yml:7:13: relationships needs to'],
-      ['      - name: id\n        data_tests:\n          - unique: { severity: fatal }\n', 'models/schema.yml:7:13: unique: severity must be error or warn'],
+      ['      - name: id\n        data_tests:\n          - unique: { severity: fatal }\n', 'models/schema.yml:7:23: unique: severity must be error or warn'],
     ];
     for (const [column, message] of cases) {
       const dir = project(`version: 2\nmodels:\n  - name: orders\n    columns:\n${column}`);

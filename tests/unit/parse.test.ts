@@ -115,6 +115,111 @@ describe('parse', () => {
     expect(manifest.disabled['model.shop.off']).toBeDefined();
   });
 
+  describe('reports the broken node, never its dependents', () => {
+    const located = (m: { diagnostics: readonly { file?: string; line?: number; column?: number; message: string }[] }) =>
+      m.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`);
+    // b reads a; c reads b; a singular test and a relationships test read a; a unit test gives rows for a.
+    const DEPENDENTS = {
+      'models/b.sql': "select * from {{ ref('a') }}",
+      'models/c.sql': "select * from {{ ref('b') }}",
+      'models/d.sql': 'select 1 as id',
+      'data_tests/a_positive.sql': "select * from {{ ref('a') }} where id < 0",
+      'models/unit.yml':
+        "version: 2\nunit_tests:\n  - name: b_keeps_rows\n    model: b\n    given:\n      - input: ref('a')\n        rows: [{ id: 1 }]\n    expect:\n      rows: [{ id: 1 }]\n",
+      'models/d.yml': "version: 2\nmodels:\n  - name: d\n    columns:\n      - name: id\n        data_tests:\n          - relationships: { to: ref('a'), field: id }\n",
+    };
+
+    it('a config error in a model', () => {
+      const { manifest } = parse({ ...DEPENDENTS, 'models/a.sql': "{{ config(materialized='tabel') }}\nselect 1 as id" });
+      expect(located(manifest)).toEqual([
+        "models/a.sql:1:4: config materialized must be one of 'view', 'table', 'ephemeral', 'incremental', 'scd2', got \"tabel\"",
+      ]);
+    });
+
+    it('a template syntax error in a model', () => {
+      const { manifest } = parse({ ...DEPENDENTS, 'models/a.sql': '{% if true %}\nselect 1 as id' });
+      expect(located(manifest)).toEqual(['models/a.sql:1:4: template syntax error: expected elif, else, or endif, got end of file']);
+    });
+
+    it("a bad entry in a model's properties", () => {
+      const { manifest } = parse({
+        ...DEPENDENTS,
+        'models/a.sql': 'select 1 as id',
+        'models/a.yml': 'version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [{ unique: { severity: fatal } }]\n',
+      });
+      expect(located(manifest)).toEqual(['models/a.yml:6:34: unique: severity must be error or warn']);
+    });
+
+    it('a config error in a seed', () => {
+      const { manifest } = parse({
+        ...DEPENDENTS,
+        'seeds/a.csv': 'id\n1\n',
+        'models/seeds.yml': 'version: 2\nseeds:\n  - name: a\n    config:\n      colum_types: { id: integer }\n',
+      });
+      expect(located(manifest)).toEqual(["models/seeds.yml:5:7: unknown config key 'colum_types'"]);
+    });
+
+    it('a bad source entry: the models that read it report nothing; other sources of the file still count', () => {
+      const { manifest } = parse({
+        'models/sources.yml':
+          'version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n        identifer: orders_v2\n  - name: ref_data\n    tables:\n      - name: countries\n',
+        'models/stg_orders.sql': "select * from {{ source('raw', 'orders') }}",
+        'models/stg_countries.sql': "select * from {{ source('ref_data', 'countries') }}",
+        'models/typo.sql': "select * from {{ source('ref_data', 'contries') }}",
+      });
+      expect(located(manifest)).toEqual([
+        "models/sources.yml:6:9: unknown key 'identifer' in source raw table",
+        "models/typo.sql:1:undefined: source('ref_data', 'contries'): no such source table",
+      ]);
+    });
+
+    it('a properties file that is not YAML: only its syntax error', () => {
+      const { manifest } = parse({
+        'models/sources.yml': 'version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n     - name: customers\n',
+        'models/stg_orders.sql': "select * from {{ source('raw', 'orders') }}",
+      });
+      expect(located(manifest)).toEqual(['models/sources.yml:6:6: invalid YAML: A block sequence may not be used as an implicit map key']);
+    });
+
+    it('errors of their own are still reported', () => {
+      const { manifest } = parse({ ...DEPENDENTS, 'models/a.sql': "{{ config(materialized='tabel') }}\nselect 1 as id", 'models/e.sql': "select * from {{ ref('b') }} join {{ ref('dd') }} using (id)" });
+      expect(located(manifest)).toEqual([
+        "models/a.sql:1:4: config materialized must be one of 'view', 'table', 'ephemeral', 'incremental', 'scd2', got \"tabel\"",
+        "models/e.sql:1:undefined: ref('dd'): no model or seed named dd",
+      ]);
+    });
+  });
+
+  it('locates schema.yml errors at the key at fault: exact line and column', () => {
+    const at = (yml: string) => {
+      const { manifest } = parse({ 'models/a.sql': 'select 1 as id', 'models/schema.yml': yml });
+      return manifest.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`);
+    };
+    const column = (test: string) => `version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests:\n${test}`;
+    // an unknown key
+    expect(at('version: 2\nmodels:\n  - name: a\n    descripton: x\n')).toEqual(["4:5: unknown key 'descripton' in models[0]"]);
+    // a value of the wrong type
+    expect(at('version: 2\nmodels:\n  - name: a\n    description: [1, 2]\n')).toEqual(['4:5: description must be a string']);
+    // a test's bad argument: the argument's line, not the test's
+    expect(at(column('          - accepted_values:\n              valus: [1]\n'))).toEqual(["8:15: accepted_values: unknown argument 'valus'"]);
+    expect(at(column('          - accepted_values:\n              values: [1]\n              quote: maybe\n'))).toEqual(['9:15: accepted_values: quote must be true or false']);
+    expect(at(column("          - relationships:\n              field: id\n              to: ref('zz')\n"))).toEqual(["9:15: relationships: to: ref('zz'): no model or seed named zz"]);
+    // a test's bad config, under config: or among the arguments
+    expect(at(column('          - not_null:\n              config:\n                severit: warn\n'))).toEqual(["9:17: not_null: unknown test config 'severit'"]);
+    expect(at(column('          - unique:\n              where: 3\n'))).toEqual(['8:15: unique: where must be a string']);
+    // a column under a model that does not exist: at the entry's name
+    expect(at('version: 2\nmodels:\n  - name: a\n  - description: no such model\n    name: zz\n    columns:\n      - name: id\n')).toEqual([
+      "5:5: properties are given for model 'zz', but there is no models/**/zz.sql",
+    ]);
+    // a unit test of a model that does not exist, and an input the model does not read
+    expect(at('version: 2\nunit_tests:\n  - name: u\n    model: zz\n    expect: { rows: [] }\n')).toEqual(['4:5: unit test u: no model named zz']);
+    expect(at("version: 2\nunit_tests:\n  - name: u\n    model: a\n    given:\n      - rows: []\n        input: ref('a')\n    expect: { rows: [] }\n")).toEqual([
+      "7:9: unit test u: given input ref('a') is not an input of a (its inputs: none)",
+    ]);
+    // an alias to no anchor is a YAML error at the alias, not an internal error
+    expect(at('version: 2\nmodels:\n  - name: a\n    columns: *cols\n')).toEqual(['4:14: invalid YAML: Unresolved alias (the anchor must be set before the alias): cols']);
+  });
+
   it('refuses an scd2 config without what its strategy compares, at its config() call', () => {
     const { manifest } = parse({
       'models/a.sql': "{{ config(materialized='scd2', check_cols=['x']) }}\nselect 1 as id, 1 as x",

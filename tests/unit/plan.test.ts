@@ -50,6 +50,24 @@ describe('planRun', () => {
     expect(waits('model.p.d')).toEqual(['model.p.c', 'test.p.relationships_a_id__id__ref_c_', 'test.p.relationships_b_id__id__ref_a_']);
   });
 
+  it('build: a test that reads no node is waited for by nothing (dbt gives it no parents, so nothing downstream)', () => {
+    const { manifest, dag, target } = setup({
+      'seeds/s.csv': 'id\n1\n',
+      'models/a.sql': "select * from {{ ref('s') }}",
+      'models/b.sql': "select * from {{ ref('a') }}",
+      'data_tests/constant.sql': 'select 1 as x where true',
+      'data_tests/on_a.sql': "select * from {{ ref('a') }} where id is null",
+    });
+    const plan = planRun(manifest, dag, new Set(Object.keys(manifest.nodes)), target);
+    expect(plan.parents).toEqual({
+      'seed.p.s': [],
+      'model.p.a': ['seed.p.s'],
+      'model.p.b': ['model.p.a', 'test.p.on_a'],
+      'test.p.constant': [],
+      'test.p.on_a': ['model.p.a'],
+    });
+  });
+
   it('plans external tables and external incremental models', () => {
     const { manifest, dag, target } = setup({
       'models/x.sql': "{{ config(materialized='table', external=true) }}select 1",

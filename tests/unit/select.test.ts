@@ -16,6 +16,12 @@ import { globMatch } from '../../runtime/select/glob.js';
 import { selectNodes } from '../../runtime/select/select.js';
 import type { SelectionOptions, StateManifest } from '../../runtime/select/select.js';
 import { parseSelector } from '../../runtime/select/selector.js';
+import { loadProject } from '../../runtime/project/load-project.js';
+import { parseProject } from '../../runtime/parse/parse-project.js';
+import { manifestArtifact } from '../../runtime/artifacts/write-artifacts.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const PROJECT = 'congress_gold';
 
@@ -715,5 +721,43 @@ describe('selectNodes: scale', () => {
     expect(result.selected.size).toBe(10_000 - 200);
     // Generous: the quadratic version takes seconds; this keeps only a gross regression from passing.
     expect(elapsed).toBeLessThan(2_000);
+  });
+});
+
+describe('selectNodes: state against the manifest.json smelter writes', () => {
+  // The earlier manifest as target/manifest.json holds it: unit tests under `unit_tests`, sources
+  // under `sources`, the rest under `nodes`.
+  const files = (expected: string) => ({
+    'project.yml': 'name: p\ntargets:\n  dev: { database: target/dev.duckdb }\n',
+    'models/sources.yml': 'version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n',
+    'models/a.sql': "select id from {{ source('raw', 'orders') }}",
+    'models/b.sql': "select id * 2 as twice from {{ ref('a') }}",
+    'models/schema.yml': 'version: 2\nmodels:\n  - name: a\n    columns:\n      - { name: id, data_tests: [unique] }\n',
+    'models/unit.yml': `version: 2\nunit_tests:\n  - name: doubles\n    model: b\n    given:\n      - input: ref('a')\n        rows: [{ id: 1 }]\n    expect:\n      rows: [{ twice: ${expected} }]\n`,
+  });
+  const parsed = (dir: string) => parseProject(loadProject(dir, { env: {} }), { env: {} });
+  const earlier = (dir: string): StateManifest => {
+    const { manifest, dag } = parsed(dir);
+    return JSON.parse(JSON.stringify(manifestArtifact(manifest, dag, 'prod-run', new Date(0)))) as StateManifest;
+  };
+  const selected = (dir: string, select: string, stateManifest: StateManifest) => {
+    const { manifest, dag } = parsed(dir);
+    return [...selectNodes(manifest, dag, { select: [select], exclude: [], stateManifest }).selected].sort();
+  };
+
+  it('an unchanged project selects nothing, unit tests included', () => {
+    const dir = writeTempProject(files('2'));
+    const state = earlier(dir);
+    expect(Object.keys((state as { unit_tests?: object }).unit_tests ?? {})).toEqual(['unit_test.p.b.doubles']);
+    expect(selected(dir, 'state:modified+', state)).toEqual([]);
+    expect(selected(dir, 'state:new', state)).toEqual([]);
+  });
+
+  it('a changed unit test selects only itself', () => {
+    const dir = writeTempProject(files('2'));
+    const state = earlier(dir);
+    writeFileSync(join(dir, 'models/unit.yml'), files('3')['models/unit.yml']);
+    expect(selected(dir, 'state:modified+', state)).toEqual(['unit_test.p.b.doubles']);
+    expect(selected(dir, 'state:new', state)).toEqual([]);
   });
 });
