@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { StateError, type StateRecord } from '../../runtime/index.js';
+import { RECORD_FIELDS, StateError, type StateRecord } from '../../runtime/index.js';
 
 /**
  * A state record as a DynamoDB item, and back: every StateRecord field, nulls as NULL attributes so
@@ -10,18 +10,7 @@ import { StateError, type StateRecord } from '../../runtime/index.js';
 export type Item = Record<string, AttributeValue>;
 
 /** The record's attributes besides the key (toItem writes each one). */
-export const RECORD_ATTRIBUTES = [
-  'watermark_type',
-  'watermark_data_type',
-  'last_processed_value',
-  'last_processed_timestamp',
-  'rows_processed',
-  'rows_total',
-  'version',
-  'run_id',
-  'manifest_pointer',
-  'batches',
-] as const;
+export const RECORD_ATTRIBUTES = RECORD_FIELDS;
 
 /** Set on reset records only (state-record.ts); a commit removes it. */
 export const ORIGIN_ATTRIBUTE = 'origin';

@@ -1,7 +1,7 @@
 import { StateError } from '../errors.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
 import { quoteLiteral } from '../render/relation.js';
-import { resetRecord, type StateRecord } from './state-record.js';
+import { RECORD_FIELDS, resetRecord, type StateRecord } from './state-record.js';
 import type { Lease, StateStore } from './state-store.js';
 
 /** The state table in the target's own database. */
@@ -107,41 +107,19 @@ export class LocalStateStore implements StateStore {
 }
 
 /** The state table's columns, in the order `values` gives them. */
-const FIELDS = [
-  'table_name',
-  'watermark_type',
-  'watermark_data_type',
-  'last_processed_value',
-  'last_processed_timestamp',
-  'rows_processed',
-  'rows_total',
-  'version',
-  'run_id',
-  'manifest_pointer',
-  'batches',
-  'origin',
-] as const;
+const FIELDS = ['table_name', ...RECORD_FIELDS, 'origin'] as const;
 
 function sqlValue(x: string | number | null): string {
   return x === null ? 'NULL' : typeof x === 'number' ? String(x) : quoteLiteral(x);
 }
 
-/** A record's values as SQL literals, in FIELDS order. */
+/** A record's values as SQL literals, in FIELDS order (`batches` as JSON text). */
 function values(r: StateRecord): string[] {
-  return [
-    r.table_name,
-    r.watermark_type,
-    r.watermark_data_type,
-    r.last_processed_value,
-    r.last_processed_timestamp,
-    r.rows_processed,
-    r.rows_total,
-    r.version,
-    r.run_id,
-    r.manifest_pointer,
-    r.batches === null ? null : JSON.stringify(r.batches),
-    r.origin ?? null,
-  ].map(sqlValue);
+  return FIELDS.map((field) => {
+    if (field === 'batches') return sqlValue(r.batches === null ? null : JSON.stringify(r.batches));
+    if (field === 'origin') return sqlValue(r.origin ?? null);
+    return sqlValue(r[field]);
+  });
 }
 
 function staleWriter(tableName: string): StateError {

@@ -34,6 +34,20 @@ export interface StateRecord {
   readonly origin?: 'reset' | 'legacy';
 }
 
+/** The fields every backend stores besides the key (`table_name`) and the `origin` marker. */
+export const RECORD_FIELDS = [
+  'watermark_type',
+  'watermark_data_type',
+  'last_processed_value',
+  'last_processed_timestamp',
+  'rows_processed',
+  'rows_total',
+  'version',
+  'run_id',
+  'manifest_pointer',
+  'batches',
+] as const satisfies ReadonlyArray<keyof StateRecord>;
+
 /** Whether the record is a model's committed state (not a reset or a legacy record). */
 export function isCommitted(record: StateRecord | undefined): record is StateRecord {
   return record !== undefined && record.origin === undefined;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { main } from '../../adapters/cli/main.js';
+import { smelterInProcess } from '../helpers/cli-in-process.js';
 import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
 import { createBucket, startS3rver, testS3Client, type S3Server } from '../helpers/s3-server.js';
 import { S3Lake } from '../helpers/s3-lake.js';
@@ -57,12 +57,7 @@ afterAll(async () => {
   await dynalite?.close();
 });
 
-async function cli(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...args, '--project-dir', dir], { out: (l) => out.push(l), err: (l) => err.push(l), status: () => {}, tty: false });
-  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
-}
+const cli = smelterInProcess;
 
 /** Silver rows doc_id 1..n. */
 const silver = (n: number) => `doc_id,amount\n${Array.from({ length: n }, (_, i) => `${i + 1},${(i + 1) * 10}`).join('\n')}\n`;

@@ -12,17 +12,12 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../adapters/cli/main.js';
+import { smelterInProcess } from '../helpers/cli-in-process.js';
 import { execDuckDB, queryDuckDB } from '../helpers/cli.js';
 import { runProject, showState } from '../../runtime/index.js';
 import { writeTempProject } from '../helpers/temp-project.js';
 
-async function cli(dir: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main([...args, '--project-dir', dir], { out: (l) => out.push(l), err: (l) => err.push(l), status: () => {}, tty: false });
-  return { code, stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
-}
+const cli = smelterInProcess;
 
 const FACT = `{{ config(materialized='incremental', external=true, unique_key='id', watermark='id') }}
 select id, amount from {{ source('landing', 'orders') }}
