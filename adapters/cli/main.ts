@@ -149,6 +149,8 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
         };
         const { run } = await runProject(args.command as BuildCommand, invocation);
         if (run.interrupted) return 130;
+        // Refused only because another run holds a model's lease: the target is locked by another run (exit 3), as a locked database file is.
+        if (!run.error && run.results.some((r) => r.status === 'error') && run.results.every((r) => (r.status !== 'error' && r.status !== 'fail') || (r.error?.code === 'state' && /^another run holds/.test(r.error.message)))) return 3;
         if (run.error || run.results.some((r) => r.status === 'error' || r.status === 'fail')) return 1;
         return 0;
       } finally {

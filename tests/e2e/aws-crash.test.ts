@@ -300,7 +300,7 @@ describe('a killed run on S3 and DynamoDB, then reruns', () => {
         await project.lake.waitForLeases();
         let rerun = await smelterRun(project);
         // A lease taken by the killed run's last request may land only after we looked for leases.
-        if (rerun.code === 1 && /another run holds/.test(rerun.stdout)) {
+        if (rerun.code === 3 && /another run holds/.test(rerun.stdout)) {
           await project.lake.waitForLeases();
           rerun = await smelterRun(project);
         }
@@ -345,7 +345,7 @@ describe('a killed run whose publish had one file left to move or delete', () =>
 });
 
 describe('two concurrent runs of one model', () => {
-  it('exactly one commits; the other fails at once with "another run holds" (exit 1); the rows are one run\'s', async () => {
+  it('exactly one commits; the other fails at once with "another run holds" (exit 3); the rows are one run\'s', async () => {
     // A gate in front of the proxy holds the first request a run makes under the model's lease
     // (the listing of the model's staging folder, by which every commit starts its recovery) until
     // the other run has ended: the two runs overlap for sure, whoever takes the lease first.
@@ -365,7 +365,7 @@ describe('two concurrent runs of one model', () => {
       const exits = await Promise.all(runs);
       const second = exits.find((e) => e !== first)!;
       expect(gate.held).toBe(1);
-      expect({ code: first.code, holds: /another run holds main\.fact_append: run \S+, lease until \S+/.test(first.stdout) }, first.stdout + first.stderr).toEqual({ code: 1, holds: true });
+      expect({ code: first.code, holds: /another run holds main\.fact_append: run \S+, lease until \S+/.test(first.stdout) }, first.stdout + first.stderr).toEqual({ code: 3, holds: true });
       expect({ code: second.code, ok: /1 of 1 OK incremental main\.fact_append \.+ \[3 rows in/.test(second.stdout) }, second.stdout + second.stderr).toEqual({ code: 0, ok: true });
 
       const view = await inspect(project, 'fact_append');

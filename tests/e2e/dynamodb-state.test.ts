@@ -91,7 +91,7 @@ describe('the dynamodb state backend', () => {
     ];
     // The dead run's lease fences the model: a run now may not publish or build it...
     const early = await run(dir);
-    expect(early.code).toBe(1);
+    expect(early.code).toBe(3);
     expect(early.stdout).toMatch(/another run holds main\.fact/);
     // ...but what was committed is read, from the staging folder the publish had not emptied.
     expect(await rows(dir)).toEqual(committed);
@@ -113,7 +113,7 @@ describe('the dynamodb state backend', () => {
       }),
     );
     const held = await run(dir);
-    expect(held.code).toBe(1);
+    expect(held.code).toBe(3);
     expect(held.stdout).toContain(`another run holds main.fact: run other-run, lease until ${new Date(until).toISOString()}`);
 
     // The lease as this version keeps it: the holder in the model's own item.
@@ -128,7 +128,7 @@ describe('the dynamodb state backend', () => {
       }),
     );
     const heldInItem = await run(fresh);
-    expect(heldInItem.code).toBe(1);
+    expect(heldInItem.code).toBe(3);
     expect(heldInItem.stdout).toContain(`another run holds main.fact: run other-run, lease until ${new Date(until).toISOString()}`);
     const item = (await client.send(new GetItemCommand({ TableName: freshTable, Key: { table_name: { S: 'main.fact' } }, ConsistentRead: true }))).Item;
     expect(item).toStrictEqual({ table_name: { S: 'main.fact' }, lease_run: { S: 'other-run' }, lease_expires_at: { N: String(until) } });
