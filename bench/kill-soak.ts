@@ -289,6 +289,18 @@ export async function lakeProblems(dir: string): Promise<string[]> {
   return problems;
 }
 
+/** What a failed run said: its error lines (JSON log lines of level error, and stderr), whole. */
+function failures(run: BuildExit): string {
+  const errors = run.stdout
+    .split('\n')
+    .filter((l) => l.includes('"level":"error"') && !l.includes('"event":"run_finish"'))
+    .map((l) => {
+      const e = JSON.parse(l) as { node?: string; message?: string };
+      return `${e.node ?? 'run'}: ${e.message ?? ''}`;
+    });
+  return [...errors, run.stderr.trim()].filter((l) => l !== '').join(' | ') || run.stdout.trim().split('\n').slice(-3).join(' | ');
+}
+
 /** The first difference between two snapshots, as a line a person can act on; undefined when equal. */
 export function difference(expected: Snapshot, actual: Snapshot): string | undefined {
   for (const m of MODELS) {
@@ -312,30 +324,49 @@ export function difference(expected: Snapshot, actual: Snapshot): string | undef
 // Where a kill landed
 // ---------------------------------------------------------------------------------------------
 
+/** Where a kill landed. */
+export interface Landing {
+  /** The phase of the run: start-up, building (which third of the nodes had finished), after the run. */
+  readonly phase: string;
+  /** Models that had started and not finished: what the kill cut short. */
+  readonly inFlight: string[];
+}
+
 /**
- * The phase of the run a kill stopped, from the JSON log lines it had printed: before the run
- * started (parse, opening DuckDB, reading state), while building (how many nodes had finished,
- * of how many), or after the last node (artifacts, exit).
+ * Where a kill landed, from the JSON log lines the run had printed: before the run started (parse,
+ * opening DuckDB, reading state), while building (how many nodes had finished, of how many, and
+ * which models were running), or after the last node (artifacts, exit).
  */
-export function phaseOf(stdout: string): string {
+export function landingOf(stdout: string): Landing {
   const events = stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => {
       try {
-        return JSON.parse(l) as { event?: string; message?: string };
+        return JSON.parse(l) as { event?: string; node?: string; message?: string };
       } catch {
         return {};
       }
     });
-  if (events.some((e) => e.event === 'run_finish')) return 'after the run';
+  if (events.some((e) => e.event === 'run_finish')) return { phase: 'after the run', inFlight: [] };
   const start = events.find((e) => e.event === 'run_start');
-  if (!start) return 'start-up';
+  if (!start) return { phase: 'start-up', inFlight: [] };
   const total = Number(/^(\d+)/.exec(start.message ?? '')?.[1] ?? NaN);
-  const finished = events.filter((e) => e.event === 'node_finish').length;
+  const finished = new Set(events.filter((e) => e.event === 'node_finish').map((e) => e.node));
+  const inFlight = events
+    .filter((e) => e.event === 'node_start' && !finished.has(e.node) && e.node?.startsWith('model.'))
+    .map((e) => e.node!.slice(e.node!.lastIndexOf('.') + 1))
+    .sort();
   // Thirds of the run, so the table stays short whatever the node count.
-  const third = Math.min(2, Math.floor((3 * finished) / total));
-  return ['building, first third', 'building, second third', 'building, last third'][third];
+  const third = Math.min(2, Math.floor((3 * finished.size) / total));
+  return { phase: ['building, first third', 'building, second third', 'building, last third'][third], inFlight };
+}
+
+/** What a kill can leave on disk: staged files, and DuckDB's write-ahead log. */
+function leftovers(dir: string): { staged: string; wal: string } {
+  const walPath = join(dir, 'target/dev.duckdb.wal');
+  const wal = existsSync(walPath) ? statSync(walPath) : undefined;
+  return { staged: filesUnder(join(dir, 'target/lake/.smelter/staging')).join(','), wal: wal ? `${wal.size}@${wal.mtimeMs}` : '' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,19 +404,19 @@ export interface SoakFigures {
   readonly kills: number;
   /** Kills by the phase they landed in. */
   readonly phases: Record<string, number>;
+  /** Kills that cut each model short (it had started and not finished). */
+  readonly cutShort: Record<string, number>;
   /** Kills after which files were left in the staging area (an external write or publish cut short). */
   readonly killsLeavingStagedFiles: number;
-  /** Kills after which DuckDB's write-ahead log was left (uncommitted or unchekpointed work). */
+  /** Kills after which DuckDB's write-ahead log was left (uncommitted or uncheckpointed work). */
   readonly killsLeavingWal: number;
   /** Delays drawn past the end of the run: the process had exited; not counted as kills. */
   readonly missed: number;
-  /** Clean reruns after kills, each compared with the uninterrupted result. */
+  /** Reruns to the end (one per day of each project), each compared with the uninterrupted day. */
   readonly reruns: number;
-  /** Days compared (one per rerun). */
-  readonly compared: number;
   /** Every rerun that failed, or differed from the uninterrupted result, or left the lake wrong. */
   readonly mismatches: string[];
-  /** Mean wall time of each day's uninterrupted build, in seconds. */
+  /** The wall time of each day's uninterrupted build (the reference), in seconds: the kills' delays are drawn over it. */
   readonly daySeconds: number[];
   readonly projects: number;
   readonly wallSeconds: number;
@@ -431,11 +462,11 @@ export async function killSoak(options: SoakOptions): Promise<SoakFigures> {
     let kills = 0;
     let missed = 0;
     let reruns = 0;
-    let compared = 0;
     let staged = 0;
     let wal = 0;
     let projects = 0;
     const phases: Record<string, number> = {};
+    const cutShort: Record<string, number> = {};
     const mismatches: string[] = [];
     while (kills < options.kills) {
       const dir = fresh();
@@ -447,6 +478,7 @@ export async function killSoak(options: SoakOptions): Promise<SoakFigures> {
         const landed: string[] = [];
         for (let a = 0; a < attempts; a++) {
           const delay = Math.floor(random() * durations[d - 1]);
+          const before = leftovers(dir);
           const r = await smelterBuild(dir, delay);
           if (r.signal !== 'SIGKILL') {
             missed++;
@@ -454,22 +486,24 @@ export async function killSoak(options: SoakOptions): Promise<SoakFigures> {
             continue;
           }
           kills++;
-          const phase = phaseOf(r.stdout);
+          const { phase, inFlight } = landingOf(r.stdout);
           phases[phase] = (phases[phase] ?? 0) + 1;
-          const leftStaged = filesUnder(join(dir, 'target/lake/.smelter/staging')).length > 0;
-          const leftWal = existsSync(join(dir, 'target/dev.duckdb.wal'));
+          for (const m of inFlight) cutShort[m] = (cutShort[m] ?? 0) + 1;
+          // What this kill left (not what an earlier kill of the same day had left).
+          const after = leftovers(dir);
+          const leftStaged = after.staged !== '' && after.staged !== before.staged;
+          const leftWal = after.wal !== '' && after.wal !== before.wal;
           if (leftStaged) staged++;
           if (leftWal) wal++;
-          landed.push(`${delay} ms: ${phase}${leftStaged ? ', staged files left' : ''}${leftWal ? ', WAL left' : ''}`);
+          landed.push(`${delay} ms: ${phase}${inFlight.length ? ` (${inFlight.join(', ')} running)` : ''}${leftStaged ? ', staged files left' : ''}${leftWal ? ', WAL left' : ''}`);
         }
         const rerun = await smelterBuild(dir);
         reruns++;
-        compared++;
         checkDate();
         const label = `seed ${options.seed}, project ${projects}, day ${d}, kills at ${landed.join('; ')}`;
         let problem: string | undefined;
-        if (rerun.code !== 0) problem = `the rerun exited ${rerun.code ?? rerun.signal}: ${(rerun.stdout + rerun.stderr).trim().split('\n').slice(-5).join(' | ')}`;
-        else problem = difference(expected[d - 1], await snapshot(dir)) ?? (await lakeProblems(dir)).join('; ');
+        if (rerun.code !== 0) problem = `the rerun exited ${rerun.code ?? rerun.signal}: ${failures(rerun)}`;
+        else problem = difference(expected[d - 1], await snapshot(dir)) ?? ((await lakeProblems(dir)).join('; ') || undefined);
         log(`${label} -> ${problem ? `MISMATCH ${problem}` : 'rerun OK, equal to the uninterrupted day'}`);
         if (problem) {
           mismatches.push(`${label}: ${problem}`);
@@ -482,11 +516,11 @@ export async function killSoak(options: SoakOptions): Promise<SoakFigures> {
       days,
       kills,
       phases,
+      cutShort,
       killsLeavingStagedFiles: staged,
       killsLeavingWal: wal,
       missed,
       reruns,
-      compared,
       mismatches,
       daySeconds: durations.map((ms) => ms / 1000),
       projects,
@@ -509,6 +543,7 @@ export function figuresTable(f: SoakFigures): string {
       .map(([phase, n]): [string, string] => [`  landed: ${phase}`, String(n)]),
     ['  of which left staged files', String(f.killsLeavingStagedFiles)],
     ['  of which left a DuckDB WAL', String(f.killsLeavingWal)],
+    ...MODELS.map((m): [string, string] => [`  with ${m} running`, String(f.cutShort[m] ?? 0)]),
     ['delays past the end of the run (not counted)', String(f.missed)],
     ['projects', String(f.projects)],
     ['reruns, each compared with the uninterrupted day', String(f.reruns)],
