@@ -26,22 +26,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { ROOT } from '../scripts/repo-root.js';
 
 /** The CLI as a user runs it: bin/smelter.js loads dist/. */
-export const SMELTER_BIN = join(repoRoot(), 'bin', 'smelter.js');
-
-/** The repository root, whether this module runs from dist/bench/ (the script) or bench/ (under vitest). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('kill soak: no package.json above this script');
-    dir = up;
-  }
-  return dir;
-}
+export const SMELTER_BIN = join(ROOT, 'bin', 'smelter.js');
 
 /** The models, one database and one external (Parquet) version each. */
 export const KINDS = ['summary', 'append', 'merge', 'delins', 'daily', 'dim'] as const;
