@@ -98,7 +98,13 @@ function projectFiles(today: Date): Record<string, string> {
       'name: soak\n' +
       'targets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 2 }\n' +
       '# Superseded files go at once: a location must then hold exactly the committed files.\n' +
-      'models: { +retain_superseded: 0 }\n',
+      'models: { +retain_superseded: 0 }\n' +
+      '# A named pipe (FIFO) a hook reads, so a test can hold a run in mid-build or after its last node.\n' +
+      "vars: { hold_build: '', hold_end: '' }\n" +
+      'on-run-end: ["{{ hold(\'hold_end\') }}"]\n',
+    'macros/hold.sql':
+      '{# Reading a FIFO blocks until a writer opens it and closes it: the run waits there, holding its database. #}\n' +
+      "{% macro hold(name) %}{% if var(name) %}select count(*) from read_csv('{{ var(name) }}', header = true){% else %}select 1{% endif %}{% endmacro %}\n",
     'models/sources.yml':
       'version: 2\nsources:\n' +
       '  - name: landing\n    external_location: data/landing.csv\n    tables:\n      - name: rows\n' +
@@ -133,7 +139,7 @@ function projectFiles(today: Date): Record<string, string> {
       `{{ config(materialized='scd2', unique_key='id', check_cols=['party'], valid_from_column='since', surrogate_key='sk'${external}) }}\n` +
       "select id, party, since from {{ source('silver', 'members') }}\n";
     files[`models/summary_${k}.sql`] =
-      `{{ config(materialized='table'${external}) }}\n` +
+      `{{ config(materialized='table'${external}${ext ? '' : `, pre_hook="{{ hold('hold_build') }}"`}) }}\n` +
       `select grp, count(*) as n, sum(amount) as total, max(day) as last_day from {{ ref('merge_${k}') }} group by grp\n`;
   }
   return files;

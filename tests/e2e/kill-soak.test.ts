@@ -19,7 +19,8 @@ describe('kill soak', () => {
     // The seed is in every mismatch line: `node dist/bench/kill-soak.js --seed S --days 3` replays the delays.
     expect(figures.mismatches).toEqual([]);
     expect(figures.kills).toBe(6);
-    expect(figures.reruns).toBeGreaterThanOrEqual(4);
+    // At most two kills a day: at least three days rerun and compared.
+    expect(figures.reruns).toBeGreaterThanOrEqual(3);
   }, 90_000);
 
   it('the comparison sees a duplicated row, a changed watermark and a stray file in a location', async () => {
