@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sha256Of } from '../util/sha256-file.js';
 import type { FileRef, LocalFiles, StagedFile, StagingArea, Storage, StoredFile } from './storage.js';
@@ -115,9 +115,11 @@ export class LocalStorage implements Storage {
   private async removeEmptyParents(key: string): Promise<void> {
     if (!key.startsWith('.smelter/')) return;
     for (let dir = dirname(key); dir.includes('/'); dir = dirname(dir)) {
+      // rmdir, never a recursive rm: it removes the folder only while it is empty, atomically. A
+      // check then a recursive rm deleted the staging another model of the same run created in
+      // between (its staged, even committed, files with it): found by the kill soak.
       try {
-        if ((await readdir(this.path(dir))).length > 0) return;
-        await rm(this.path(dir), { recursive: true, force: true });
+        await rmdir(this.path(dir));
       } catch {
         return;
       }

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { mulberry32 } from '../../bench/kill-soak.js';
 import { BIN } from '../helpers/cli.js';
 import { createStateTable, startDynalite } from '../helpers/dynalite-server.js';
+import { startS3Gate } from '../helpers/s3-gate.js';
 import { startS3Proxy, type S3Proxy } from '../helpers/s3-proxy.js';
 import { createBucket, startS3rver, testS3Client, type S3Server } from '../helpers/s3-server.js';
 import { canonicalRows, S3Lake, type ModelView } from '../helpers/s3-lake.js';
@@ -300,7 +301,7 @@ describe('a killed run on S3 and DynamoDB, then reruns', () => {
         await project.lake.waitForLeases();
         let rerun = await smelterRun(project);
         // A lease taken by the killed run's last request may land only after we looked for leases.
-        if (rerun.code === 1 && /another run holds/.test(rerun.stdout)) {
+        if (rerun.code === 3 && /another run holds/.test(rerun.stdout)) {
           await project.lake.waitForLeases();
           rerun = await smelterRun(project);
         }
@@ -345,27 +346,28 @@ describe('a killed run whose publish had one file left to move or delete', () =>
 });
 
 describe('two concurrent runs of one model', () => {
-  it('exactly one commits; the other fails at once with "another run holds" (exit 1); the rows are one run\'s', async () => {
+  it('exactly one commits; the other fails at once with "another run holds" (exit 3); the rows are one run\'s', async () => {
     // A gate in front of the proxy holds the first request a run makes under the model's lease
     // (the listing of the model's staging folder, by which every commit starts its recovery) until
     // the other run has ended: the two runs overlap for sure, whoever takes the lease first.
-    const gate = await startGate(proxy.endpoint, (req) => {
+    const gate = await startS3Gate(proxy.endpoint);
+    const stagingListing = (req: IncomingMessage) => {
       const url = new URL(req.url ?? '/', 'http://gate');
       return req.method === 'GET' && url.searchParams.get('prefix') === 'lake/.smelter/staging/main.fact_append/';
-    });
+    };
     try {
       const project = await newProject({ threads: 1, leaseSeconds: 60, s3Endpoint: gate.endpoint });
       const select = ['--select', 'fact_append'];
       expect((await smelterRun(project, { args: select })).code).toBe(0);
       land(project, 2);
-      gate.arm();
+      void gate.hold(stagingListing);
       const runs = [smelterRun(project, { args: select }), smelterRun(project, { args: select })];
       const first = await Promise.race(runs);
       gate.release();
       const exits = await Promise.all(runs);
       const second = exits.find((e) => e !== first)!;
       expect(gate.held).toBe(1);
-      expect({ code: first.code, holds: /another run holds main\.fact_append: run \S+, lease until \S+/.test(first.stdout) }, first.stdout + first.stderr).toEqual({ code: 1, holds: true });
+      expect({ code: first.code, holds: /another run holds main\.fact_append: run \S+, lease until \S+/.test(first.stdout) }, first.stdout + first.stderr).toEqual({ code: 3, holds: true });
       expect({ code: second.code, ok: /1 of 1 OK incremental main\.fact_append \.+ \[3 rows in/.test(second.stdout) }, second.stdout + second.stderr).toEqual({ code: 0, ok: true });
 
       const view = await inspect(project, 'fact_append');
@@ -384,61 +386,3 @@ describe('two concurrent runs of one model', () => {
     }
   }, 60_000);
 });
-
-/** A small deterministic PRNG (mulberry32): the same seed, the same delays. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * A forwarding HTTP server that, once armed, holds the first request matching `hold` until
- * `release()` (or 30 s). Headers pass unchanged, so the client's signature stays valid.
- */
-async function startGate(upstream: string, hold: (req: IncomingMessage) => boolean) {
-  const target = new URL(upstream);
-  let armed = false;
-  let held = 0;
-  let releaseHeld: () => void = () => undefined;
-  const released = new Promise<void>((resolve) => (releaseHeld = resolve));
-  const server = createServer((req, res) => {
-    const forward = () => {
-      const upstreamReq = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, upstreamRes.rawHeaders);
-        upstreamRes.pipe(res);
-      });
-      upstreamReq.once('error', () => req.socket.destroy());
-      req.pipe(upstreamReq);
-    };
-    if (armed && held === 0 && hold(req)) {
-      held++;
-      const timeout = setTimeout(releaseHeld, 30_000);
-      void released.then(() => {
-        clearTimeout(timeout);
-        forward();
-      });
-      return;
-    }
-    forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    arm: () => void (armed = true),
-    release: () => releaseHeld(),
-    get held() {
-      return held;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
