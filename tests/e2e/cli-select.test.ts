@@ -329,7 +329,7 @@ describe.concurrent('--indirect-selection', () => {
       '3 of 4 PASS not_null_dim_member_member_key ................. [PASS in Ns]',
       `4 of 4 ERROR ${RELATIONSHIPS}  [ERROR in Ns]`,
       'Finished 4 nodes in Ns: 1 OK, 2 PASS, 0 WARN, 0 FAIL, 1 ERROR, 0 SKIP',
-      `  ${RELATIONSHIPS}: models/schema.yml:11: Catalog Error: Table with name fact_trades does not exist!`,
+      `  ${RELATIONSHIPS}: models/schema.yml:11: relationships_fact_trades_member_key__member_key__ref_dim_member_ reads fact_trades, which has not been built (build it first)`,
     ]);
   });
 
