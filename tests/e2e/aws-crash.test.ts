@@ -279,7 +279,7 @@ describe('a killed run on S3 and DynamoDB, then reruns', () => {
     };
 
     await all([reference(), ...chains.map(chain)]);
-  }, 120_000);
+  }, 240_000);
 
   it('SIGKILL at arbitrary moments (several seeds), then reruns: always the rows of an uninterrupted run', async () => {
     // Deterministic delays per seed: from before the process opens DuckDB to past its last commit
@@ -310,7 +310,7 @@ describe('a killed run on S3 and DynamoDB, then reruns', () => {
       }
     };
     await all(seeds.map(run));
-  }, 120_000);
+  }, 240_000);
 });
 
 /**

@@ -110,7 +110,7 @@ describe('crash safety of incremental runs', () => {
       expect(await smelterRun(dir)).toEqual({ code: 0, signal: null });
     }
     expect(await snapshot(dir)).toEqual(expected);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('crash safety of microbatch runs', () => {
@@ -164,7 +164,7 @@ describe('crash safety of microbatch runs', () => {
       expect({ point, ...(await smelterRun(dir)) }).toEqual({ point, code: 0, signal: null });
       expect({ point, ...(await rows(dir)) }).toEqual({ point, ...expected });
     }
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('crash safety of scd2 runs', () => {

@@ -79,7 +79,8 @@ describe('the dynamodb state backend', () => {
 
   it('a run killed after its commit holds its lease until it expires; meanwhile the commit reads from staging; then the next run finishes it', async () => {
     const table = await newTable();
-    const dir = project(table, FACT, 2);
+    // Long enough for the refused run below to start and reach the lease on a loaded machine.
+    const dir = project(table, FACT, 10);
     expect((await run(dir)).code).toBe(0);
     land(dir, 'id,amount\n1,5\n2,20\n3,30\n');
     const killed = await run(dir, { SMELTER_CRASH_AT: 'after-commit' });
@@ -95,7 +96,9 @@ describe('the dynamodb state backend', () => {
     expect(early.stdout).toMatch(/another run holds main\.fact/);
     // ...but what was committed is read, from the staging folder the publish had not emptied.
     expect(await rows(dir)).toEqual(committed);
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    // Wait out the dead run's lease, as written in the model's item.
+    const held = await client.send(new GetItemCommand({ TableName: table, Key: { table_name: { S: 'main.fact' } }, ConsistentRead: true }));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(held.Item?.lease_expires_at?.N) - Date.now() + 100)));
     expect((await run(dir)).code).toBe(0);
     expect(await rows(dir)).toEqual(committed);
     expect(readdirSync(join(dir, 'target/lake/main/fact')).filter((f) => f.endsWith('.parquet'))).toHaveLength(2);
