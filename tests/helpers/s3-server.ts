@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -80,7 +81,9 @@ function listeningPort(child: ChildProcess): Promise<number> {
 /**
  * A client for s3rver, used by tests to seed and inspect objects behind smelter's back. The
  * checksum settings keep the SDK from framing streamed uploads as aws-chunked, which s3rver would
- * store verbatim.
+ * store verbatim. No keep-alive: s3rver closes an idle connection after 5 s, and a request sent on it
+ * at that moment fails with "socket hang up" (a test that waits while it generates data hit it);
+ * with one attempt and no retry, a fresh connection per request is what keeps the inspection exact.
  */
 export function testS3Client(endpoint: string): S3Client {
   return new S3Client({
@@ -91,6 +94,7 @@ export function testS3Client(endpoint: string): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1,
+    requestHandler: { httpAgent: new Agent({ keepAlive: false }) },
   });
 }
 
