@@ -156,7 +156,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const seedProps = new Map<string, NodeProperties>();
   const sourceProps: SourceProperties[] = [];
   const unitTestDecls: UnitTestDeclaration[] = [];
-  for (const path of discoverFiles(config.dir, config.modelPaths, ['.yml', '.yaml'])) {
+  // Properties files are read under seed-paths too (dbt's seeds.yml beside the CSVs); a folder
+  // that is both a model and a seed path is read once.
+  const propertyFiles = [...new Set(discoverFiles(config.dir, [...config.modelPaths, ...config.seedPaths], ['.yml', '.yaml']))].sort();
+  for (const path of propertyFiles) {
     try {
       const props = readPropertiesFile(parseYamlFile(read(path), path), renderString);
       props.errors.forEach(report);

@@ -97,6 +97,7 @@ const FILE_KEYS = ['version', 'models', 'seeds', 'sources', 'unit_tests', 'macro
 const NODE_KEYS = ['name', 'description', 'config', 'columns', 'tests', 'data_tests', 'docs', 'meta', 'tags', 'latest_version'];
 const COLUMN_KEYS = ['name', 'description', 'data_type', 'tests', 'data_tests', 'meta', 'tags', 'quote', 'constraints'];
 const SOURCE_KEYS = ['name', 'description', 'schema', 'database', 'external_location', 'loaded_at_field', 'tables', 'meta', 'tags', 'config', 'freshness', 'loader'];
+const SOURCE_CONFIG_KEYS = ['enabled', 'event_time', 'tags', 'meta', 'external_location'];
 const TABLE_KEYS = ['name', 'description', 'identifier', 'external_location', 'loaded_at_field', 'columns', 'tests', 'data_tests', 'meta', 'tags', 'config', 'freshness'];
 
 type Path = (string | number)[];
@@ -218,32 +219,62 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
   checkKeys(root, FILE_KEYS, [], 'a properties file');
   if (root.version !== undefined && root.version !== 2) throw fail(['version'], 'version must be 2');
 
+  /** A source's or source table's `config:`, keys checked; `at(key)` is where a key was written. */
+  const sourceConfig = (m: Record<string, unknown>, path: Path, what: string) => {
+    const values = m.config === undefined || m.config === null ? {} : asMap(m.config, [...path, 'config'], `${what}: config`);
+    for (const k of Object.keys(values)) {
+      if (!SOURCE_CONFIG_KEYS.includes(k)) throw fail([...path, 'config', k], `unknown source config key '${k}'`, didYouMean(k, SOURCE_CONFIG_KEYS));
+    }
+    return { values, at: (key: string): Path => [...path, 'config', key] };
+  };
+  /**
+   * Where a source's files are: `external_location:` as smelter writes it, or under `config:`, `meta:`
+   * or `config: {meta:}` as dbt-duckdb projects write it. Two different places given at once is an error: which
+   * one wins would be a guess.
+   */
+  const externalLocation = (m: Record<string, unknown>, config: { values: Record<string, unknown>; at: (k: string) => Path }, path: Path): string | undefined => {
+    const meta = m.meta === undefined || m.meta === null ? {} : asMap(m.meta, [...path, 'meta'], 'meta');
+    const configMeta = config.values.meta === undefined || config.values.meta === null ? {} : asMap(config.values.meta, config.at('meta'), 'meta');
+    const given = [
+      { value: m.external_location, at: [...path, 'external_location'] },
+      { value: config.values.external_location, at: config.at('external_location') },
+      { value: meta.external_location, at: [...path, 'meta', 'external_location'] },
+      { value: configMeta.external_location, at: [...config.at('meta'), 'external_location'] },
+    ].filter((g) => g.value !== undefined && g.value !== null);
+    const locations = given.map((g) => rendered(str(g.value, g.at, 'external_location'), g.at)!);
+    if (new Set(locations).size > 1) throw fail(given[1].at, `external_location is given twice, differently (also at line ${yaml.locate(given[0].at).line})`);
+    return locations[0];
+  };
+
   const sources = entries(asList(root.sources, ['sources'], 'sources'), (raw, i): SourceProperties => {
     const path: Path = ['sources', i];
     const m = asMap(raw, path, 'a source');
     checkKeys(m, SOURCE_KEYS, path, `sources[${i}]`);
-    const name = str(m.name, path, `sources[${i}].name`, true)!;
-    const sourceLocation = rendered(str(m.external_location, [...path, 'external_location'], 'external_location'), [...path, 'external_location']);
+    // dbt renders a source's name, schema, database and identifier (var(), env_var(), target) at parse.
+    const name = rendered(str(m.name, path, `sources[${i}].name`, true), [...path, 'name'])!;
+    const sconfig = sourceConfig(m, path, `source ${name}`);
+    const sourceLocation = externalLocation(m, sconfig, path);
     const sourceLoadedAt = str(m.loaded_at_field, [...path, 'loaded_at_field'], 'loaded_at_field');
+    const schema = rendered(str(m.schema, [...path, 'schema'], 'schema'), [...path, 'schema']) ?? name;
+    rendered(str(m.database, [...path, 'database'], 'database'), [...path, 'database']);
     const tables = asList(m.tables, [...path, 'tables'], 'tables').map((rawTable, j): SourceTableProperties => {
       const tpath: Path = [...path, 'tables', j];
       const t = asMap(rawTable, tpath, 'a source table');
       checkKeys(t, TABLE_KEYS, tpath, `source ${name} table`);
       const tableName = str(t.name, tpath, `source ${name} table name`, true)!;
-      const location =
-        rendered(str(t.external_location, [...tpath, 'external_location'], 'external_location'), [...tpath, 'external_location']) ?? sourceLocation;
-      const tconfig = t.config === undefined ? {} : asMap(t.config, [...tpath, 'config'], 'config');
-      const enabled = tconfig.enabled ?? true;
-      if (typeof enabled !== 'boolean') throw fail([...tpath, 'config', 'enabled'], 'enabled must be true or false');
-      for (const k of Object.keys(tconfig)) {
-        if (!['enabled', 'event_time', 'tags', 'meta'].includes(k)) throw fail([...tpath, 'config', k], `unknown source config key '${k}'`, didYouMean(k, ['enabled', 'event_time', 'tags', 'meta']));
-      }
-      const eventTime = str(tconfig.event_time, [...tpath, 'config', 'event_time'], 'event_time');
+      const tconfig = sourceConfig(t, tpath, `source ${name} table ${tableName}`);
+      const identifier = rendered(str(t.identifier, [...tpath, 'identifier'], 'identifier'), [...tpath, 'identifier']) ?? tableName;
+      const location = externalLocation(t, tconfig, tpath) ?? sourceLocation;
+      // A source's config is the default of each of its tables'.
+      const enabled = tconfig.values.enabled ?? sconfig.values.enabled ?? true;
+      if (typeof enabled !== 'boolean') throw fail(tconfig.values.enabled !== undefined ? tconfig.at('enabled') : sconfig.at('enabled'), 'enabled must be true or false');
+      const eventTime =
+        str(tconfig.values.event_time, tconfig.at('event_time'), 'event_time') ?? str(sconfig.values.event_time, sconfig.at('event_time'), 'event_time');
       return {
         name: tableName,
-        identifier: str(t.identifier, [...tpath, 'identifier'], 'identifier') ?? tableName,
+        identifier,
         description: str(t.description, [...tpath, 'description'], 'description') ?? '',
-        externalLocation: location?.replaceAll('{name}', tableName),
+        externalLocation: location?.replaceAll('{name}', tableName).replaceAll('{identifier}', identifier),
         loadedAtField: str(t.loaded_at_field, [...tpath, 'loaded_at_field'], 'loaded_at_field') ?? sourceLoadedAt,
         ...(() => {
           const cols = columns(t.columns, [...tpath, 'columns']);
@@ -251,7 +282,12 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         })(),
         enabled,
         eventTime,
-        tags: [...tags(m.tags, [...path, 'tags']), ...tags(t.tags, [...tpath, 'tags'])],
+        tags: [
+          ...tags(m.tags, [...path, 'tags']),
+          ...tags(sconfig.values.tags, sconfig.at('tags')),
+          ...tags(t.tags, [...tpath, 'tags']),
+          ...tags(tconfig.values.tags, tconfig.at('tags')),
+        ].filter((tag, k, all) => all.indexOf(tag) === k),
         line: yaml.locate(tpath).line,
       };
     });
@@ -259,7 +295,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
       name,
       file: yaml.file,
       line: yaml.locate(path).line,
-      schema: str(m.schema, [...path, 'schema'], 'schema') ?? name,
+      schema,
       description: str(m.description, [...path, 'description'], 'description') ?? '',
       externalLocation: sourceLocation,
       tables,
