@@ -296,3 +296,61 @@ describe('parse', () => {
     );
   });
 });
+
+describe('source properties as dbt projects write them', () => {
+  const sources = (yaml: string) => {
+    const { manifest } = parse({ 'models/sources.yml': `version: 2\nsources:\n${yaml}` });
+    return {
+      errors: manifest.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}${d.hint ? ` (${d.hint})` : ''}`),
+      nodes: Object.values({ ...manifest.nodes, ...manifest.disabled })
+        .filter((n) => n.resource_type === 'source')
+        .map((n) => [n.unique_id, n.config.enabled, n.tags, (n as { external_location?: string }).external_location ?? null]),
+    };
+  };
+
+  it("a source's config: is the default of its tables'; tags of every level add up", () => {
+    expect(
+      sources(
+        [
+          '  - name: raw',
+          '    tags: [a]',
+          "    config: { enabled: false, tags: [b], meta: { external_location: 'lake/{identifier}.csv' } }",
+          '    tables:',
+          '      - { name: kept, identifier: kept_v2, config: { enabled: true, tags: [c] } }',
+          '      - { name: dropped }',
+          '',
+        ].join('\n'),
+      ),
+    ).toEqual({
+      errors: [],
+      nodes: [
+        ['source.shop.raw.kept', true, ['a', 'b', 'c'], 'lake/kept_v2.csv'],
+        ['source.shop.raw.dropped', false, ['a', 'b'], 'lake/dropped.csv'],
+      ],
+    });
+  });
+
+  it('two different external locations on one table, a misspelled config key and a bad template are errors at their lines', () => {
+    expect(
+      sources(
+        [
+          '  - name: two',
+          '    tables:',
+          '      - name: t',
+          "        external_location: 'a.csv'",
+          "        meta: { external_location: 'b.csv' }",
+          '  - name: typo',
+          "    config: { external_locaton: 'x.csv' }",
+          '    tables: [{ name: t }]',
+          "  - name: \"{{ var('nope') }}\"",
+          '    tables: [{ name: t }]',
+          '',
+        ].join('\n'),
+      ).errors,
+    ).toEqual([
+      "models/sources.yml:7:17: external_location is given twice, differently (also at line 6)",
+      "models/sources.yml:9:15: unknown source config key 'external_locaton' (did you mean external_location?)",
+      "models/sources.yml:11:5: var 'nope' is not declared in project.yml and has no default (declare it under vars: or call var('nope', default))",
+    ]);
+  });
+});
