@@ -129,7 +129,12 @@ describe('generate_schema_name and generate_alias_name', () => {
     ]);
     expect(await queryDuckDB(db, 'select n from main.marts_counts')).toEqual([{ n: '2' }]);
     const state = await smelter(dir, 'state', 'show', '--output', 'json');
-    expect(JSON.parse(state.stdout).map((r: { table_name: string }) => r.table_name)).toEqual(['main_hist.history']);
+    expect(JSON.parse(state.stdout).map((r: { table_name: string; version: number }) => [r.table_name, r.version])).toEqual([['main_hist.history', 1]]);
+    // The next run finds its committed state under the same key and builds incrementally.
+    const again = await smelter(dir, 'run', '--select', 'history');
+    expect(again.code).toBe(0);
+    expect(withoutTimings(again.stdout)[1]).toMatch(/^1 of 1 OK incremental main_hist\.history \.+ \[0 rows in Ns\]$/);
+    expect(await queryDuckDB(db, 'select count(*) as n from main_hist.history')).toEqual([{ n: '2' }]);
   });
 
   it('without them, schema and alias are used as given', async () => {
