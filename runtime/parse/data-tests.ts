@@ -100,7 +100,8 @@ export function genericTest(
   delete args.name;
   if (customName !== undefined && typeof customName !== 'string') throw failAt(argAt('name'), `${testName}: name must be a string`);
   if (declaration.column !== undefined) args.column_name = declaration.column;
-  if (builtIn) {
+  // A project's own `{% test not_null %}` replaces the built-in, as in dbt: its arguments are its own.
+  if (builtIn && !custom) {
     if (builtIn.column && typeof args.column_name !== 'string') throw fail(`${testName} tests a column: declare it under a column, or give column_name`);
     const allowed = ['column_name', ...builtIn.required, ...builtIn.optional];
     for (const key of Object.keys(args)) if (!allowed.includes(key)) throw failAt(argAt(key), `${testName}: unknown argument '${key}'`, didYouMean(key, allowed));
@@ -113,7 +114,7 @@ export function genericTest(
   const targetName = isSource ? `${target.source_name}_${target.name}` : target.name;
   const names = customName ? { full: customName, short: customName } : synthesizeTestName(isSource ? `source_${testName}` : testName, targetName, args);
   const dependsOn = [target.unique_id];
-  if (testName === 'relationships') {
+  if (testName === 'relationships' && (!custom || typeof args.to === 'string')) {
     const parent = relationshipTarget(String(args.to), ctx, (message) => failAt(argAt('to'), message));
     if (parent === undefined) return undefined;
     if (!dependsOn.includes(parent.unique_id)) dependsOn.push(parent.unique_id);

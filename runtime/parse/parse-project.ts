@@ -32,6 +32,7 @@ import { checkSeedCsv } from './seed-csv.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
 import { genericTest, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
+import { NAMING_MACROS, nameRelation } from './naming-macros.js';
 
 export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -126,15 +127,29 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     const { suspect } = scanTemplate(text);
     if (suspect) checkSyntax(path, text, suspect);
   };
-  const renderString = (text: string) =>
-    templates().render('<properties>', text, buildRenderScope({
+  const parseScope = () =>
+    buildRenderScope({
       resolver: noRefs,
       varValues: project.varValues,
       env,
       target: config.target,
       runStartedAt: options.now ?? new Date(),
       invocationId: '',
-    }));
+    });
+  const renderString = (text: string) => templates().render('<properties>', text, parseScope());
+  /** The project's generate_schema_name / generate_alias_name, if it defines them. */
+  const namingMacros = new Set(NAMING_MACROS.filter((m) => macros[m] !== undefined));
+  const relationNamed = (node: Parameters<typeof nameRelation>[3], layers: readonly ConfigLayer[]) => {
+    try {
+      return nameRelation(templates, namingMacros, parseScope, node, layers);
+    } catch (error) {
+      // The call is ours, not a line of the node's file: an error in it names the file only.
+      if (error instanceof TemplateLocatedError && (error.templateFile || node.original_file_path) === node.original_file_path) {
+        throw new CompileError(error.message, { code: 'template', location: { file: node.original_file_path }, hint: error.hint, node: node.unique_id, cause: error });
+      }
+      throw locateNodeError(error, node.unique_id, node.original_file_path);
+    }
+  };
 
   // What failed to parse, and so is reported already: what refers to it gets no error of its own
   // (a config error must not be followed by a false "no model named X" for each dependent).
@@ -211,7 +226,11 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     try {
       const layers: ConfigLayer[] = [...folderLayers(config.seeds, folders, () => ({ file: 'project.yml' }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
-      const seedConfig = resolveSeedConfig(name, layers, uniqueId);
+      const fqn = [config.name, ...folders, name];
+      const resolved = resolveSeedConfig(name, layers, uniqueId);
+      const relativePath = path.slice(root.length + 1);
+      const named = relationNamed({ resource_type: 'seed', name, unique_id: uniqueId, package_name: config.name, original_file_path: path, path: relativePath, fqn, config: resolved }, layers);
+      const seedConfig = { ...resolved, ...named };
       const text = read(path);
       checkSeedCsv(text, path);
       const seed: SeedNode = {
@@ -220,8 +239,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         name,
         package_name: config.name,
         original_file_path: path,
-        path: path.slice(root.length + 1),
-        fqn: [config.name, ...folders, name],
+        path: relativePath,
+        fqn,
         tags: seedConfig.tags,
         description: props?.description ?? '',
         columns: props?.columns ?? {},
@@ -334,7 +353,12 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const layers: ConfigLayer[] = [...folderLayers(config.models, folders, () => ({ file: 'project.yml' }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
       layers.push(...configCalls);
-      const modelConfig = resolveModelConfig(name, layers, uniqueId);
+      const resolved = resolveModelConfig(name, layers, uniqueId);
+      const named = relationNamed(
+        { resource_type: 'model', name, unique_id: uniqueId, package_name: config.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [config.name, ...folders, name], config: resolved },
+        layers,
+      );
+      const modelConfig = { ...resolved, ...named };
       drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props });
     } catch (error) {
       // A model that calls a macro of a file that does not parse fails for that file's reason.

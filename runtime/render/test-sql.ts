@@ -1,6 +1,7 @@
 import { CompileError } from '../errors.js';
 import type { ModelNode, SeedNode, SourceNode, TestNode } from '../manifest/types.js';
 import { locateNodeError } from '../parse/parse-project.js';
+import { templateLiteral } from '../parse/naming-macros.js';
 import { buildRenderScope, type ContextResolver } from './context.js';
 import { quoteIdentifier as q, quoteLiteral, renderRelation } from './relation.js';
 import { renderSource, renderTemplateNode, type RenderEnvironment } from './render-model.js';
@@ -15,6 +16,11 @@ export function renderTest(node: TestNode, renv: RenderEnvironment): string {
   const model = testedRelation(node, target, renv);
   const kwargs = node.test_metadata!.kwargs;
   const column = typeof kwargs.column_name === 'string' ? q(kwargs.column_name) : undefined;
+  // The project's own test of a built-in's name replaces it; relationships' `to` is then the parent's relation, as dbt gives it.
+  if (renv.manifest.macros[`test_${node.test_metadata!.name}`]) {
+    const to = node.test_metadata!.name === 'relationships' && typeof kwargs.to === 'string' ? { to: relationOfRef(kwargs.to, node, renv) } : undefined;
+    return renderCustomTest(node, model, renv, to);
+  }
   switch (node.test_metadata!.name) {
     case 'not_null':
       return `select * from ${model} where ${column} is null`;
@@ -63,10 +69,10 @@ function relationOfRef(to: string, node: TestNode, renv: RenderEnvironment): str
 }
 
 /** `{{ test_<name>(model=..., column_name=..., <arguments>) }}`, rendered with the project's macros. */
-function renderCustomTest(node: TestNode, model: string, renv: RenderEnvironment): string {
-  const args = { model, ...node.test_metadata!.kwargs };
+function renderCustomTest(node: TestNode, model: string, renv: RenderEnvironment, resolved: Readonly<Record<string, string>> = {}): string {
+  const args = { model, ...node.test_metadata!.kwargs, ...resolved };
   const call = `{{ test_${node.test_metadata!.name}(${Object.entries(args)
-    .map(([k, v]) => `${k}=${literal(v)}`)
+    .map(([k, v]) => `${k}=${templateLiteral(v)}`)
     .join(', ')}) }}`;
   const refusing = (what: string) => () => {
     throw new CompileError(`${node.name}: a generic test gets its relation as model; it cannot call ${what}()`, { node: node.unique_id });
@@ -88,12 +94,4 @@ function renderCustomTest(node: TestNode, model: string, renv: RenderEnvironment
   } catch (error) {
     throw locateNodeError(error, node.unique_id, node.original_file_path);
   }
-}
-
-/** A Nunjucks literal for a YAML value. */
-function literal(value: unknown): string {
-  if (value === null || value === undefined) return 'none';
-  if (Array.isArray(value)) return `[${value.map(literal).join(', ')}]`;
-  if (typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${literal(v)}`).join(', ')}}`;
-  return JSON.stringify(value);
 }
