@@ -360,9 +360,12 @@ describe('two concurrent runs of one model', () => {
       const select = ['--select', 'fact_append'];
       expect((await smelterRun(project, { args: select })).code).toBe(0);
       land(project, 2);
-      void gate.hold(stagingListing);
+      const listingHeld = gate.hold(stagingListing);
       const runs = [smelterRun(project, { args: select }), smelterRun(project, { args: select })];
       const first = await Promise.race(runs);
+      // The refused run may end before the lease holder, slowed by a loaded machine, reaches its
+      // listing: release it only once it is held, so the two runs overlap whatever the timing.
+      await listingHeld;
       gate.release();
       const exits = await Promise.all(runs);
       const second = exits.find((e) => e !== first)!;
