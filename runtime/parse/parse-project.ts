@@ -24,7 +24,7 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { buildRenderScope, lookupVar } from '../render/context.js';
 import { ephemeralCteName, renderRelation } from '../render/relation.js';
 import { buildDag, findCycle, type Dag } from '../graph/dag.js';
-import { discoverFiles } from './discover.js';
+import { discoverFiles, SNAPSHOT_PATHS } from './discover.js';
 import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
 import { unitTestNode } from './unit-tests.js';
@@ -72,9 +72,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const brokenMacros = new Set<string>();
   for (const path of discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql'])) {
     const file = { path, text: translateTestBlocks(read(path)) };
-    const { suspect } = scanTemplate(file.text);
+    const scan = scanTemplate(file.text);
     try {
-      if (suspect) checkSyntax(path, file.text, suspect);
+      rejectSnapshot(path, scan);
+      if (scan.suspect) checkSyntax(path, file.text, scan.suspect);
       macroFiles.push(file);
     } catch (error) {
       report(locateNodeError(error, undefined, path));
@@ -123,9 +124,18 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const templates = () => (engine ??= new TemplateEngine(macroFiles));
   /** A template whose structure the static reader finds broken is parsed, for the exact error. */
   const checkTemplateSyntax = (path: string, text: string) => {
-    const { suspect } = scanTemplate(text);
-    if (suspect) checkSyntax(path, text, suspect);
+    const scan = scanTemplate(text);
+    rejectSnapshot(path, scan);
+    if (scan.suspect) checkSyntax(path, text, scan.suspect);
   };
+  // dbt's snapshot folder: each file is reported, never left out without a word.
+  for (const path of discoverFiles(config.dir, SNAPSHOT_PATHS, ['.sql'])) {
+    try {
+      rejectSnapshot(path, scanTemplate(read(path)), true);
+    } catch (error) {
+      report(error);
+    }
+  }
   const renderString = (text: string) =>
     templates().render('<properties>', text, buildRenderScope({
       resolver: noRefs,
@@ -291,6 +301,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     }
     try {
       const scan = scanTemplate(text);
+      rejectSnapshot(path, scan);
       if (scan.suspect) templates().checkSyntax(path, text, scan.suspect);
       const refs: RefCall[] = [];
       const sources: SourceCall[] = [];
@@ -672,6 +683,20 @@ function splitPath(path: string, roots: readonly string[]): { root: string; fold
 }
 
 /** Template errors found during parse become errors of the node, located in its file. */
+/**
+ * dbt's `{% snapshot %}` blocks are not run by smelter: one error at the block (or, for a file in
+ * the snapshot folder without one, at its start), pointing to what does the same here.
+ */
+function rejectSnapshot(path: string, scan: ScanResult, inSnapshotFolder = false): void {
+  if (scan.snapshot === undefined && !inSnapshotFolder) return;
+  const what = scan.snapshot ? `{% snapshot ${scan.snapshot.name} %}` : `${path} (a file in dbt's snapshot folder)`;
+  throw new ProjectError(`snapshots are not supported yet: ${what}`, {
+    code: 'project',
+    location: { file: path, line: scan.snapshot?.line ?? 1, column: scan.snapshot?.column ?? 1 },
+    hint: "a model with materialized='scd2' keeps the same history: see the README, SCD Type 2 dimensions",
+  });
+}
+
 export function locateNodeError(error: unknown, uniqueId: string | undefined, path: string): unknown {
   if (error instanceof TemplateLocatedError) {
     return new CompileError(error.message, {

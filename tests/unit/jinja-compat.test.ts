@@ -4,6 +4,7 @@ import { parseProject } from '../../runtime/parse/parse-project.js';
 import { renderModel } from '../../runtime/render/render-model.js';
 import type { ModelNode } from '../../runtime/manifest/types.js';
 import { writeTempProject } from '../helpers/temp-project.js';
+import { smelterInProcess } from '../helpers/cli-in-process.js';
 
 const PROJECT = `name: shop
 vars:
@@ -35,5 +36,37 @@ describe("Python's % formatting in a model", () => {
     };
     expect(rendered(files, 'fmt')).toEqual({ sql: `select 'eu_007' as k, 2.35 as x, '50%' as p from "main"."a"`, fastPath: false });
     expect(rendered(files, 'plain')).toEqual({ sql: `select 10 % 3 as m, 'a%' as p from "main"."a"`, fastPath: true });
+  });
+});
+
+const SNAPSHOT = `-- history of orders
+{% snapshot orders_snapshot %}
+{{ config(target_schema='snapshots', unique_key='id', strategy='timestamp', updated_at='updated_at') }}
+select * from {{ ref('a') }}
+{% endsnapshot %}
+`;
+const HINT = " (a model with materialized='scd2' keeps the same history: see the README, SCD Type 2 dimensions)\n";
+
+describe('dbt snapshots', () => {
+  it('a snapshots/ folder is one error naming the file and the line of the block, exit code 2', async () => {
+    const dir = writeTempProject({ 'project.yml': PROJECT, 'models/a.sql': 'select 1 as id', 'snapshots/orders_snapshot.sql': SNAPSHOT });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`error: snapshots/orders_snapshot.sql:2:1: snapshots are not supported yet: {% snapshot orders_snapshot %}${HINT}`);
+  });
+
+  it('a snapshot block in a model or macro file is the same error there', async () => {
+    const dir = writeTempProject({
+      'project.yml': PROJECT,
+      'models/a.sql': 'select 1 as id',
+      'models/orders_snapshot.sql': SNAPSHOT,
+      'macros/snap.sql': `{% macro m() %}1{% endmacro %}\n\n  {%- snapshot  kept %}select 1{% endsnapshot %}`,
+    });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `error: macros/snap.sql:3:3: snapshots are not supported yet: {% snapshot kept %}${HINT}` +
+        `error: models/orders_snapshot.sql:2:1: snapshots are not supported yet: {% snapshot orders_snapshot %}${HINT}`,
+    );
   });
 });
