@@ -25,6 +25,7 @@ import { buildRenderScope, lookupVar } from '../render/context.js';
 import { ephemeralCteName, renderRelation } from '../render/relation.js';
 import { buildDag, findCycle, type Dag } from '../graph/dag.js';
 import { discoverFiles, SNAPSHOT_PATHS } from './discover.js';
+import { expandColumnDocs, expandDocCalls, indexDocsBlocks, readDocsBlocks, type DocsBlock } from './docs-blocks.js';
 import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
 import { unitTestNode } from './unit-tests.js';
@@ -192,6 +193,40 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     } catch (error) {
       report(error);
       broken.anySource = true;
+    }
+  }
+
+  // Docs blocks in .md files under the model paths: {{ doc('name') }} in a description is their text.
+  const docsBlocks: DocsBlock[] = [];
+  for (const path of discoverFiles(config.dir, config.modelPaths, ['.md'])) {
+    try {
+      docsBlocks.push(...readDocsBlocks(path, read(path)));
+    } catch (error) {
+      report(error);
+    }
+  }
+  const docs = indexDocsBlocks(docsBlocks, report);
+  const yamlTexts = new Map<string, string>();
+  const yamlText = (file: string) => yamlTexts.get(file) ?? yamlTexts.set(file, read(file)).get(file)!;
+  for (const props of [modelProps, seedProps]) {
+    for (const [name, p] of props) {
+      try {
+        const where = { file: p.file, line: p.line, yamlText: yamlText(p.file) };
+        props.set(name, { ...p, description: expandDocCalls(p.description, docs, where), columns: expandColumnDocs(p.columns, docs, where) });
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+  for (const [i, source] of sourceProps.entries()) {
+    try {
+      const tables = source.tables.map((t) => {
+        const where = { file: source.file, line: t.line, yamlText: yamlText(source.file) };
+        return { ...t, description: expandDocCalls(t.description, docs, where), columns: expandColumnDocs(t.columns, docs, where) };
+      });
+      sourceProps[i] = { ...source, tables };
+    } catch (error) {
+      report(error);
     }
   }
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadProject } from '../../runtime/project/load-project.js';
 import { parseProject } from '../../runtime/parse/parse-project.js';
@@ -68,5 +70,58 @@ describe('dbt snapshots', () => {
       `error: macros/snap.sql:3:3: snapshots are not supported yet: {% snapshot kept %}${HINT}` +
         `error: models/orders_snapshot.sql:2:1: snapshots are not supported yet: {% snapshot orders_snapshot %}${HINT}`,
     );
+  });
+});
+
+const DOCS_MD = `# Orders
+
+{% docs orders %}
+One row per order.
+
+Cancelled orders are kept, with **status** \`cancelled\`.
+{% enddocs %}
+
+{%- docs order_id -%}  The order's key.  {%- enddocs %}
+`;
+
+describe('docs blocks', () => {
+  it("{{ doc('name') }} in a model's and a column's description is the block's text in manifest.json", async () => {
+    const dir = writeTempProject({
+      'project.yml': PROJECT,
+      'models/orders.sql': 'select 1 as id',
+      'models/docs/orders.md': DOCS_MD,
+      'models/schema.yml': [
+        'version: 2',
+        'models:',
+        '  - name: orders',
+        '    description: "{{ doc(\'orders\') }}"',
+        '    columns:',
+        '      - name: id',
+        '        description: \'Key: {{ doc("order_id") }} Never null.\'',
+        '      - name: status',
+        '        description: plain text stays',
+        '',
+      ].join('\n'),
+    });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'target/manifest.json'), 'utf8'));
+    const node = manifest.nodes['model.shop.orders'];
+    expect(node.description).toBe('One row per order.\n\nCancelled orders are kept, with **status** `cancelled`.');
+    expect(node.columns.id.description).toBe("Key: The order's key. Never null.");
+    expect(node.columns.status.description).toBe('plain text stays');
+  });
+
+  it('an unknown doc name is an error naming the YAML file and line, exit code 2', async () => {
+    const dir = writeTempProject({
+      'project.yml': PROJECT,
+      'models/orders.sql': 'select 1 as id',
+      'models/orders.md': DOCS_MD,
+      'models/schema.yml': ['version: 2', 'models:', '  - name: orders', '    columns:', '      - name: id', '        description: "{{ doc(\'order_idd\') }}"', ''].join('\n'),
+    });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe("error: models/schema.yml:6: doc('order_idd'): no docs block named 'order_idd' in a .md file under the model paths (did you mean order_id?)\n");
   });
 });
