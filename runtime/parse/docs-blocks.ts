@@ -19,8 +19,8 @@ export interface DocsBlock {
 const OPEN = /\{%-?\s*docs\s+([A-Za-z_][A-Za-z0-9_]*)\s*-?%\}/g;
 const CLOSE = /\{%-?\s*enddocs\s*-?%\}/g;
 
-/** The docs blocks of one Markdown file; an unclosed block is an error at its line. */
-export function readDocsBlocks(file: string, text: string): DocsBlock[] {
+/** The docs blocks of one Markdown file; an unclosed block is reported at its line. */
+export function readDocsBlocks(file: string, text: string, report: (error: ProjectError) => void): DocsBlock[] {
   const blocks: DocsBlock[] = [];
   const lineAt = (offset: number) => text.slice(0, offset).split('\n').length;
   OPEN.lastIndex = 0;
@@ -28,7 +28,8 @@ export function readDocsBlocks(file: string, text: string): DocsBlock[] {
     CLOSE.lastIndex = OPEN.lastIndex;
     const close = CLOSE.exec(text);
     if (close === null) {
-      throw new ProjectError(`{% docs ${open[1]} %} has no {% enddocs %}`, { code: 'project', location: { file, line: lineAt(open.index) } });
+      report(new ProjectError(`{% docs ${open[1]} %} has no {% enddocs %}`, { code: 'project', location: { file, line: lineAt(open.index) } }));
+      break;
     }
     blocks.push({ name: open[1], text: text.slice(OPEN.lastIndex, close.index).trim(), file, line: lineAt(open.index) });
     OPEN.lastIndex = CLOSE.lastIndex;

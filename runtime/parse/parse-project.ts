@@ -199,11 +199,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   // Docs blocks in .md files under the model paths: {{ doc('name') }} in a description is their text.
   const docsBlocks: DocsBlock[] = [];
   for (const path of discoverFiles(config.dir, config.modelPaths, ['.md'])) {
-    try {
-      docsBlocks.push(...readDocsBlocks(path, read(path)));
-    } catch (error) {
-      report(error);
-    }
+    docsBlocks.push(...readDocsBlocks(path, read(path), report));
   }
   const docs = indexDocsBlocks(docsBlocks, report);
   const yamlTexts = new Map<string, string>();

@@ -124,4 +124,19 @@ describe('docs blocks', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toBe("error: models/schema.yml:6: doc('order_idd'): no docs block named 'order_idd' in a .md file under the model paths (did you mean order_id?)\n");
   });
+
+  it('a docs block without its end, or a name given twice, is an error at its line', async () => {
+    const dir = writeTempProject({
+      'project.yml': PROJECT,
+      'models/orders.sql': 'select 1 as id',
+      'models/a.md': '{% docs orders %}first{% enddocs %}',
+      'models/b.md': 'text\n{% docs orders %}second{% enddocs %}\n{% docs open %}\nno end',
+    });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      "error: models/b.md:3: {% docs open %} has no {% enddocs %}\n" +
+        "error: models/b.md:2: docs block 'orders' is defined twice (also in models/a.md:1)\n",
+    );
+  });
 });
