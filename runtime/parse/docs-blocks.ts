@@ -63,12 +63,12 @@ export function expandDocCalls(
   where: { readonly file: string; readonly line?: number; readonly yamlText?: string },
 ): string {
   if (!description.includes('doc(')) return description;
-  return description.replace(DOC_CALL, (call: string, _quote: string, name: string) => {
+  return description.replace(DOC_CALL, (_call: string, quote: string, name: string) => {
     const block = docs.get(name);
     if (block) return block.text;
     throw new ProjectError(`doc('${name}'): no docs block named '${name}' in a .md file under the model paths`, {
       code: 'project',
-      location: { file: where.file, line: lineOfCall(where.yamlText, `doc(${_quote}${name}${_quote})`, where.line) },
+      location: { file: where.file, line: lineOfCall(where.yamlText, `doc(${quote}${name}${quote})`, where.line) },
       hint: didYouMean(name, docs.keys()),
     });
   });

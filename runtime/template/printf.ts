@@ -61,11 +61,9 @@ function pyRepr(v: unknown): string {
 }
 
 function toNumber(v: unknown, conversion: string, format: string): number {
-  const n = typeof v === 'boolean' ? Number(v) : typeof v === 'number' ? v : NaN;
-  if (Number.isNaN(n) && !(typeof v === 'number')) {
-    throw new Error(`%${conversion} format: a number is required, not ${JSON.stringify(v)} (in ${JSON.stringify(format)})`);
-  }
-  return n;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return Number(v); // Python's bool is an int
+  throw new Error(`%${conversion} format: a number is required, not ${JSON.stringify(v)} (in ${JSON.stringify(format)})`);
 }
 
 function convert(conversion: string, value: unknown, flags: string, precision: number | undefined, format: string): string {
