@@ -63,7 +63,7 @@ export function expandDocCalls(
   where: { readonly file: string; readonly line?: number; readonly yamlText?: string },
 ): string {
   if (!description.includes('doc(')) return description;
-  return description.replace(DOC_CALL, (_call: string, quote: string, name: string) => {
+  const expanded = description.replace(DOC_CALL, (_call: string, quote: string, name: string) => {
     const block = docs.get(name);
     if (block) return block.text;
     throw new ProjectError(`doc('${name}'): no docs block named '${name}' in a .md file under the model paths`, {
@@ -72,6 +72,15 @@ export function expandDocCalls(
       hint: didYouMean(name, docs.keys()),
     });
   });
+  // Any other doc() (a package's block, a computed name) would otherwise stay literal text.
+  const other = /\{\{-?\s*doc\(.*?\}\}/.exec(expanded);
+  if (other) {
+    throw new ProjectError(`${other[0]}: doc() takes one quoted docs block name here`, {
+      code: 'project',
+      location: { file: where.file, line: lineOfCall(where.yamlText, other[0], where.line) },
+    });
+  }
+  return expanded;
 }
 
 /** Columns with their descriptions expanded. */

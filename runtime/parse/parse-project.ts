@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { CompileError, ProjectError, SmelterError, type SourceLocation } from '../errors.js';
 import type {
+  ColumnInfo,
   Diagnostic,
   FastSegment,
   MacroDef,
@@ -204,26 +205,27 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const docs = indexDocsBlocks(docsBlocks, report);
   const yamlTexts = new Map<string, string>();
   const yamlText = (file: string) => yamlTexts.get(file) ?? yamlTexts.set(file, read(file)).get(file)!;
-  for (const props of [modelProps, seedProps]) {
-    for (const [name, p] of props) {
-      try {
-        const where = { file: p.file, line: p.line, yamlText: yamlText(p.file) };
-        props.set(name, { ...p, description: expandDocCalls(p.description, docs, where), columns: expandColumnDocs(p.columns, docs, where) });
-      } catch (error) {
-        report(error);
-      }
-    }
-  }
-  for (const [i, source] of sourceProps.entries()) {
+  /** `expand()`, or what it replaces when it fails (the failure is reported, and parse goes on). */
+  const orReport = <T>(expand: () => T, unchanged: T): T => {
     try {
-      const tables = source.tables.map((t) => {
-        const where = { file: source.file, line: t.line, yamlText: yamlText(source.file) };
-        return { ...t, description: expandDocCalls(t.description, docs, where), columns: expandColumnDocs(t.columns, docs, where) };
-      });
-      sourceProps[i] = { ...source, tables };
+      return expand();
     } catch (error) {
       report(error);
+      return unchanged;
     }
+  };
+  type Described = { readonly description: string; readonly columns: Readonly<Record<string, ColumnInfo>> };
+  const withDocs = <T extends Described>(p: T, where: { file: string; line?: number }): T => {
+    const at = { ...where, yamlText: yamlText(where.file) };
+    return {
+      ...p,
+      description: orReport(() => expandDocCalls(p.description, docs, at), p.description),
+      columns: orReport(() => expandColumnDocs(p.columns, docs, at), p.columns),
+    };
+  };
+  for (const props of [modelProps, seedProps]) for (const [name, p] of props) props.set(name, withDocs(p, p));
+  for (const [i, source] of sourceProps.entries()) {
+    sourceProps[i] = { ...source, tables: source.tables.map((t) => withDocs(t, { file: source.file, line: t.line })) };
   }
 
   const nodes: Record<string, ManifestNode> = {};

@@ -113,16 +113,26 @@ describe('docs blocks', () => {
     expect(node.columns.status.description).toBe('plain text stays');
   });
 
-  it('an unknown doc name is an error naming the YAML file and line, exit code 2', async () => {
+  it('an unknown doc name, or a doc() it cannot read, is an error naming the YAML file and line, exit code 2', async () => {
     const dir = writeTempProject({
       'project.yml': PROJECT,
       'models/orders.sql': 'select 1 as id',
       'models/orders.md': DOCS_MD,
-      'models/schema.yml': ['version: 2', 'models:', '  - name: orders', '    columns:', '      - name: id', '        description: "{{ doc(\'order_idd\') }}"', ''].join('\n'),
+      'models/schema.yml': [
+        'version: 2',
+        'models:',
+        '  - name: orders',
+        '    description: "{{ doc(\'pkg\', \'orders\') }}"',
+        '    columns:',
+        '      - name: id',
+        '        description: "{{ doc(\'order_idd\') }}"',
+        '',
+      ].join('\n'),
     });
     const result = await smelterInProcess(dir, 'compile');
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe("error: models/schema.yml:6: doc('order_idd'): no docs block named 'order_idd' in a .md file under the model paths (did you mean order_id?)\n");
+    expect(result.stderr).toBe("error: models/schema.yml:4: {{ doc('pkg', 'orders') }}: doc() takes one quoted docs block name here\n" +
+      "error: models/schema.yml:7: doc('order_idd'): no docs block named 'order_idd' in a .md file under the model paths (did you mean order_id?)\n");
   });
 
   it('a docs block without its end, or a name given twice, is an error at its line', async () => {
