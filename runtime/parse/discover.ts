@@ -24,3 +24,9 @@ export function discoverFiles(projectDir: string, roots: readonly string[], exte
   for (const root of roots) visit(root.replace(/\/+$/, ''));
   return out.sort();
 }
+
+/**
+ * dbt's default snapshot-paths. smelter does not run snapshots; this folder is read only so that
+ * its files are reported as unsupported instead of being left out without a word.
+ */
+export const SNAPSHOT_PATHS: readonly string[] = ['snapshots'];

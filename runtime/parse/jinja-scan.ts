@@ -38,6 +38,8 @@ export interface ScanResult {
    * unclosed or stray block): the parser should then be asked for the exact error.
    */
   readonly suspect?: { readonly line: number; readonly column: number };
+  /** The first `{% snapshot name %}` block: dbt's snapshots, which smelter does not run. */
+  readonly snapshot?: { readonly name: string; readonly line: number; readonly column: number };
 }
 
 type Token =
@@ -68,6 +70,7 @@ export function scanTemplate(text: string): ScanResult {
   let depth = 0;
   const blocks: Array<{ keyword: string; offset: number }> = [];
   let suspect: { line: number; column: number } | undefined;
+  let snapshot: { name: string; line: number; column: number } | undefined;
   const suspectAt = (offset: number) => (suspect ??= position(offset));
   while (at < text.length) {
     const open = nextTagOpen(text, at);
@@ -97,6 +100,10 @@ export function scanTemplate(text: string): ScanResult {
       parts.push({ kind: 'complex' });
       if (inRaw) continue;
       const keyword = /^-?\s*([a-z_]+)/.exec(trimmed)?.[1] ?? '';
+      if (keyword === 'snapshot' && snapshot === undefined) {
+        const name = /^-?\s*snapshot\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(trimmed)?.[1] ?? '';
+        snapshot = { name, ...position(open) };
+      }
       if (keyword.startsWith('end')) {
         depth = Math.max(0, depth - 1);
         const opened = blocks.pop();
@@ -128,7 +135,7 @@ export function scanTemplate(text: string): ScanResult {
     else if (kind === '{') parts.push({ kind: 'complex' });
   }
   if (blocks.length > 0) suspectAt(blocks[blocks.length - 1].offset);
-  return { calls, parts, calledNames, suspect };
+  return { calls, parts, calledNames, suspect, snapshot };
 }
 
 const OPENERS: Readonly<Record<string, string>> = { '(': ')', '[': ']', '{': '}' };
@@ -145,7 +152,9 @@ function balanced(tokens: readonly Token[]): boolean {
   return expected.length === 0;
 }
 
-const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block', 'raw']);
+// `snapshot` is dbt's, not Nunjucks': a block here so that its file is reported as a snapshot
+// (the `snapshot` field) rather than as a broken template.
+const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block', 'raw', 'snapshot']);
 /** Every other tag Nunjucks knows (its parser's statements, and the parts of if, for and switch). */
 const KNOWN_TAGS = new Set(['set', 'elif', 'elseif', 'else', 'verbatim', 'extends', 'include', 'import', 'from', 'switch', 'case', 'default']);
 

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { CompileError, ProjectError, SmelterError, type SourceLocation } from '../errors.js';
 import type {
+  ColumnInfo,
   Diagnostic,
   FastSegment,
   MacroDef,
@@ -24,7 +25,8 @@ import { didYouMean } from '../util/did-you-mean.js';
 import { buildRenderScope, lookupVar } from '../render/context.js';
 import { ephemeralCteName, renderRelation } from '../render/relation.js';
 import { buildDag, findCycle, type Dag } from '../graph/dag.js';
-import { discoverFiles } from './discover.js';
+import { discoverFiles, SNAPSHOT_PATHS } from './discover.js';
+import { expandColumnDocs, expandDocCalls, indexDocsBlocks, readDocsBlocks, type DocsBlock } from './docs-blocks.js';
 import { readMacroDefinitions } from './macros.js';
 import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
 import { unitTestNode } from './unit-tests.js';
@@ -73,9 +75,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const brokenMacros = new Set<string>();
   for (const path of discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql'])) {
     const file = { path, text: translateTestBlocks(read(path)) };
-    const { suspect } = scanTemplate(file.text);
+    const scan = scanTemplate(file.text);
     try {
-      if (suspect) checkSyntax(path, file.text, suspect);
+      rejectSnapshot(path, scan);
+      if (scan.suspect) checkSyntax(path, file.text, scan.suspect);
       macroFiles.push(file);
     } catch (error) {
       report(locateNodeError(error, undefined, path));
@@ -124,9 +127,18 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const templates = () => (engine ??= new TemplateEngine(macroFiles));
   /** A template whose structure the static reader finds broken is parsed, for the exact error. */
   const checkTemplateSyntax = (path: string, text: string) => {
-    const { suspect } = scanTemplate(text);
-    if (suspect) checkSyntax(path, text, suspect);
+    const scan = scanTemplate(text);
+    rejectSnapshot(path, scan);
+    if (scan.suspect) checkSyntax(path, text, scan.suspect);
   };
+  // dbt's snapshot folder: each file is reported, never left out without a word.
+  for (const path of discoverFiles(config.dir, SNAPSHOT_PATHS, ['.sql'])) {
+    try {
+      rejectSnapshot(path, scanTemplate(read(path)), true);
+    } catch (error) {
+      report(error);
+    }
+  }
   const parseScope = () =>
     buildRenderScope({
       resolver: noRefs,
@@ -201,6 +213,37 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       report(error);
       broken.anySource = true;
     }
+  }
+
+  // Docs blocks in .md files under the model paths: {{ doc('name') }} in a description is their text.
+  const docsBlocks: DocsBlock[] = [];
+  for (const path of discoverFiles(config.dir, config.modelPaths, ['.md'])) {
+    docsBlocks.push(...readDocsBlocks(path, read(path), report));
+  }
+  const docs = indexDocsBlocks(docsBlocks, report);
+  const yamlTexts = new Map<string, string>();
+  const yamlText = (file: string) => yamlTexts.get(file) ?? yamlTexts.set(file, read(file)).get(file)!;
+  /** `expand()`, or what it replaces when it fails (the failure is reported, and parse goes on). */
+  const orReport = <T>(expand: () => T, unchanged: T): T => {
+    try {
+      return expand();
+    } catch (error) {
+      report(error);
+      return unchanged;
+    }
+  };
+  type Described = { readonly description: string; readonly columns: Readonly<Record<string, ColumnInfo>> };
+  const withDocs = <T extends Described>(p: T, where: { file: string; line?: number }): T => {
+    const at = { ...where, yamlText: yamlText(where.file) };
+    return {
+      ...p,
+      description: orReport(() => expandDocCalls(p.description, docs, at), p.description),
+      columns: orReport(() => expandColumnDocs(p.columns, docs, at), p.columns),
+    };
+  };
+  for (const props of [modelProps, seedProps]) for (const [name, p] of props) props.set(name, withDocs(p, p));
+  for (const [i, source] of sourceProps.entries()) {
+    sourceProps[i] = { ...source, tables: source.tables.map((t) => withDocs(t, { file: source.file, line: t.line })) };
   }
 
   const nodes: Record<string, ManifestNode> = {};
@@ -313,6 +356,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     }
     try {
       const scan = scanTemplate(text);
+      rejectSnapshot(path, scan);
       if (scan.suspect) templates().checkSyntax(path, text, scan.suspect);
       const refs: RefCall[] = [];
       const sources: SourceCall[] = [];
@@ -699,6 +743,20 @@ function splitPath(path: string, roots: readonly string[]): { root: string; fold
 }
 
 /** Template errors found during parse become errors of the node, located in its file. */
+/**
+ * dbt's `{% snapshot %}` blocks are not run by smelter: one error at the block (or, for a file in
+ * the snapshot folder without one, at its start), pointing to what does the same here.
+ */
+function rejectSnapshot(path: string, scan: ScanResult, inSnapshotFolder = false): void {
+  if (scan.snapshot === undefined && !inSnapshotFolder) return;
+  const what = scan.snapshot ? `{% snapshot ${scan.snapshot.name} %}` : `${path} (a file in dbt's snapshot folder)`;
+  throw new ProjectError(`snapshots are not supported yet: ${what}`, {
+    code: 'project',
+    location: { file: path, line: scan.snapshot?.line ?? 1, column: scan.snapshot?.column ?? 1 },
+    hint: "a model with materialized='scd2' keeps the same history: see the README, SCD Type 2 dimensions",
+  });
+}
+
 export function locateNodeError(error: unknown, uniqueId: string | undefined, path: string): unknown {
   if (error instanceof TemplateLocatedError) {
     return new CompileError(error.message, {

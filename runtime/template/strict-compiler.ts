@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { didYouMean } from '../util/did-you-mean.js';
+import { pythonFormat } from './printf.js';
 
 /**
  * Nunjucks, made strict for SQL. Nunjucks' own `throwOnUndefined` only checks values that are
@@ -8,7 +9,10 @@ import { didYouMean } from '../util/did-you-mean.js';
  *  - a name lookup throws when the name is defined nowhere (except as the operand of
  *    `is defined` / `is undefined`, and Jinja's literals True/False/None);
  *  - a function call records the template and position, so an error raised by the called
- *    function (or by a macro in another file) names the file and line where it happened.
+ *    function (or by a macro in another file) names the file and line where it happened;
+ *  - `%` with a string on the left is Python's printf-style formatting, as in Jinja (JavaScript's
+ *    remainder would render NaN); between numbers it is Python's modulo (its sign is the divisor's);
+ *    a parenthesized tuple `(a, b)` is a list rather than JavaScript's comma operator.
  * The patch is applied once per process; it affects only environments created by this module.
  */
 
@@ -171,6 +175,36 @@ export function installStrictCompiler(): void {
     );
     this._compileAggregate(node.args, frame);
     this._emit(')');
+  };
+
+  proto.compileMod = function compileMod(this: any, node: any, frame: any) {
+    this._emit('runtime.smelterMod((');
+    this.compile(node.left, frame);
+    this._emit('), (');
+    this.compile(node.right, frame);
+    this._emit(`), ${node.lineno}, ${node.colno}, ${JSON.stringify(this.templateName ?? '')})`);
+  };
+
+  // Python's `(a, b)` is a tuple; Nunjucks compiles it to JavaScript's comma operator (the last
+  // value). As a list it is what `"%s-%s" % (a, b)` and a loop over `(1, 2)` expect.
+  const compileGroup = proto.compileGroup;
+  proto.compileGroup = function (this: any, node: any, frame: any) {
+    if (node.children.length > 1) this._compileAggregate(node, frame, '[', ']');
+    else compileGroup.call(this, node, frame);
+  };
+
+  runtime.smelterMod = (left: unknown, right: unknown, line: number, col: number, file: string) => {
+    if (typeof left === 'string' || left instanceof runtime.SafeString) {
+      try {
+        return pythonFormat(String(left), right);
+      } catch (error) {
+        throw new TemplateLocatedError((error as Error).message, file, line + 1, col + 1, { cause: error });
+      }
+    }
+    const l = left as number;
+    const r = right as number;
+    const rest = l % r;
+    return rest !== 0 && rest < 0 !== r < 0 ? rest + r : rest;
   };
 
   runtime.smelterMember = (obj: unknown, key: unknown, line: number, col: number, file: string) => {
