@@ -156,7 +156,7 @@ function balanced(tokens: readonly Token[]): boolean {
 // (the `snapshot` field) rather than as a broken template.
 const BLOCK_KEYWORDS = new Set(['if', 'for', 'macro', 'call', 'filter', 'set', 'block', 'raw', 'snapshot']);
 /** Every other tag Nunjucks knows (its parser's statements, and the parts of if, for and switch). */
-const KNOWN_TAGS = new Set(['set', 'elif', 'elseif', 'else', 'verbatim', 'extends', 'include', 'import', 'from', 'switch', 'case', 'default']);
+const KNOWN_TAGS = new Set(['do', 'set', 'elif', 'elseif', 'else', 'verbatim', 'extends', 'include', 'import', 'from', 'switch', 'case', 'default']);
 
 function nextTagOpen(text: string, from: number): number {
   for (let i = text.indexOf('{', from); i !== -1; i = text.indexOf('{', i + 1)) {

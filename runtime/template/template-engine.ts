@@ -60,6 +60,35 @@ export function checkTemplateSyntax(path: string, text: string, fallback: { line
 }
 
 /**
+ * `{% do expression %}`: evaluate an expression for its effect and output nothing — Jinja's `do`
+ * extension, which dbt enables and its users write to fill lists and dicts
+ * (`{% do columns.append(c) %}`, `{% do seen.update({k: v}) %}`; list and dict methods come from
+ * Nunjucks' Jinja compatibility).
+ */
+class DoTag {
+  readonly tags = ['do'];
+  parse(parser: NunjucksParser, nodes: NunjucksNodes): unknown {
+    const token = parser.nextToken();
+    const expression = parser.parseExpression();
+    parser.advanceAfterBlockEnd(token.value);
+    return new nodes.CallExtension(this, 'run', new nodes.NodeList(token.lineno, token.colno, [expression]));
+  }
+  run(): string {
+    return '';
+  }
+}
+
+interface NunjucksParser {
+  nextToken(): { value: string; lineno: number; colno: number };
+  parseExpression(): unknown;
+  advanceAfterBlockEnd(name: string): void;
+}
+interface NunjucksNodes {
+  CallExtension: new (extension: object, method: string, args: unknown) => unknown;
+  NodeList: new (lineno: number, colno: number, children: unknown[]) => unknown;
+}
+
+/**
  * Nunjucks set up for SQL: no autoescape, strict names, Jinja literals, global macros. Compiled
  * templates are cached by content, so a project's repeated templates compile once.
  */
@@ -79,6 +108,7 @@ export class TemplateEngine {
     this.env.addFilter('as_number', (v: unknown) => Number(v));
     this.env.addFilter('as_text', (v: unknown) => (v === null || v === undefined ? '' : String(v)));
     for (const name of CONTEXT_NAMES) this.defineScopedGlobal(name);
+    this.env.addExtension('do', new DoTag());
 
     const names = new Set<string>();
     const noScope: RenderScope = { functions: {}, values: {} };

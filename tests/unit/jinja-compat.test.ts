@@ -150,3 +150,23 @@ describe('docs blocks', () => {
     );
   });
 });
+
+describe('{% do %}', () => {
+  it('evaluates an expression for its effect, in a model and in a macro, and outputs nothing', () => {
+    const files = {
+      'models/a.sql': 'select 1 as id, 2 as amount',
+      'macros/cols.sql':
+        "{% macro upper_cols(names) %}{% set out = [] %}{% for n in names %}{% do out.append(n | upper) %}{% endfor %}{{ out | join(', ') }}{% endmacro %}",
+      'models/b.sql':
+        "{% set seen = {} %}{% do seen.update({'n': 2}) %}select {{ upper_cols(['id', 'amount']) }}, {{ seen.n }} as n from {{ ref('a') }}",
+    };
+    expect(rendered(files, 'b')).toEqual({ sql: 'select ID, AMOUNT, 2 as n from "main"."a"', fastPath: false });
+  });
+
+  it('without an expression it is a syntax error at its line', async () => {
+    const dir = writeTempProject({ 'project.yml': PROJECT, 'models/a.sql': 'select 1 as id\n{% do %}\n' });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: models/a.sql:2:7: template syntax error: unexpected token: %}\n');
+  });
+});
