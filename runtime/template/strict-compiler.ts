@@ -1,3 +1,4 @@
+import { MacroReturn, returning } from './macro-return.js';
 import { createRequire } from 'node:module';
 import { didYouMean } from '../util/did-you-mean.js';
 import { pythonFormat } from './printf.js';
@@ -237,11 +238,17 @@ export function installStrictCompiler(): void {
     });
   };
 
+  // Every macro (in a macro file or local to a template) answers dbt's `return(value)` with the value.
+  const makeMacro = runtime.makeMacro;
+  runtime.makeMacro = (argNames: unknown, kwargNames: unknown, func: (...args: unknown[]) => unknown) => makeMacro(argNames, kwargNames, returning(func));
+
   runtime.smelterCall = (fn: any, name: string, context: any, args: unknown[], line: number, col: number, file: string) => {
     callSite = { file, line: line + 1, column: col + 1 };
     try {
       return runtime.callWrap(fn, name, context, args);
     } catch (error) {
+      // A macro's `return(value)` on its way to the macro's wrapper: not an error.
+      if (error instanceof MacroReturn) throw error;
       throw locate(error, `${name}()`, line, col, file);
     }
   };

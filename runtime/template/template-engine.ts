@@ -2,6 +2,7 @@ import type nunjucksTypes from 'nunjucks';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { installStrictCompiler, TemplateLocatedError } from './strict-compiler.js';
+import { isStrayReturn, MacroReturn } from './macro-return.js';
 
 // Loaded on first use: `smelter ls` on a project whose templates need no engine never pays for it.
 const requireModule = createRequire(import.meta.url);
@@ -107,7 +108,11 @@ export class TemplateEngine {
     this.env.addFilter('as_bool', (v: unknown) => v === true || v === 'true' || v === 'True');
     this.env.addFilter('as_number', (v: unknown) => Number(v));
     this.env.addFilter('as_text', (v: unknown) => (v === null || v === undefined ? '' : String(v)));
-    for (const name of CONTEXT_NAMES) this.defineScopedGlobal(name);
+    // `return` is the engine's own, the same in every scope.
+    for (const name of CONTEXT_NAMES) if (name !== 'return') this.defineScopedGlobal(name);
+    this.env.addGlobal('return', (value: unknown) => {
+      throw new MacroReturn(value);
+    });
     this.env.addExtension('do', new DoTag());
 
     const names = new Set<string>();
@@ -130,6 +135,9 @@ export class TemplateEngine {
     try {
       return this.withScope(scope, () => template.render({}));
     } catch (error) {
+      if (isStrayReturn(error)) {
+        throw new TemplateLocatedError('return() is only meaningful inside a macro: it hands the macro\'s caller a value', path, 1, 1);
+      }
       throw locateError(error, path, 'template error');
     }
   }

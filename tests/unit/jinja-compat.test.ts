@@ -170,3 +170,28 @@ describe('{% do %}', () => {
     expect(result.stderr).toBe('error: models/a.sql:2:7: template syntax error: unexpected token: %}\n');
   });
 });
+
+describe('return()', () => {
+  it("hands a macro's caller a value — a string, a list, from a macro calling another — instead of its text", () => {
+    const files = {
+      'models/a.sql': 'select 1 as id, 250 as amount',
+      'macros/money.sql':
+        "{% macro cents_to_dollars(col) %}{{ return('(' ~ col ~ ' / 100)::decimal(16, 2)') }}{% endmacro %}\n" +
+        "{% macro amount_columns() %}{% set out = ['amount'] %}{{ return(out) }}{% endmacro %}\n" +
+        "{% macro column_count() %}{% set cols = amount_columns() %}{{ return(cols | length) }}{% endmacro %}\n",
+      'models/b.sql':
+        "select {% for c in amount_columns() %}{{ cents_to_dollars(c) }} as {{ c }}_dollars{% endfor %}, {{ column_count() + 1 }} as n from {{ ref('a') }}",
+    };
+    expect(rendered(files, 'b')).toEqual({ sql: 'select (amount / 100)::decimal(16, 2) as amount_dollars, 2 as n from "main"."a"', fastPath: false });
+  });
+
+  it('outside a macro it is an error naming the file', async () => {
+    const dir = writeTempProject({ 'project.yml': PROJECT, 'models/a.sql': "select 1 as id {{ return('x') }}\n" });
+    const result = await smelterInProcess(dir, 'compile');
+    expect(result).toEqual({
+      code: 2,
+      stdout: 'Compiled 0 models to target/compiled/; 1 failed\n',
+      stderr: "error: models/a.sql:1:1: return() is only meaningful inside a macro: it hands the macro's caller a value\n",
+    });
+  });
+});
