@@ -14,6 +14,8 @@ import {
 } from '../../runtime/index.js';
 import { awsBackends } from '../aws/backends.js';
 import { boundJson, boundText, capBytes } from '../../runtime/util/bounded-text.js';
+import { ofType } from '../../runtime/project/var-types.js';
+import { parseUtcTime } from '../../runtime/util/utc-time.js';
 
 /**
  * The AWS Lambda adapter (SPEC §9): `handler(event, context)` runs one command of the bundled
@@ -236,13 +238,9 @@ function checkEvent(event: unknown) {
   const time = (field: 'event_time_start' | 'event_time_end'): Date | undefined => {
     const value = e[field];
     if (value === undefined || value === null) return undefined;
-    // A date is midnight UTC; a timestamp without an offset is UTC too (a Lambda's clock is UTC).
-    const iso =
-      typeof value !== 'string' ? undefined
-      : DATE.test(value) ? `${value}T00:00:00Z`
-      : TIMESTAMP.test(value) ? (/(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`)
-      : undefined;
-    const date = iso === undefined ? undefined : new Date(iso);
+    // Checked as a date or timestamp var is; a date is midnight UTC, a timestamp without an offset UTC too.
+    const iso = typeof value === 'string' && (ofType('date', value) || ofType('timestamp', value));
+    const date = iso ? parseUtcTime(value) : undefined;
     if (!date || Number.isNaN(date.getTime())) throw new ProjectError(`${field} must be an ISO date or timestamp (2024-06-01, 2024-06-01T12:00:00Z), got ${boundJson(value)}`);
     return date;
   };
@@ -266,8 +264,6 @@ function checkEvent(event: unknown) {
   };
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 /** False for a string holding half a surrogate pair: it has no UTF-8 encoding. */
 function isWellFormed(text: string): boolean {

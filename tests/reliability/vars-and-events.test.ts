@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { handler, InvocationFailure } from '../../adapters/lambda/handler.js';
 import { loadProject } from '../../runtime/project/load-project.js';
 import { ProjectError } from '../../runtime/errors.js';
 import { boundJson, boundText, capBytes } from '../../runtime/util/bounded-text.js';
-import { smelter } from '../helpers/cli.js';
+import { listFiles, smelter } from '../helpers/cli.js';
 
 /**
  * Bad input in Lambda events and vars: every field of an event, and every var of the Gold project,
@@ -33,18 +33,6 @@ function goldCopy(): string {
   return dir;
 }
 
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 async function invoke(dir: string, event: unknown) {
   process.env.SMELTER_PROJECT_DIR = dir;
