@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { installStrictCompiler, TemplateLocatedError } from './strict-compiler.js';
 import { isStrayReturn, MacroReturn } from './macro-return.js';
+import { installJinjaCompat } from './jinja-compat.js';
 
 // Loaded on first use: `smelter ls` on a project whose templates need no engine never pays for it.
 const requireModule = createRequire(import.meta.url);
@@ -104,10 +105,7 @@ export class TemplateEngine {
     installStrictCompiler();
     // dev: keep our located errors as thrown instead of re-wrapping them in a plain Error.
     this.env = new (nunjucks().Environment)([], { autoescape: false, throwOnUndefined: true, dev: true } as nunjucksTypes.ConfigureOptions);
-    (this.env as unknown as { addTest(name: string, fn: (v: unknown) => boolean): void }).addTest('none', (v: unknown) => v === null || v === undefined);
-    this.env.addFilter('as_bool', (v: unknown) => v === true || v === 'true' || v === 'True');
-    this.env.addFilter('as_number', (v: unknown) => Number(v));
-    this.env.addFilter('as_text', (v: unknown) => (v === null || v === undefined ? '' : String(v)));
+    installJinjaCompat(this.env);
     // `return` is the engine's own, the same in every scope.
     for (const name of CONTEXT_NAMES) if (name !== 'return') this.defineScopedGlobal(name);
     this.env.addGlobal('return', (value: unknown) => {
