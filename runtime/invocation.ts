@@ -34,6 +34,8 @@ export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'test' | 'build' | 'st
 
 export interface InvocationOptions {
   readonly projectDir: string;
+  /** A dbt project's profiles.yml folder (--profiles-dir). */
+  readonly profilesDir?: string;
   readonly target?: string;
   readonly vars?: Readonly<Record<string, unknown>>;
   /** Where `vars` and `target` come from: `event` (a Lambda event) may set only typed vars (see loadProject). Default `cli`. */
@@ -80,8 +82,8 @@ export interface ParsedProject {
 }
 
 /** Load and parse; a project with errors throws them all at once (exit 2). */
-export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'target' | 'vars' | 'from' | 'env'>): ParsedProject {
-  const project = loadProject(options.projectDir, { target: options.target, vars: options.vars, from: options.from, env: options.env });
+export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'profilesDir' | 'target' | 'vars' | 'from' | 'env'>): ParsedProject {
+  const project = loadProject(options.projectDir, { target: options.target, vars: options.vars, from: options.from, env: options.env, profilesDir: options.profilesDir });
   const parsed = parseProject(project, { env: options.env });
   const errors = parsed.manifest.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new DiagnosticsError(errors.map(errorFromDiagnostic));

@@ -25,6 +25,8 @@ export interface CliArgs {
   readonly help: boolean;
   readonly version: boolean;
   readonly projectDir: string;
+  /** A dbt project's profiles.yml folder. */
+  readonly profilesDir?: string;
   readonly target?: string;
   readonly select: string[];
   readonly exclude: string[];
@@ -49,6 +51,7 @@ export interface CliArgs {
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
 const FLAGS: Flag[] = [
   { name: '--project-dir', takes: 'one' },
+  { name: '--profiles-dir', takes: 'one' },
   { name: '--target', takes: 'one', alias: '-t' },
   { name: '--select', takes: 'many', alias: '-s' },
   { name: '--models', takes: 'many', alias: '-m' },
@@ -145,6 +148,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     help: has('--help'),
     version: has('--version'),
     projectDir: one('--project-dir') ?? '.',
+    profilesDir: one('--profiles-dir'),
     target: one('--target'),
     select: values.get('--select') ?? [],
     exclude: values.get('--exclude') ?? [],
@@ -198,6 +202,7 @@ export function helpText(): string {
     '',
     'options:',
     '  --project-dir DIR         the project (default: the current directory)',
+    '  --profiles-dir DIR        a dbt project\'s profiles.yml folder (default: DBT_PROFILES_DIR, the project, ~/.dbt)',
     '  --target, -t NAME         a target of project.yml (default: its target:)',
     '  --select, -s SEL...       nodes to act on (dbt selector grammar)',
     '  --exclude SEL...          nodes to leave out (tests go with their models)',

@@ -53,6 +53,7 @@ export async function main(argv: readonly string[], output: Output = processOutp
 async function runCommand(args: CliArgs, output: Output): Promise<number> {
   const options: InvocationOptions = {
     projectDir: args.projectDir,
+    profilesDir: args.profilesDir,
     target: args.target,
     vars: args.vars,
     select: args.select,

@@ -73,6 +73,8 @@ export interface ColumnInfo {
 export interface RefCall {
   readonly name: string;
   readonly line: number;
+  /** `ref('package', 'name')`: the package named. */
+  readonly package?: string;
 }
 export interface SourceCall {
   readonly source: string;
@@ -205,6 +207,8 @@ export type ResourceType = ManifestNode['resource_type'];
 export interface MacroDef {
   readonly unique_id: string;
   readonly name: string;
+  /** The package defining it (dbt's `package_name`); the project's own name for its macros. */
+  readonly package_name?: string;
   readonly original_file_path: string;
   readonly line: number;
   readonly checksum: string;

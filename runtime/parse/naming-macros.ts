@@ -33,9 +33,15 @@ export function nameRelation(
   scope: () => RenderScope,
   node: Omit<NamedNode, 'config'> & { readonly config: { readonly schema: string; readonly alias: string } },
   layers: readonly ConfigLayer[],
+  /** A dbt project's target schema: without its own macros, dbt's default naming applies. */
+  dbtTargetSchema?: string,
 ): { schema: string; alias: string } {
-  if (!NAMING_MACROS.some((m) => defined.has(m))) return { schema: node.config.schema, alias: node.config.alias };
   const custom = { schema: written(layers, 'schema') ? node.config.schema : null, alias: written(layers, 'alias') ? node.config.alias : null };
+  // dbt's default: the target schema, or `<target schema>_<custom schema>`; the alias, or the name.
+  const fallback = dbtTargetSchema === undefined
+    ? { schema: node.config.schema, alias: node.config.alias }
+    : { schema: custom.schema === null ? dbtTargetSchema : `${dbtTargetSchema}_${custom.schema.trim()}`, alias: custom.alias?.trim() ?? node.name };
+  if (!NAMING_MACROS.some((m) => defined.has(m))) return fallback;
   const seen: NamedNode = { ...node, config: { ...node.config, ...custom } };
   const call = (macro: (typeof NAMING_MACROS)[number], what: 'schema' | 'alias') => {
     const text = `{{ ${macro}(${templateLiteral(custom[what])}, ${templateLiteral(seen)}) }}`;
@@ -46,8 +52,8 @@ export function nameRelation(
     return name;
   };
   return {
-    schema: defined.has('generate_schema_name') ? call('generate_schema_name', 'schema') : node.config.schema,
-    alias: defined.has('generate_alias_name') ? call('generate_alias_name', 'alias') : node.config.alias,
+    schema: defined.has('generate_schema_name') ? call('generate_schema_name', 'schema') : fallback.schema,
+    alias: defined.has('generate_alias_name') ? call('generate_alias_name', 'alias') : fallback.alias,
   };
 }
 

@@ -18,7 +18,9 @@ import type {
   TestNode,
 } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
-import { TemplateEngine, CONTEXT_NAMES, checkTemplateSyntax as checkSyntax } from '../template/template-engine.js';
+import type { PackageLayout, ProjectConfig } from '../project/project-config.js';
+import { DBT_BUILTIN_MACRO_FILES } from '../template/dbt-builtin-macros.js';
+import { TemplateEngine, CONTEXT_NAMES, INTERNAL_PACKAGE, checkTemplateSyntax as checkSyntax } from '../template/template-engine.js';
 import { TemplateLocatedError, lastCallSite } from '../template/strict-compiler.js';
 import { parseYamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -68,13 +70,22 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   };
   const read = (rel: string) => readFileSync(join(config.dir, rel), 'utf8');
 
+  // The root project and its installed packages, read alike; the root comes first.
+  const layouts = packageLayouts(config);
+  const projectFile = config.flavor === 'dbt' ? 'dbt_project.yml' : 'project.yml';
+  const root = layouts[0];
+  const genericTestRootsOf = (pkg: PackageLayout) => pkg.dataTestPaths.map((p) => `${p.replace(/\/+$/, '')}/generic`);
+  const genericTestRoots = layouts.flatMap(genericTestRootsOf);
+
   // Macros, and generic test definitions ({% test %} blocks: in macro files or <data-test-path>/generic/)
-  const genericTestRoots = config.dataTestPaths.map((p) => `${p.replace(/\/+$/, '')}/generic`);
-  const macroFiles: Array<{ path: string; text: string }> = [];
+  const macroFiles: Array<{ path: string; text: string; package?: string }> = [];
   /** Macros of files that do not parse: their file's error is reported, not each call's. */
   const brokenMacros = new Set<string>();
-  for (const path of discoverFiles(config.dir, [...config.macroPaths, ...genericTestRoots], ['.sql'])) {
-    const file = { path, text: translateTestBlocks(read(path)) };
+  const macroFilePaths = layouts.flatMap((pkg) =>
+    discoverFiles(config.dir, [...pkg.macroPaths, ...genericTestRootsOf(pkg)], ['.sql']).map((path) => ({ path, pkg })),
+  );
+  for (const { path, pkg } of macroFilePaths) {
+    const file = { path, text: translateTestBlocks(read(path)), ...(pkg === root ? {} : { package: pkg.name }) };
     const scan = scanTemplate(file.text);
     try {
       rejectSnapshot(path, scan);
@@ -82,12 +93,24 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       macroFiles.push(file);
     } catch (error) {
       report(locateNodeError(error, undefined, path));
-      for (const def of readMacroDefinitions(file, config.name)) brokenMacros.add(def.name);
+      for (const def of readMacroDefinitions(file, pkg.name)) brokenMacros.add(def.name);
     }
   }
+  // The root project's macros by name (what its models call); every package's go to the manifest by id.
   const macros: Record<string, MacroDef> = {};
+  const packageMacros: Record<string, MacroDef> = {};
   const macroCalls = new Map<string, ReadonlySet<string>>();
   for (const file of macroFiles) {
+    if (file.package !== undefined) {
+      for (const { calls: _, ...macro } of readMacroDefinitions(file, file.package)) {
+        if (packageMacros[macro.unique_id]) {
+          report(new ProjectError(`macro '${macro.name}' is defined twice in package ${file.package} (also in ${packageMacros[macro.unique_id].original_file_path}:${packageMacros[macro.unique_id].line})`, { code: 'duplicate', location: { file: file.path, line: macro.line } }));
+          continue;
+        }
+        packageMacros[macro.unique_id] = macro;
+      }
+      continue;
+    }
     for (const def of readMacroDefinitions(file, config.name)) {
       const { calls, ...macro } = def;
       const earlier = macros[macro.name];
@@ -124,7 +147,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   );
 
   let engine: TemplateEngine | undefined;
-  const templates = () => (engine ??= new TemplateEngine(macroFiles));
+  const templates = () => (engine ??= new TemplateEngine([...DBT_BUILTIN_MACRO_FILES.map((f) => ({ ...f, package: INTERNAL_PACKAGE })), ...macroFiles], { rootPackage: config.name, dispatch: config.dispatch }));
   /** A template whose structure the static reader finds broken is parsed, for the exact error. */
   const checkTemplateSyntax = (path: string, text: string) => {
     const scan = scanTemplate(text);
@@ -132,7 +155,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     if (scan.suspect) checkSyntax(path, text, scan.suspect);
   };
   // dbt's snapshot folder: each file is reported, never left out without a word.
-  for (const path of discoverFiles(config.dir, SNAPSHOT_PATHS, ['.sql'])) {
+  for (const path of discoverFiles(config.dir, config.snapshotPaths ?? SNAPSHOT_PATHS, ['.sql'])) {
     try {
       rejectSnapshot(path, scanTemplate(read(path)), true);
     } catch (error) {
@@ -153,7 +176,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const namingMacros = new Set(NAMING_MACROS.filter((m) => macros[m] !== undefined));
   const relationNamed = (node: Parameters<typeof nameRelation>[3], layers: readonly ConfigLayer[]) => {
     try {
-      return nameRelation(templates, namingMacros, parseScope, node, layers);
+      return nameRelation(templates, namingMacros, parseScope, node, layers, config.flavor === 'dbt' ? config.target.schema : undefined);
     } catch (error) {
       // The call is ours, not a line of the node's file: an error in it names the file only.
       if (error instanceof TemplateLocatedError && (error.templateFile || node.original_file_path) === node.original_file_path) {
@@ -179,14 +202,16 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const isBrokenSource = (source: string) => broken.anySource || broken.sources.has(source);
 
   // YAML properties
+  /** Properties by package and name (`pkg\u0000name`): a package may name a model as the project does. */
   const modelProps = new Map<string, NodeProperties>();
   const seedProps = new Map<string, NodeProperties>();
-  const sourceProps: SourceProperties[] = [];
+  const propsKey = (pkg: PackageLayout, name: string) => `${pkg.name}\u0000${name}`;
+  const sourceProps: Array<SourceProperties & { readonly package?: string }> = [];
   const unitTestDecls: UnitTestDeclaration[] = [];
   // Properties files are read under seed-paths too (dbt's seeds.yml beside the CSVs); a folder
   // that is both a model and a seed path is read once.
-  const propertyFiles = [...new Set(discoverFiles(config.dir, [...config.modelPaths, ...config.seedPaths], ['.yml', '.yaml']))].sort();
-  for (const path of propertyFiles) {
+  const propertyFiles = layouts.flatMap((pkg) => [...new Set(discoverFiles(config.dir, [...pkg.modelPaths, ...pkg.seedPaths], ['.yml', '.yaml']))].sort().map((path) => ({ path, pkg })));
+  for (const { path, pkg } of propertyFiles) {
     try {
       const props = readPropertiesFile(parseYamlFile(read(path), path), renderString);
       props.errors.forEach(report);
@@ -199,15 +224,15 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         [props.seeds, seedProps, 'seed'],
       ] as const) {
         for (const p of list) {
-          const earlier = target.get(p.name);
+          const earlier = target.get(propsKey(pkg, p.name));
           if (earlier) {
             report(new ProjectError(`properties for ${kind} '${p.name}' are given twice (also in ${earlier.file}:${earlier.line})`, { code: 'duplicate', location: { file: p.file, line: p.line, column: p.column } }));
           } else {
-            target.set(p.name, p);
+            target.set(propsKey(pkg, p.name), p);
           }
         }
       }
-      sourceProps.push(...props.sources);
+      sourceProps.push(...props.sources.map((source) => ({ ...source, package: pkg.name })));
       unitTestDecls.push(...props.unitTests);
     } catch (error) {
       report(error);
@@ -217,7 +242,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   // Docs blocks in .md files under the model paths: {{ doc('name') }} in a description is their text.
   const docsBlocks: DocsBlock[] = [];
-  for (const path of discoverFiles(config.dir, config.modelPaths, ['.md'])) {
+  for (const path of discoverFiles(config.dir, layouts.flatMap((pkg) => pkg.modelPaths), ['.md'])) {
     docsBlocks.push(...readDocsBlocks(path, read(path), report));
   }
   const docs = indexDocsBlocks(docsBlocks, report);
@@ -241,7 +266,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       columns: orReport(() => expandColumnDocs(p.columns, docs, at), p.columns),
     };
   };
-  for (const props of [modelProps, seedProps]) for (const [name, p] of props) props.set(name, withDocs(p, p));
+  for (const props of [modelProps, seedProps]) for (const [key, p] of props) props.set(key, withDocs(p, p));
   for (const [i, source] of sourceProps.entries()) {
     sourceProps[i] = { ...source, tables: source.tables.map((t) => withDocs(t, { file: source.file, line: t.line })) };
   }
@@ -249,30 +274,49 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const nodes: Record<string, ManifestNode> = {};
   const disabled: Record<string, ManifestNode> = {};
   const testTargets: TestTarget[] = [];
-  const byName = new Map<string, ModelNode | SeedNode>();
+  /** Enabled models and seeds by package, then name. */
+  const byPackage = new Map<string, Map<string, ModelNode | SeedNode>>(layouts.map((pkg) => [pkg.name, new Map()]));
+  const byName = {
+    get: (name: string, pkg: string = config.name) => byPackage.get(pkg)?.get(name),
+    set: (node: ModelNode | SeedNode) => byPackage.get(node.package_name)!.set(node.name, node),
+  };
+  /** dbt's ref(): the root project first, then the referring node's package, then any package. */
+  const resolveRef = (name: string, fromPackage: string, targetPackage?: string): ModelNode | SeedNode | undefined => {
+    if (targetPackage !== undefined) return byPackage.get(targetPackage)?.get(name);
+    for (const pkg of [config.name, fromPackage]) {
+      const found = byPackage.get(pkg)?.get(name);
+      if (found) return found;
+    }
+    for (const nodesOfPackage of byPackage.values()) {
+      const found = nodesOfPackage.get(name);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const allNames = () => [...byPackage.values()].flatMap((m) => [...m.keys()]);
   const add = (node: ManifestNode, enabled: boolean) => {
     if (enabled) nodes[node.unique_id] = node;
     else disabled[node.unique_id] = node;
   };
 
   // Seeds
-  for (const path of discoverFiles(config.dir, config.seedPaths, ['.csv'])) {
+  for (const { path, pkg } of layouts.flatMap((pkg) => discoverFiles(config.dir, pkg.seedPaths, ['.csv']).map((path) => ({ path, pkg })))) {
     const name = basename(path, '.csv');
-    const uniqueId = `seed.${config.name}.${name}`;
-    const { root, folders } = splitPath(path, config.seedPaths);
-    const props = seedProps.get(name);
-    seedProps.delete(name);
+    const uniqueId = `seed.${pkg.name}.${name}`;
+    const { root, folders } = splitPath(path, pkg.seedPaths);
+    const props = seedProps.get(propsKey(pkg, name));
+    seedProps.delete(propsKey(pkg, name));
     if (broken.seedProps.has(name)) {
       broken.names.add(name);
       continue;
     }
     try {
-      const layers: ConfigLayer[] = [...folderLayers(config.seeds, folders, () => ({ file: 'project.yml' }))];
+      const layers: ConfigLayer[] = [...folderLayers(pkg.seeds, [...folders, name], () => ({ file: projectFile }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
-      const fqn = [config.name, ...folders, name];
+      const fqn = [pkg.name, ...folders, name];
       const resolved = resolveSeedConfig(name, layers, uniqueId);
       const relativePath = path.slice(root.length + 1);
-      const named = relationNamed({ resource_type: 'seed', name, unique_id: uniqueId, package_name: config.name, original_file_path: path, path: relativePath, fqn, config: resolved }, layers);
+      const named = relationNamed({ resource_type: 'seed', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: relativePath, fqn, config: resolved }, layers);
       const seedConfig = { ...resolved, ...named };
       const text = read(path);
       checkSeedCsv(text, path);
@@ -280,7 +324,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         resource_type: 'seed',
         unique_id: uniqueId,
         name,
-        package_name: config.name,
+        package_name: pkg.name,
         original_file_path: path,
         path: relativePath,
         fqn,
@@ -292,12 +336,12 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         relation: { schema: seedConfig.schema, identifier: seedConfig.alias },
         depends_on: { nodes: [], macros: [] },
       };
-      const clash = byName.get(name);
+      const clash = byName.get(name, pkg.name);
       if (clash && seedConfig.enabled) {
         report(new ProjectError(`two nodes are named '${name}': ${clash.original_file_path} and ${path}`, { code: 'duplicate', location: { file: path } }));
         continue;
       }
-      if (seedConfig.enabled) byName.set(name, seed);
+      if (seedConfig.enabled) byName.set(seed);
       add(seed, seedConfig.enabled);
       if (seedConfig.enabled && props?.tests.length) testTargets.push({ node: seed, declarations: props.tests });
     } catch (error) {
@@ -310,7 +354,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const sourceTables = new Map<string, SourceNode>();
   for (const source of sourceProps) {
     for (const table of source.tables) {
-      const uniqueId = `source.${config.name}.${source.name}.${table.name}`;
+      const sourcePackage = source.package ?? config.name;
+      const uniqueId = `source.${sourcePackage}.${source.name}.${table.name}`;
       if (nodes[uniqueId] || disabled[uniqueId]) {
         report(new ProjectError(`source ${source.name}.${table.name} is declared twice`, { code: 'duplicate', location: { file: source.file, line: table.line } }));
         continue;
@@ -320,10 +365,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         unique_id: uniqueId,
         name: table.name,
         source_name: source.name,
-        package_name: config.name,
+        package_name: sourcePackage,
         original_file_path: source.file,
         path: source.file,
-        fqn: [config.name, source.name, table.name],
+        fqn: [sourcePackage, source.name, table.name],
         tags: table.tags,
         description: table.description,
         columns: table.columns,
@@ -341,13 +386,13 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
 
   // Models: first pass reads, scans and configures each file.
   const drafts: Draft[] = [];
-  for (const path of discoverFiles(config.dir, config.modelPaths, ['.sql'])) {
+  for (const { path, pkg } of layouts.flatMap((pkg) => discoverFiles(config.dir, pkg.modelPaths, ['.sql']).map((path) => ({ path, pkg })))) {
     const name = basename(path, '.sql');
-    const uniqueId = `model.${config.name}.${name}`;
+    const uniqueId = `model.${pkg.name}.${name}`;
     const text = read(path);
-    const { root, folders } = splitPath(path, config.modelPaths);
-    const props = modelProps.get(name);
-    modelProps.delete(name);
+    const { root, folders } = splitPath(path, pkg.modelPaths);
+    const props = modelProps.get(propsKey(pkg, name));
+    modelProps.delete(propsKey(pkg, name));
     if (broken.modelProps.has(name)) {
       // Its properties could not be read: configured without them it might report errors that are
       // only their absence.
@@ -361,7 +406,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const refs: RefCall[] = [];
       const sources: SourceCall[] = [];
       const configCalls: ConfigLayer[] = [];
-      let needsRender = false;
+      // dbt renders every model at parse; a dbt project's macros (and packages') may ref anything.
+      let needsRender = config.flavor === 'dbt';
       for (const call of scan.calls) {
         if (refersThroughMacro.has(call.name)) needsRender = true;
         if (call.name === 'ref' || call.name === 'source' || call.name === 'config') {
@@ -373,7 +419,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         if (call.name === 'ref') {
           const args = call.args;
           const refName = args.length === 2 ? args[1] : args[0];
-          if (typeof refName === 'string' && (args.length === 1 || args.length === 2)) refs.push({ name: refName, line: call.line });
+          if (typeof refName === 'string' && (args.length === 1 || args.length === 2)) refs.push({ name: refName, line: call.line, ...(args.length === 2 && typeof args[0] === 'string' ? { package: args[0] } : {}) });
           else needsRender = true;
         } else if (call.name === 'source') {
           const [s, t] = call.args;
@@ -390,27 +436,28 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       if (needsRender) {
         parsedByRender = true;
         const recorded = recordingRender(templates(), path, text, project, env, options.now ?? new Date(), name);
-        for (const r of recorded.refs) if (!refs.some((x) => x.name === r.name)) refs.push(r);
+        for (const r of recorded.refs) if (!refs.some((x) => x.name === r.name && x.package === r.package)) refs.push(r);
         for (const s of recorded.sources) if (!sources.some((x) => x.source === s.source && x.table === s.table)) sources.push(s);
         configCalls.splice(0, configCalls.length, ...recorded.configs);
       }
-      const layers: ConfigLayer[] = [...folderLayers(config.models, folders, () => ({ file: 'project.yml' }))];
+      const layers: ConfigLayer[] = [...folderLayers(pkg.models, [...folders, name], () => ({ file: projectFile }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
       layers.push(...configCalls);
       const resolved = resolveModelConfig(name, layers, uniqueId);
       const named = relationNamed(
-        { resource_type: 'model', name, unique_id: uniqueId, package_name: config.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [config.name, ...folders, name], config: resolved },
+        { resource_type: 'model', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [pkg.name, ...folders, name], config: resolved },
         layers,
       );
       const modelConfig = { ...resolved, ...named };
-      drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props });
+      drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props, packageName: pkg.name });
     } catch (error) {
       // A model that calls a macro of a file that does not parse fails for that file's reason.
       if (![...scanTemplate(text).calledNames].some((m) => brokenMacros.has(m))) report(locateNodeError(error, uniqueId, path));
       broken.names.add(name);
     }
   }
-  for (const [name, p] of modelProps) {
+  for (const [key, p] of modelProps) {
+    const name = key.split('\u0000')[1];
     report(
       new ProjectError(`properties are given for model '${name}', but there is no models/**/${name}.sql`, {
         code: 'ref',
@@ -419,20 +466,21 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       }),
     );
   }
-  for (const [name, p] of seedProps) {
+  for (const [key, p] of seedProps) {
+    const name = key.split('\u0000')[1];
     report(new ProjectError(`properties are given for seed '${name}', but there is no seeds/**/${name}.csv`, { code: 'ref', location: { file: p.file, line: p.line, column: p.column } }));
   }
 
   const calledNames = new Map<string, ReadonlySet<string>>();
   for (const draft of drafts) {
-    const clash = byName.get(draft.name);
+    const clash = byName.get(draft.name, draft.packageName);
     if (clash && draft.config.enabled) {
       report(new ProjectError(`two nodes are named '${draft.name}': ${clash.original_file_path} and ${draft.path}`, { code: 'duplicate', location: { file: draft.path } }));
       continue;
     }
-    const model = toModelNode(draft, config.name);
+    const model = toModelNode(draft);
     calledNames.set(model.unique_id, draft.scan.calledNames);
-    if (draft.config.enabled) byName.set(draft.name, model);
+    if (draft.config.enabled) byName.set(model);
     add(model, draft.config.enabled);
     if (draft.config.enabled && draft.props?.tests.length) testTargets.push({ node: model, declarations: draft.props.tests });
   }
@@ -441,6 +489,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const customTests = new Map<string, string[]>();
   for (const macro of Object.values(macros)) {
     if (macro.name.startsWith('test_')) customTests.set(macro.name.slice(5), [macro.unique_id, ...macro.depends_on.macros]);
+  }
+  // A package's generic tests are named with their namespace in YAML: `dbt_utils.equality`.
+  for (const macro of Object.values(packageMacros)) {
+    if (macro.name.startsWith('test_')) customTests.set(`${macro.package_name}.${macro.name.slice(5)}`, [macro.unique_id]);
   }
   const addTest = (test: { node: TestNode; enabled: boolean } | undefined) => {
     if (test === undefined) return;
@@ -461,7 +513,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const testContext = {
     projectName: config.name,
     customTests,
-    resolveRef: (name: string) => byName.get(name),
+    resolveRef: (name: string) => resolveRef(name, config.name),
     resolveSource: (source: string, table: string) => sourceTables.get(`${source}.${table}`),
     isBroken: (ref: { name: string } | { source: string; table: string }) => ('name' in ref ? broken.names.has(ref.name) : isBrokenSource(ref.source)),
   };
@@ -474,14 +526,14 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       }
     }
   }
-  for (const path of discoverFiles(config.dir, config.dataTestPaths, ['.sql'])) {
+  for (const { path, pkg } of layouts.flatMap((pkg) => discoverFiles(config.dir, pkg.dataTestPaths, ['.sql']).map((path) => ({ path, pkg })))) {
     if (genericTestRoots.some((root) => path.startsWith(`${root}/`))) continue;
     try {
       const text = read(path);
       checkTemplateSyntax(path, text);
-      addTest(singularTest(path, text, config.name));
+      addTest(singularTest(path, text, pkg.name));
     } catch (error) {
-      report(locateNodeError(error, `test.${config.name}.${basename(path, '.sql')}`, path));
+      report(locateNodeError(error, `test.${pkg.name}.${basename(path, '.sql')}`, path));
     }
   }
 
@@ -491,7 +543,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     if (node.resource_type !== 'model' && !(node.resource_type === 'test' && node.test_type === 'singular')) continue;
     const deps: string[] = [];
     for (const ref of node.refs) {
-      const target = byName.get(ref.name);
+      const target = resolveRef(ref.name, node.package_name, ref.package);
       const location = { file: node.original_file_path, line: ref.line };
       if (!target && broken.names.has(ref.name)) {
         broken.incomplete.add(node.unique_id);
@@ -499,10 +551,13 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       }
       if (!target) {
         const off = disabledByName.get(ref.name);
+        const call = ref.package === undefined ? `ref('${ref.name}')` : `ref('${ref.package}', '${ref.name}')`;
         const message = off
-          ? `ref('${ref.name}'): ${off.resource_type} ${ref.name} is disabled (enabled: false)`
-          : `ref('${ref.name}'): no model or seed named ${ref.name}`;
-        report(new CompileError(message, { code: 'ref', location, node: node.unique_id, hint: off ? undefined : didYouMean(ref.name, byName.keys()) }));
+          ? `${call}: ${off.resource_type} ${ref.name} is disabled (enabled: false)`
+          : ref.package !== undefined && !byPackage.has(ref.package)
+            ? `${call}: no package named ${ref.package}`
+            : `${call}: no model or seed named ${ref.name}${ref.package === undefined ? '' : ` in package ${ref.package}`}`;
+        report(new CompileError(message, { code: 'ref', location, node: node.unique_id, hint: off ? undefined : didYouMean(ref.name, ref.package === undefined ? allNames() : [...(byPackage.get(ref.package)?.keys() ?? [])]) }));
         continue;
       }
       if (!deps.includes(target.unique_id)) deps.push(target.unique_id);
@@ -540,10 +595,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     try {
       const test = unitTestNode(declaration, {
         projectName: config.name,
-        resolveRef: (name) => byName.get(name),
+        resolveRef: (name) => resolveRef(name, config.name),
         resolveSource: (s, t) => sourceTables.get(`${s}.${t}`),
         nodes,
-        isBroken: (name) => broken.names.has(name) || broken.incomplete.has(byName.get(name)?.unique_id ?? ''),
+        isBroken: (name) => broken.names.has(name) || broken.incomplete.has(resolveRef(name, config.name)?.unique_id ?? ''),
       });
       if (test === undefined) continue;
       const { node, enabled } = test;
@@ -564,7 +619,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     if (!ok) nodes[node.unique_id] = { ...node, fast_path: undefined };
   }
 
-  const manifest: Manifest = { project_name: config.name, nodes, disabled, macros, diagnostics };
+  const manifestMacros: Record<string, MacroDef> = { ...packageMacros };
+  for (const macro of Object.values(macros)) manifestMacros[macro.unique_id] = macro;
+  for (const warning of project.warnings ?? []) diagnostics.push(toDiagnostic(warning, 'warning'));
+  const manifest: Manifest = { project_name: config.name, nodes, disabled, macros: manifestMacros, diagnostics };
   const dag = buildDag(manifest);
   if (!diagnostics.some((d) => d.severity === 'error')) {
     const cycle = findCycle(dag);
@@ -581,6 +639,26 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   return { manifest, dag, macroFiles, templates };
 }
 
+/** The root project as a package (first), then the installed ones. */
+function packageLayouts(config: ProjectConfig): PackageLayout[] {
+  const empty = { config: {}, folders: {} };
+  const root: PackageLayout = {
+    name: config.name,
+    dir: '',
+    modelPaths: config.modelPaths,
+    macroPaths: config.macroPaths,
+    seedPaths: config.seedPaths,
+    dataTestPaths: config.dataTestPaths,
+    snapshotPaths: config.snapshotPaths ?? SNAPSHOT_PATHS,
+    models: config.models,
+    seeds: config.seeds,
+    snapshots: config.snapshots ?? empty,
+    tests: config.tests ?? empty,
+    vars: {},
+  };
+  return [root, ...config.packages];
+}
+
 /** A model between the two passes of parse: read and configured, its refs not yet resolved. */
 interface Draft {
   readonly path: string;
@@ -595,12 +673,11 @@ interface Draft {
   readonly root: string;
   readonly folders: string[];
   readonly props?: NodeProperties;
+  readonly packageName: string;
 }
 
-function toModelNode(
-  draft: Draft,
-  projectName: string,
-): ModelNode {
+function toModelNode(draft: Draft): ModelNode {
+  const projectName = draft.packageName;
   return {
     resource_type: 'model',
     unique_id: draft.uniqueId,

@@ -2,13 +2,13 @@ import { parseByteSize } from '../util/byte-size.js';
 import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
 import { ProjectError } from '../errors.js';
-import { parseYamlFile, type YamlFile } from '../util/yaml-file.js';
+import { parseYamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { TemplateEngine } from '../template/template-engine.js';
-import { TemplateLocatedError, TemplateUserError } from '../template/strict-compiler.js';
+import { ProjectReader } from './project-reader.js';
 import { MODEL_CONFIG_KEYS, SEED_CONFIG_KEYS, canonicalConfigKey } from './config-keys.js';
 import type { DeclaredVar, FolderConfig, ProjectConfig, StateConfig, TargetConfig } from './project-config.js';
 import { boundJson, boundText } from '../util/bounded-text.js';
+import { DBT_PROJECT_FILE, loadDbtProject } from './dbt-project.js';
 import {
   DECLARED_VAR_TYPES,
   VAR_DECLARATION_KEYS,
@@ -23,6 +23,7 @@ import {
 } from './var-types.js';
 
 export { varTypeOf } from './var-types.js';
+export { envVar } from './project-reader.js';
 
 export const PROJECT_FILE = 'project.yml';
 
@@ -38,12 +39,16 @@ export interface LoadProjectOptions {
    */
   readonly from?: 'cli' | 'event';
   readonly env?: NodeJS.ProcessEnv;
+  /** A dbt project's --profiles-dir. */
+  readonly profilesDir?: string;
 }
 
 export interface LoadedProject {
   readonly config: ProjectConfig;
   /** Final var values: project defaults < target vars < --vars. */
   readonly varValues: Readonly<Record<string, unknown>>;
+  /** What reading the project found harmless but worth saying (dbt warns where project.yml errs). */
+  readonly warnings?: readonly ProjectError[];
 }
 
 const TOP_LEVEL_KEYS = [
@@ -71,30 +76,19 @@ export function loadProject(dir: string, options: LoadProjectOptions = {}): Load
   const projectDir = resolve(dir);
   const path = join(projectDir, PROJECT_FILE);
   if (!existsSync(path)) {
-    throw new ProjectError(`no ${PROJECT_FILE} in ${projectDir}`, {
+    // A dbt project runs as written: dbt_project.yml and its profile (SPEC §12).
+    if (existsSync(join(projectDir, DBT_PROJECT_FILE))) return loadDbtProject(projectDir, options);
+    throw new ProjectError(`no ${PROJECT_FILE} or ${DBT_PROJECT_FILE} in ${projectDir}`, {
       hint: 'run smelter in a project directory or pass --project-dir DIR',
     });
   }
   const yaml = parseYamlFile(readFileSync(path, 'utf8'), PROJECT_FILE);
-  const reader = new ProjectReader(yaml, options.env ?? process.env);
+  const reader = new SmelterProjectReader(yaml, options.env ?? process.env);
   return reader.read(projectDir, options);
 }
 
-class ProjectReader {
-  private engine: TemplateEngine | undefined;
-  constructor(
-    private readonly yaml: YamlFile,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
-
-  private error(path: readonly (string | number)[], message: string, hint?: string): ProjectError {
-    return new ProjectError(message, { code: 'config', location: this.yaml.locate(path), hint });
-  }
-
-  private keyName(path: readonly (string | number)[]): string {
-    return path.join('.');
-  }
-
+/** project.yml. */
+class SmelterProjectReader extends ProjectReader {
   read(projectDir: string, options: LoadProjectOptions): LoadedProject {
     const root = this.yaml.value;
     if (root === null || root === undefined) throw this.error([], `${PROJECT_FILE} is empty`, 'it needs at least `name:`');
@@ -116,6 +110,9 @@ class ProjectReader {
     }
 
     const config: ProjectConfig = {
+      flavor: 'smelter',
+      packages: [],
+      dispatch: {},
       dir: projectDir,
       name,
       modelPaths: paths('model-paths', 'models'),
@@ -161,7 +158,7 @@ class ProjectReader {
     return v;
   }
 
-  private declaredVars(value: unknown): Record<string, DeclaredVar> {
+  protected declaredVars(value: unknown): Record<string, DeclaredVar> {
     if (value === undefined || value === null) return {};
     const m = this.map(value, ['vars']);
     const out: Record<string, DeclaredVar> = {};
@@ -294,11 +291,12 @@ class ProjectReader {
         state,
         cacheMaxBytes,
         vars: targetVars,
+        schema: 'main',
       },
     };
   }
 
-  private folderConfig(
+  protected folderConfig(
     value: unknown,
     path: string[],
     projectDir: string,
@@ -339,79 +337,8 @@ class ProjectReader {
     return walk(value, path, '');
   }
 
-  /** Render `{{ env_var(...) }}` in strings (recursively); other values pass through. */
-  private renderDeep(value: unknown, path: readonly (string | number)[]): unknown {
-    if (typeof value === 'string') {
-      if (!value.includes('{{') && !value.includes('{%')) return value;
-      try {
-        this.engine ??= new TemplateEngine([]);
-        return this.engine.render(PROJECT_FILE, value, {
-          functions: { env_var: (name: unknown, fallback?: unknown) => envVar(this.env, name, fallback) },
-          values: {},
-        });
-      } catch (error) {
-        const message = error instanceof TemplateLocatedError ? error.message : String(error);
-        const hint = (error as { hint?: string }).hint;
-        throw this.error(path, `${this.keyName(path)}: ${message}`, hint);
-      }
-    }
-    if (Array.isArray(value)) return value.map((v, i) => this.renderDeep(v, [...path, i]));
-    if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.renderDeep(v, [...path, k])]));
-    }
-    return value;
-  }
-
-  private checkKeys(m: Record<string, unknown>, allowed: readonly string[], at: string[], what: string): void {
-    for (const key of Object.keys(m)) {
-      if (!allowed.includes(key)) {
-        const where = at.length ? ` in ${this.keyName(at)}` : '';
-        throw this.error([...at, key], `unknown ${what} '${key}'${where}`, didYouMean(key, allowed));
-      }
-    }
-  }
-
-  private map(value: unknown, path: readonly (string | number)[]): Record<string, unknown> {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw this.error(path, `${this.keyName(path) || PROJECT_FILE} must be a mapping`);
-    }
-    return value as Record<string, unknown>;
-  }
-
-  private string(value: unknown, path: readonly (string | number)[], required = false): string | undefined {
-    if (value === undefined || value === null) {
-      if (required) throw this.error(path, `${this.keyName(path)} is required`);
-      return undefined;
-    }
-    if (typeof value !== 'string') throw this.error(path, `${this.keyName(path)} must be a string, got ${JSON.stringify(value)}`);
-    return value;
-  }
-
-  private stringList(value: unknown, path: readonly (string | number)[]): string[] | undefined {
-    if (value === undefined || value === null) return undefined;
-    if (typeof value === 'string') return [value];
-    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
-      throw this.error(path, `${this.keyName(path)} must be a string or a list of strings`);
-    }
-    return value;
-  }
-
-  private positiveInt(value: unknown, path: readonly (string | number)[]): number {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      throw this.error(path, `${this.keyName(path)} must be a positive integer`);
-    }
-    return value;
-  }
 }
 
-/** `env_var('NAME', 'default')`, shared by project.yml, YAML properties and templates. */
-export function envVar(env: NodeJS.ProcessEnv, name: unknown, fallback?: unknown): unknown {
-  if (typeof name !== 'string') throw new TemplateUserError(`env_var() needs a variable name, got ${JSON.stringify(name)}`);
-  const value = env[name];
-  if (value !== undefined) return value;
-  if (fallback !== undefined) return fallback;
-  throw new TemplateUserError(`environment variable ${name} is not set`, `set it, or give a default: env_var('${name}', '...')`);
-}
 
 /**
  * A var written as a mapping with `type:` or `values:` is a declaration; so is one with `default:`

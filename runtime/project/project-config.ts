@@ -38,6 +38,13 @@ export interface TargetConfig {
   /** Bytes the S3 object cache may hold (`cache_max_bytes`); the backend's default when unset. */
   readonly cacheMaxBytes?: number;
   readonly vars: Readonly<Record<string, unknown>>;
+  /**
+   * The schema models are built in unless configured otherwise: `main` for project.yml; a dbt
+   * profile's `schema:`, which dbt's naming prefixes to custom schemas.
+   */
+  readonly schema: string;
+  /** dbt profiles only: the profile's name (`target.profile_name`). */
+  readonly profileName?: string;
 }
 
 /**
@@ -49,7 +56,39 @@ export interface FolderConfig {
   readonly folders: Readonly<Record<string, FolderConfig>>;
 }
 
+/**
+ * A dbt package installed under dbt_packages/ (or the root project itself, seen the same way):
+ * where its files are and the config the root project and the package give its folders.
+ */
+export interface PackageLayout {
+  readonly name: string;
+  /** Project-relative directory of the package ('' for the root project). */
+  readonly dir: string;
+  /** Project-relative, like every path the parser reads. */
+  readonly modelPaths: readonly string[];
+  readonly macroPaths: readonly string[];
+  readonly seedPaths: readonly string[];
+  readonly dataTestPaths: readonly string[];
+  readonly snapshotPaths: readonly string[];
+  readonly models: FolderConfig;
+  readonly seeds: FolderConfig;
+  readonly snapshots: FolderConfig;
+  readonly tests: FolderConfig;
+  /** The package's own `vars:` (its defaults; the root project's override them). */
+  readonly vars: Readonly<Record<string, unknown>>;
+}
+
 export interface ProjectConfig {
+  /**
+   * How the project was written: `smelter` (project.yml) or `dbt` (dbt_project.yml with a DuckDB
+   * profile). A dbt project gets dbt's behaviour where the two differ: dbt's schema naming,
+   * custom config keys, and any var settable from --vars.
+   */
+  readonly flavor: 'smelter' | 'dbt';
+  /** Installed packages in the order they are loaded; empty for a project.yml project. */
+  readonly packages: readonly PackageLayout[];
+  /** dbt's `dispatch:`: per macro namespace, the packages whose macros are searched, in order. */
+  readonly dispatch: Readonly<Record<string, readonly string[]>>;
   /** Absolute project directory. */
   readonly dir: string;
   readonly name: string;
@@ -66,4 +105,8 @@ export interface ProjectConfig {
   readonly onRunEnd: readonly string[];
   readonly models: FolderConfig;
   readonly seeds: FolderConfig;
+  /** dbt projects: snapshot-paths and `snapshots:` / `tests:` folder config. */
+  readonly snapshotPaths?: readonly string[];
+  readonly snapshots?: FolderConfig;
+  readonly tests?: FolderConfig;
 }

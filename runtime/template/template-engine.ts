@@ -1,7 +1,8 @@
 import type nunjucksTypes from 'nunjucks';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { installStrictCompiler, TemplateLocatedError } from './strict-compiler.js';
+import { installStrictCompiler, TemplateLocatedError, TemplateUserError } from './strict-compiler.js';
+import { didYouMean } from '../util/did-you-mean.js';
 import { isStrayReturn, MacroReturn } from './macro-return.js';
 import { installJinjaCompat } from './jinja-compat.js';
 
@@ -24,7 +25,22 @@ export interface MacroFile {
   /** Project-relative path. */
   readonly path: string;
   readonly text: string;
+  /** The package defining it: undefined for the root project, `dbt` for smelter's built-in dbt macros. */
+  readonly package?: string;
 }
+
+/** How macros of several packages resolve (dbt's namespaces and `adapter.dispatch`). */
+export interface MacroNamespaceOptions {
+  /** The root project's name: `ref`/dispatch search it first. */
+  readonly rootPackage?: string;
+  /** dbt's `dispatch:` config: per macro namespace, the packages searched in order. */
+  readonly dispatch?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** The package of dbt's own macros (the cross-database ones smelter implements for DuckDB). */
+export const INTERNAL_PACKAGE = 'dbt';
+/** dispatch tries `duckdb__name`, then `default__name`, in each package searched. */
+const ADAPTER_PREFIXES = ['duckdb', 'default'] as const;
 
 /** Names every scope provides; macros may not shadow them. */
 export const CONTEXT_NAMES = [
@@ -42,6 +58,7 @@ export const CONTEXT_NAMES = [
   'return',
   'log',
   'exceptions',
+  'adapter',
 ] as const;
 
 /**
@@ -100,31 +117,94 @@ export class TemplateEngine {
   private readonly compiled = new Map<string, nunjucksTypes.Template>();
   readonly macroNames: ReadonlySet<string>;
 
-  /** Throws TemplateLocatedError for a macro file that does not compile. */
-  constructor(macroFiles: readonly MacroFile[]) {
+  /** Each package's macros by name (the root project's under its name and under ''). */
+  private readonly packageMacros = new Map<string, Map<string, unknown>>();
+  private readonly rootPackage: string;
+  private readonly dispatchOrder: Readonly<Record<string, readonly string[]>>;
+  private readonly adapters = new WeakMap<RenderScope, object>();
+
+  /**
+   * Throws TemplateLocatedError for a macro file that does not compile. Macros resolve as dbt's
+   * do: the root project's are global names and override the built-in dbt ones; a package's are
+   * reached as `package.name`, and inside that package's own files by their bare names too.
+   */
+  constructor(macroFiles: readonly MacroFile[], options: MacroNamespaceOptions = {}) {
     installStrictCompiler();
     // dev: keep our located errors as thrown instead of re-wrapping them in a plain Error.
     this.env = new (nunjucks().Environment)([], { autoescape: false, throwOnUndefined: true, dev: true } as nunjucksTypes.ConfigureOptions);
     installJinjaCompat(this.env);
-    // `return` is the engine's own, the same in every scope.
-    for (const name of CONTEXT_NAMES) if (name !== 'return') this.defineScopedGlobal(name);
+    this.rootPackage = options.rootPackage ?? '';
+    this.dispatchOrder = options.dispatch ?? {};
+    // `return` is the engine's own, the same in every scope; `adapter` adds dispatch to the scope's.
+    for (const name of CONTEXT_NAMES) if (name !== 'return' && name !== 'adapter') this.defineScopedGlobal(name);
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);
     });
+    this.defineAdapterGlobal();
     this.env.addExtension('do', new DoTag());
 
-    const names = new Set<string>();
     const noScope: RenderScope = { functions: {}, values: {} };
+    const contexts: Array<{ pkg: string; ctx: Record<string, unknown> }> = [];
     for (const file of macroFiles) {
+      const pkg = file.package ?? this.rootPackage;
       const template = this.compile(file.path, file.text);
-      const exported = this.withScope(noScope, () => getExportedSync(template));
-      for (const [name, value] of Object.entries(exported)) {
-        if (typeof value !== 'function') continue;
-        this.env.addGlobal(name, value);
-        names.add(name);
+      const context = this.withScope(noScope, () => loadMacroFile(this.env, template));
+      contexts.push({ pkg, ctx: context.ctx });
+      const own = this.packageMacros.get(pkg) ?? this.packageMacros.set(pkg, new Map()).get(pkg)!;
+      // Every top-level macro, `_private` ones included: Nunjucks exports no name starting with `_`, but dbt's packages call them (`dbt_utils._is_relation`).
+      for (const [name, value] of Object.entries(context.ctx)) if (typeof value === 'function') own.set(name, value);
+    }
+    const root = this.packageMacros.get(this.rootPackage) ?? new Map<string, unknown>();
+    const internal = this.packageMacros.get(INTERNAL_PACKAGE) ?? new Map<string, unknown>();
+    // Global names, lowest precedence first: dbt's built-ins, package namespaces, the root project's macros.
+    for (const [name, fn] of internal) this.env.addGlobal(name, fn);
+    for (const pkg of this.packageMacros.keys()) {
+      if (pkg !== '') this.env.addGlobal(pkg, namespaceObject(pkg, this.packageMacros.get(pkg)!));
+    }
+    for (const [name, fn] of root) this.env.addGlobal(name, fn);
+    // Inside a package's files its own macros come before the built-ins; the root project's still win.
+    for (const { pkg, ctx } of contexts) {
+      if (pkg === this.rootPackage) continue;
+      for (const [name, fn] of this.packageMacros.get(pkg)!) ctx[name] = fn;
+      for (const [name, fn] of root) ctx[name] = fn;
+    }
+    this.macroNames = new Set(root.keys());
+  }
+
+  /**
+   * `adapter.dispatch(name, namespace)`: the first of `duckdb__name`, `default__name` found in the
+   * packages searched — the project's `dispatch:` order for the namespace, else the root project
+   * and then the namespace's own package.
+   */
+  dispatch(macroName: unknown, namespace?: unknown): unknown {
+    if (typeof macroName !== 'string' || macroName === '') throw new TemplateUserError(`adapter.dispatch() needs a macro name, got ${JSON.stringify(macroName)}`);
+    if (macroName.includes('.')) {
+      throw new TemplateUserError(`adapter.dispatch('${macroName}'): give the macro name and its namespace apart, e.g. adapter.dispatch('${macroName.split('.').pop()}', '${macroName.split('.')[0]}')`);
+    }
+    if (namespace !== undefined && namespace !== null && typeof namespace !== 'string') {
+      throw new TemplateUserError(`adapter.dispatch('${macroName}', ...): the namespace must be a package name, got ${JSON.stringify(namespace)}`);
+    }
+    const ns = namespace ?? undefined;
+    const order = ns === undefined ? [this.rootPackage, INTERNAL_PACKAGE] : (this.dispatchOrder[ns] ?? [this.rootPackage, ns]);
+    const searched: string[] = [];
+    for (const pkg of ns === INTERNAL_PACKAGE && !order.includes(INTERNAL_PACKAGE) ? [...order, INTERNAL_PACKAGE] : order) {
+      const macros = this.packageMacros.get(pkg);
+      for (const prefix of ADAPTER_PREFIXES) {
+        const candidate = `${prefix}__${macroName}`;
+        const found = macros?.get(candidate);
+        if (found !== undefined) return found;
+        searched.push(pkg === this.rootPackage ? candidate : `${pkg}.${candidate}`);
       }
     }
-    this.macroNames = names;
+    throw new TemplateUserError(
+      `adapter.dispatch: no macro named '${macroName}' in namespace '${ns ?? this.rootPackage}'; searched for ${searched.map((x) => `'${x}'`).join(', ')}`,
+      this.dispatchOrder[ns ?? ''] ? undefined : 'define one of them, or list the package that does in dispatch: search_order',
+    );
+  }
+
+  /** A package's macro by name (`test_equality` of `dbt_utils`); the root project's when `pkg` is undefined. */
+  hasMacro(name: string, pkg?: string): boolean {
+    return this.packageMacros.get(pkg ?? this.rootPackage)?.has(name) ?? false;
   }
 
   /** Render `text` (the contents of project file `path`) with `scope`; synchronous. */
@@ -169,6 +249,28 @@ export class TemplateEngine {
     }
   }
 
+  /** `adapter`: the scope's adapter methods (queries, relations) plus the engine's dispatch. */
+  private defineAdapterGlobal(): void {
+    const scopes = this.scopes;
+    const adapters = this.adapters;
+    const dispatch = (name: unknown, namespace?: unknown) => this.dispatch(name, namespace);
+    const globals = (this.env as unknown as { globals: object }).globals;
+    Object.defineProperty(globals, 'adapter', {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const scope = scopes[scopes.length - 1];
+        if (scope === undefined) return { dispatch };
+        let adapter = adapters.get(scope);
+        if (adapter === undefined) {
+          adapter = { ...((scope.values.adapter as object | undefined) ?? {}), dispatch };
+          adapters.set(scope, adapter);
+        }
+        return adapter;
+      },
+    });
+  }
+
   private defineScopedGlobal(name: string): void {
     const scopes = this.scopes;
     const globals = (this.env as unknown as { globals: object }).globals;
@@ -184,17 +286,53 @@ export class TemplateEngine {
   }
 }
 
-function getExportedSync(template: nunjucksTypes.Template): Record<string, unknown> {
-  let result: Record<string, unknown> | undefined;
+/**
+ * Run a macro file's top level, as Nunjucks' getExported does, but keep its render context: the
+ * file's macros look names up there first, so a package's files can be given their package's names.
+ */
+function loadMacroFile(env: nunjucksTypes.Environment, template: nunjucksTypes.Template): { ctx: Record<string, unknown> } {
+  const runtime = requireModule('nunjucks/src/runtime') as { Frame: new () => { topLevel: boolean } };
+  const t = template as unknown as {
+    compile(): void;
+    blocks: unknown;
+    rootRenderFunc(env: unknown, context: unknown, frame: unknown, runtime: unknown, cb: (err: unknown) => void): void;
+  };
+  t.compile();
+  const frame = new runtime.Frame();
+  frame.topLevel = true;
+  const context = new (contextClass(env))({}, t.blocks, env);
   let failure: unknown;
-  (template as unknown as { getExported(cb: (err: unknown, exported: Record<string, unknown>) => void): void }).getExported(
-    (err, exported) => {
-      failure = err;
-      result = exported;
-    },
-  );
+  t.rootRenderFunc(env, context, frame, runtime, (err) => {
+    failure = err;
+  });
   if (failure) throw failure;
-  return result ?? {};
+  return { ctx: context.ctx };
+}
+
+type NunjucksContext = { ctx: Record<string, unknown> };
+let contextConstructor: (new (ctx: object, blocks: unknown, env: unknown) => NunjucksContext) | undefined;
+
+/** Nunjucks does not export its Context class; a function called from a template gets one as `this`. */
+function contextClass(env: nunjucksTypes.Environment): new (ctx: object, blocks: unknown, env: unknown) => NunjucksContext {
+  if (contextConstructor) return contextConstructor;
+  new (nunjucks().Template)('{{ capture() }}', env, 'capture', true).render({
+    capture(this: NunjucksContext) {
+      contextConstructor = this.constructor as typeof contextConstructor;
+      return '';
+    },
+  });
+  return contextConstructor!;
+}
+
+/** `dbt_utils.star`: a package's macros as attributes; a name it does not define is an error saying so. */
+function namespaceObject(pkg: string, macros: ReadonlyMap<string, unknown>): object {
+  return new Proxy(Object.fromEntries(macros), {
+    get(obj, key) {
+      if (typeof key !== 'string' || key in obj) return Reflect.get(obj, key);
+      if (key === 'toJSON' || key === 'then' || key === '__keywords' || key === 'length' || key === 'constructor') return undefined;
+      throw new TemplateUserError(`package '${pkg}' has no macro '${key}'`, didYouMean(key, [...macros.keys()]));
+    },
+  });
 }
 
 /** Nunjucks' own errors carry lineno/colno and a decorated message; give them our shape. */

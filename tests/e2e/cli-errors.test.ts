@@ -269,7 +269,7 @@ describe.concurrent('other located errors', () => {
     const ls = await smelter(['ls'], { projectDir: models });
     expect({ code: ls.code, stderr: lines(ls.stderr) }).toEqual({
       code: 2,
-      stderr: [`error: no project.yml in ${models} (run smelter in a project directory or pass --project-dir DIR)`],
+      stderr: [`error: no project.yml or dbt_project.yml in ${models} (run smelter in a project directory or pass --project-dir DIR)`],
     });
   });
 });

@@ -405,7 +405,7 @@ corpus('command-line arguments', {
   '--project-dir that does not exist': {
     args: ['run', '--project-dir', '$DIR/nowhere'],
     code: 2,
-    stderr: ['error: no project.yml in $DIR/nowhere (run smelter in a project directory or pass --project-dir DIR)'],
+    stderr: ['error: no project.yml or dbt_project.yml in $DIR/nowhere (run smelter in a project directory or pass --project-dir DIR)'],
   },
   'an unknown state command, with a hint': { args: ['state', 'shwo'], code: 2, stderr: ["error: unknown state command 'shwo' (did you mean show?)"] },
   'a graph operator given twice': {

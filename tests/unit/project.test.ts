@@ -107,6 +107,6 @@ describe('project.yml', () => {
   });
 
   it('requires a project.yml', () => {
-    expect(() => loadProject('/nonexistent-dir')).toThrow('no project.yml in /nonexistent-dir');
+    expect(() => loadProject('/nonexistent-dir')).toThrow('no project.yml or dbt_project.yml in /nonexistent-dir');
   });
 });
