@@ -86,6 +86,7 @@ describe('dbt.dateadd on DuckDB', () => {
     ['a datepart in capitals and plural', `{{ default__dateadd('DAYS', 2, "date '2024-02-28'") }}`, '2024-03-01 00:00:00'],
     ['a NULL date', `{{ default__dateadd('day', 1, "cast(null as date)") }}`, null],
     ['a NULL interval', `{{ default__dateadd('day', 'null', "date '2024-01-01'") }}`, null],
+    ['a quoted literal from string_literal', `{{ default__dateadd('day', 1, default__string_literal('2024-02-28')) }}`, '2024-02-29 00:00:00'],
     ['a timestamptz stays one', `typeof({{ default__dateadd('hour', 1, "timestamptz '2024-01-01 00:00:00+00'") }})`, 'TIMESTAMP WITH TIME ZONE'],
   ];
   itEvaluates(cases);
@@ -257,6 +258,23 @@ describe('dbt string macros on DuckDB', () => {
     expect(render(`select {{ default__string_literal("Pennsylvania") }}`)).toBe("select 'Pennsylvania'");
     expect(render(`{{ default__concat(['year_column', "'-'", 'month_column']) }}`)).toBe("year_column || '-' || month_column");
   });
+});
+
+describe('dbt macros composed as dbt_utils composes them', () => {
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+  const cases: Case[] = [
+    // generate_surrogate_key: a hash of the concatenated fields.
+    ['hash of a concat', `{{ default__hash(default__concat(["'a'", "'-'", "'b'"])) }}`, md5('a-b')],
+    // get_url_host: split_part of replace of a column.
+    ['split_part of replace', `{{ default__split_part(default__replace('u', "'https://'", "''"), "'/'", 1) }}`, 'example.com', "from (values ('https://example.com/path')) t(u)"],
+    // get_url_path: right of a length expression built in Jinja.
+    ['right of a length expression', `{{ default__right("'abc/def'", default__length("'abc/def'") ~ '-' ~ default__position("'/'", "'abc/def'")) }}`, 'def'],
+    // the star tests: a filter over the literal's text.
+    ['a filter over string_literal', `{{ default__string_literal('"Column_One"') | lower }}`, '"column_one"'],
+    // the recency test: an interval back from now, as a timestamp.
+    ['dateadd of current_timestamp', `typeof(cast({{ default__dateadd('hour', -23, default__current_timestamp()) }} as {{ default__type_timestamp() }}))`, 'TIMESTAMP'],
+  ];
+  itEvaluates(cases);
 });
 
 describe('dbt aggregate macros on DuckDB', () => {

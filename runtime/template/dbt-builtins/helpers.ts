@@ -18,7 +18,8 @@ export function datepartList(parts: readonly string[]): string {
  *
  * `smelter_temporal` types a quoted literal: dbt's documentation passes dates as `"'2016-03-09'"`,
  * which Postgres reads as a timestamp, whereas DuckDB cannot choose between its date and timestamp
- * overloads for an untyped literal. Any other expression keeps its own type (a timestamptz stays one).
+ * overloads for an untyped literal. The literal may come from another macro (`dbt.string_literal`).
+ * Any other expression keeps its own type (a timestamptz stays one).
  */
 export const HELPER_MACROS_FILE: BuiltinMacroFile = {
   path: `${CROSS_DATABASE_FOLDER}/smelter_helpers.sql`,
@@ -31,8 +32,9 @@ export const HELPER_MACROS_FILE: BuiltinMacroFile = {
 {%- endmacro %}
 
 {% macro smelter_temporal(expression) -%}
-  {%- if expression is string and (expression | length) > 1 and expression.startswith("'") and expression.endswith("'") -%}
-    {{- return('cast(' ~ expression ~ ' as timestamp)') -}}
+  {%- set text = (expression ~ '') | trim -%}
+  {%- if (text | length) > 1 and text.startswith("'") and text.endswith("'") -%}
+    {{- return('cast(' ~ text ~ ' as timestamp)') -}}
   {%- endif -%}
   {{- return(expression) -}}
 {%- endmacro %}
