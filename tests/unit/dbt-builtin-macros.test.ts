@@ -5,7 +5,8 @@ import { TemplateEngine, type RenderScope } from '../../runtime/template/templat
 import { TemplateLocatedError, TemplateUserError } from '../../runtime/template/strict-compiler.js';
 import { CROSS_DATABASE_MACROS, DBT_BUILTIN_MACRO_FILES } from '../../runtime/template/dbt-builtin-macros.js';
 
-// dbt's `exceptions.raise_compiler_error`, as the render scope is to provide it.
+// dbt's `exceptions.raise_compiler_error`, which the macros call for a caller's mistake; the render
+// scope is to provide it as this one does.
 const scope: RenderScope = {
   functions: {},
   values: {
