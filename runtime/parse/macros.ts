@@ -26,6 +26,7 @@ export function readMacroDefinitions(file: MacroSourceFile, projectName: string)
     calls.delete(match[1]);
     out.push({
       unique_id: `macro.${projectName}.${match[1]}`,
+      package_name: projectName,
       name: match[1],
       original_file_path: file.path,
       line,

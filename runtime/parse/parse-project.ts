@@ -147,7 +147,14 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   );
 
   let engine: TemplateEngine | undefined;
-  const templates = () => (engine ??= new TemplateEngine([...DBT_BUILTIN_MACRO_FILES.map((f) => ({ ...f, package: INTERNAL_PACKAGE })), ...macroFiles], { rootPackage: config.name, dispatch: config.dispatch }));
+  const templates = () => (engine ??= new TemplateEngine([...DBT_BUILTIN_MACRO_FILES.map((f) => ({ ...f, package: INTERNAL_PACKAGE })), ...macroFiles], {
+    rootPackage: config.name,
+    dispatch: config.dispatch,
+    onBrokenFile: (file, error) => {
+      report(locateNodeError(error, undefined, file.path));
+      for (const def of readMacroDefinitions(file, file.package ?? config.name)) brokenMacros.add(def.name);
+    },
+  }));
   /** A template whose structure the static reader finds broken is parsed, for the exact error. */
   const checkTemplateSyntax = (path: string, text: string) => {
     const scan = scanTemplate(text);

@@ -269,7 +269,8 @@ class DbtProjectReader extends ProjectReader {
   /** A config value: Jinja rendered (dbt renders config in dbt_project.yml), then checked when smelter knows the key. */
   private configValue(raw: unknown, keyPath: readonly (string | number)[], keys: KeyChecks | undefined): unknown {
     const key = configKey(String(keyPath[keyPath.length - 1]));
-    const value = this.renderDeep(raw, keyPath);
+    // Hooks are templates of their own, rendered when they run (with `this`), as dbt does.
+    const value = HOOK_KEYS.has(key) ? raw : this.renderDeep(raw, keyPath);
     const check = keys?.[key];
     if (check === undefined) return value;
     const result = check(value);
@@ -295,6 +296,8 @@ class DbtProjectReader extends ProjectReader {
 }
 
 type KeyChecks = Readonly<Record<string, (v: unknown) => CheckResult>>;
+
+const HOOK_KEYS = new Set(['pre_hook', 'post_hook']);
 
 const EMPTY_FOLDER: FolderConfig = { config: {}, folders: {} };
 

@@ -35,6 +35,11 @@ export interface MacroNamespaceOptions {
   readonly rootPackage?: string;
   /** dbt's `dispatch:` config: per macro namespace, the packages searched in order. */
   readonly dispatch?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * A macro file that does not compile is handed here and left out, instead of failing the
+   * engine (and so every render) — parse reports it once.
+   */
+  readonly onBrokenFile?: (file: MacroFile, error: TemplateLocatedError) => void;
 }
 
 /** The package of dbt's own macros (the cross-database ones smelter implements for DuckDB). */
@@ -69,7 +74,8 @@ export const CONTEXT_NAMES = [
 export function checkTemplateSyntax(path: string, text: string, fallback: { line: number; column: number }): void {
   const parser = requireModule('nunjucks/src/parser') as { parse(src: string, extensions: unknown[], opts: unknown): unknown };
   try {
-    parser.parse(text, [], {});
+    // With the engine's own tags ({% do %}), or a file using them would read as broken.
+    parser.parse(text, [new DoTag()], {});
   } catch (error) {
     const located = locateError(error, path, 'template syntax error') as TemplateLocatedError;
     const known = (error as { lineno?: number }).lineno;
@@ -147,8 +153,15 @@ export class TemplateEngine {
     const contexts: Array<{ pkg: string; ctx: Record<string, unknown> }> = [];
     for (const file of macroFiles) {
       const pkg = file.package ?? this.rootPackage;
-      const template = this.compile(file.path, file.text);
-      const context = this.withScope(noScope, () => loadMacroFile(this.env, template));
+      let context: { ctx: Record<string, unknown> };
+      try {
+        const template = this.compile(file.path, file.text);
+        context = this.withScope(noScope, () => loadMacroFile(this.env, template));
+      } catch (error) {
+        if (options.onBrokenFile === undefined) throw error;
+        options.onBrokenFile(file, locateError(error, file.path, 'template error') as TemplateLocatedError);
+        continue;
+      }
       contexts.push({ pkg, ctx: context.ctx });
       const own = this.packageMacros.get(pkg) ?? this.packageMacros.set(pkg, new Map()).get(pkg)!;
       // Every top-level macro, `_private` ones included: Nunjucks exports no name starting with `_`, but dbt's packages call them (`dbt_utils._is_relation`).
