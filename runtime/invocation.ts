@@ -1,7 +1,7 @@
 import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic } from './errors.js';
+import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic, formatLocation } from './errors.js';
 import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
@@ -106,8 +106,13 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
   });
   if (options.unmatchedSelectorIsError) requireMatches(p, options.select ?? [], stateManifest);
   const nodes = [...selected].map((id) => p.manifest.nodes[id]).sort((a, b) => a.unique_id.localeCompare(b.unique_id));
-  for (const w of warnings) options.onWarning?.(w);
-  return { nodes, warnings };
+  // What parse found worth saying but not refusing (dbt's warnings), before the selection's own.
+  const parseWarnings = p.manifest.diagnostics
+    .filter((d) => d.severity === 'warning')
+    .map((d) => `${d.file === undefined ? '' : `${formatLocation({ file: d.file, line: d.line, column: d.column })}: `}${d.message}${d.hint ? ` (${d.hint})` : ''}`);
+  const all = [...parseWarnings, ...warnings];
+  for (const w of all) options.onWarning?.(w);
+  return { nodes, warnings: all };
 }
 
 /** Each select expression on its own must match an enabled node (of any type, before the command's filter). */

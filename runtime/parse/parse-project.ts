@@ -150,6 +150,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const templates = () => (engine ??= new TemplateEngine([...DBT_BUILTIN_MACRO_FILES.map((f) => ({ ...f, package: INTERNAL_PACKAGE })), ...macroFiles], {
     rootPackage: config.name,
     dispatch: config.dispatch,
+    packageDirs: Object.fromEntries(config.packages.map((pkg) => [pkg.name, pkg.dir])),
     onBrokenFile: (file, error) => {
       report(locateNodeError(error, undefined, file.path));
       for (const def of readMacroDefinitions(file, file.package ?? config.name)) brokenMacros.add(def.name);
@@ -776,8 +777,8 @@ function recordingRender(
     text,
     buildRenderScope({
       resolver: {
-        ref: (refName) => {
-          refs.push({ name: refName, line: lastCallSite().line });
+        ref: (refName, packageName) => {
+          refs.push({ name: refName, line: lastCallSite().line, ...(packageName === undefined ? {} : { package: packageName }) });
           return ephemeralCteName(refName);
         },
         source: (s, t) => {

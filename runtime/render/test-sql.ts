@@ -17,7 +17,7 @@ export function renderTest(node: TestNode, renv: RenderEnvironment): string {
   const kwargs = node.test_metadata!.kwargs;
   const column = typeof kwargs.column_name === 'string' ? q(kwargs.column_name) : undefined;
   // The project's own test of a built-in's name replaces it; relationships' `to` is then the parent's relation, as dbt gives it.
-  if (renv.manifest.macros[`test_${node.test_metadata!.name}`]) {
+  if (renv.manifest.macros[`macro.${renv.manifest.project_name}.test_${node.test_metadata!.name}`]) {
     const to = node.test_metadata!.name === 'relationships' && typeof kwargs.to === 'string' ? { to: relationOfRef(kwargs.to, node, renv) } : undefined;
     return renderCustomTest(node, model, renv, to);
   }

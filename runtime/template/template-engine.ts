@@ -40,6 +40,8 @@ export interface MacroNamespaceOptions {
    * engine (and so every render) — parse reports it once.
    */
   readonly onBrokenFile?: (file: MacroFile, error: TemplateLocatedError) => void;
+  /** Each installed package's project-relative folder: a file rendered from there sees its package's macros by their bare names. */
+  readonly packageDirs?: Readonly<Record<string, string>>;
 }
 
 /** The package of dbt's own macros (the cross-database ones smelter implements for DuckDB). */
@@ -128,6 +130,8 @@ export class TemplateEngine {
   private readonly rootPackage: string;
   private readonly dispatchOrder: Readonly<Record<string, readonly string[]>>;
   private readonly adapters = new WeakMap<RenderScope, object>();
+  private readonly packageDirs: Readonly<Record<string, string>>;
+  private readonly packageNames = new Map<string, Record<string, unknown>>();
 
   /**
    * Throws TemplateLocatedError for a macro file that does not compile. Macros resolve as dbt's
@@ -141,6 +145,7 @@ export class TemplateEngine {
     installJinjaCompat(this.env);
     this.rootPackage = options.rootPackage ?? '';
     this.dispatchOrder = options.dispatch ?? {};
+    this.packageDirs = options.packageDirs ?? {};
     // `return` is the engine's own, the same in every scope; `adapter` adds dispatch to the scope's.
     for (const name of CONTEXT_NAMES) if (name !== 'return' && name !== 'adapter') this.defineScopedGlobal(name);
     this.env.addGlobal('return', (value: unknown) => {
@@ -215,6 +220,21 @@ export class TemplateEngine {
     );
   }
 
+  /** What a file of a package sees beyond the globals: the package's own macros, the root project's still first. */
+  private packageNamesFor(path: string): Record<string, unknown> {
+    for (const [pkg, dir] of Object.entries(this.packageDirs)) {
+      if (dir === '' || !path.startsWith(`${dir}/`)) continue;
+      const cached = this.packageNames.get(pkg);
+      if (cached) return cached;
+      const names: Record<string, unknown> = {};
+      for (const [name, fn] of this.packageMacros.get(pkg) ?? []) names[name] = fn;
+      for (const [name, fn] of this.packageMacros.get(this.rootPackage) ?? []) names[name] = fn;
+      this.packageNames.set(pkg, names);
+      return names;
+    }
+    return {};
+  }
+
   /** A package's macro by name (`test_equality` of `dbt_utils`); the root project's when `pkg` is undefined. */
   hasMacro(name: string, pkg?: string): boolean {
     return this.packageMacros.get(pkg ?? this.rootPackage)?.has(name) ?? false;
@@ -224,7 +244,7 @@ export class TemplateEngine {
   render(path: string, text: string, scope: RenderScope): string {
     const template = this.compile(path, text);
     try {
-      return this.withScope(scope, () => template.render({}));
+      return this.withScope(scope, () => template.render(this.packageNamesFor(path)));
     } catch (error) {
       if (isStrayReturn(error)) {
         throw new TemplateLocatedError('return() is only meaningful inside a macro: it hands the macro\'s caller a value', path, 1, 1);

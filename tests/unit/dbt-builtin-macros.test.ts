@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { TemplateEngine, type RenderScope } from '../../runtime/template/template-engine.js';
+import { INTERNAL_PACKAGE, TemplateEngine, type RenderScope } from '../../runtime/template/template-engine.js';
 import { TemplateLocatedError, TemplateUserError } from '../../runtime/template/strict-compiler.js';
 import { CROSS_DATABASE_MACROS, DBT_BUILTIN_MACRO_FILES } from '../../runtime/template/dbt-builtin-macros.js';
 
@@ -388,17 +388,9 @@ describe("dbt's number series", () => {
 });
 
 describe('the dispatchers', () => {
-  // Until the engine's own adapter.dispatch lands: one that resolves dbt's default__ macro, so
-  // each dispatcher can be checked to forward its arguments (positional and keyword) unchanged.
-  const dispatching = new TemplateEngine(DBT_BUILTIN_MACRO_FILES);
-  const env = (dispatching as unknown as { env: { addGlobal(name: string, value: unknown): void; globals: Record<string, unknown> } }).env;
-  const dispatched: string[] = [];
-  env.addGlobal('adapter', {
-    dispatch(name: string, namespace: string) {
-      dispatched.push(`${namespace}.${name}`);
-      return env.globals[`default__${name}`];
-    },
-  });
+  // Loaded as the engine loads them for a project: the package `dbt`, under a root project.
+  const builtins = DBT_BUILTIN_MACRO_FILES.map((f) => ({ ...f, package: INTERNAL_PACKAGE }));
+  const dispatching = new TemplateEngine(builtins, { rootPackage: 'shop' });
   const renderDispatched = (template: string) => dispatching.render('models/m.sql', template, scope);
 
   // A call of every macro, with every argument given.
@@ -446,17 +438,20 @@ describe('the dispatchers', () => {
     expect(Object.keys(calls).sort()).toEqual(CROSS_DATABASE_MACROS.map((m) => m.name).sort());
   });
 
-  it.each(Object.entries(calls))('%s dispatches through dbt, forwarding its arguments', (name, args) => {
-    dispatched.length = 0;
-    expect(renderDispatched(`{{ ${name}${args} }}`)).toBe(renderDispatched(`{{ default__${name}${args} }}`));
-    expect(dispatched).toEqual([`dbt.${name}`]);
+  it.each(Object.entries(calls))('%s dispatches through dbt, forwarding its arguments; a project duckdb__ macro replaces it', (name, args) => {
+    const expected = renderDispatched(`{{ dbt.default__${name}${args} }}`);
+    expect(renderDispatched(`{{ dbt.${name}${args} }}`)).toBe(expected);
+    expect(renderDispatched(`{{ ${name}${args} }}`)).toBe(expected);
+    const override = { path: 'macros/override.sql', text: `{% macro duckdb__${name}(a=none, b=none, c=none, d=none) %}project's{% endmacro %}` };
+    const overridden = new TemplateEngine([...builtins, override], { rootPackage: 'shop' });
+    expect(overridden.render('models/m.sql', `{{ dbt.${name}${args} }}`, scope)).toBe("project's");
   });
 
   it('forwards keyword arguments and fills in the defaults', () => {
-    expect(renderDispatched(`{{ split_part(part_number=2, string_text="'a.b'", delimiter_text="'.'") }}`)).toBe("split_part('a.b', '.', 2)");
-    expect(renderDispatched(`{{ dateadd(from_date_or_timestamp='d', datepart='day', interval=1) }}`)).toBe('(d + interval (1) day)');
-    expect(renderDispatched(`{{ listagg('x') }}`)).toBe("string_agg(x, ',')");
-    expect(renderDispatched('{{ array_construct() }}')).toBe('cast([] as integer[])');
+    expect(renderDispatched(`{{ dbt.split_part(part_number=2, string_text="'a.b'", delimiter_text="'.'") }}`)).toBe("split_part('a.b', '.', 2)");
+    expect(renderDispatched(`{{ dbt.dateadd(from_date_or_timestamp='d', datepart='day', interval=1) }}`)).toBe('(d + interval (1) day)');
+    expect(renderDispatched(`{{ dbt.listagg('x') }}`)).toBe("string_agg(x, ',')");
+    expect(renderDispatched('{{ dbt.array_construct() }}')).toBe('cast([] as integer[])');
   });
 });
 

@@ -94,7 +94,7 @@ describe('parse', () => {
       'models/a.sql': "select {{ outer('1') }} as id",
     });
     expect(model(manifest, 'a').depends_on.macros).toEqual(['macro.shop.inner', 'macro.shop.outer']);
-    expect(manifest.macros.outer).toMatchObject({ original_file_path: 'macros/m.sql', line: 2, depends_on: { macros: ['macro.shop.inner'] } });
+    expect(manifest.macros['macro.shop.outer']).toMatchObject({ original_file_path: 'macros/m.sql', line: 2, depends_on: { macros: ['macro.shop.inner'] } });
   });
 
   it('collects every error with file, line and a hint', () => {

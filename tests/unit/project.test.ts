@@ -42,6 +42,8 @@ describe('project.yml', () => {
     const { config, varValues, dir } = load(TARGETS);
     expect(config.target).toEqual({
       name: 'dev',
+      schema: 'main',
+      cacheMaxBytes: undefined,
       database: 'target/dev.duckdb',
       databasePath: `${dir}/target/dev.duckdb`,
       threads: 2,
