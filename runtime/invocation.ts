@@ -30,7 +30,7 @@ import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
 
-export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'test' | 'build' | 'state';
+export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'snapshot' | 'test' | 'build' | 'state';
 
 export interface InvocationOptions {
   readonly projectDir: string;
@@ -203,11 +203,12 @@ export interface RunOutcome {
 }
 
 /** The commands that execute a plan: `run` (models), `seed` (seeds), `test` (data tests), `build` (all three, models audited by their tests). */
-export type BuildCommand = 'run' | 'seed' | 'test' | 'build';
+export type BuildCommand = 'run' | 'seed' | 'snapshot' | 'test' | 'build';
 
 const PLANNED_TYPES: Readonly<Record<BuildCommand, readonly string[]>> = {
   run: ['model'],
   seed: ['seed'],
+  snapshot: ['model'],
   test: ['test', 'unit_test'],
   build: ['model', 'seed', 'test', 'unit_test'],
 };
@@ -242,7 +243,10 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
     // An empty range would rebuild no batch and report success.
     throw new UsageError(`--event-time-start (${start.toISOString()}) must be before --event-time-end (${end.toISOString()})`);
   }
-  const { nodes, warnings } = selectFrom(p, options, PLANNED_TYPES[command]);
+  const selected = selectFrom(p, options, PLANNED_TYPES[command]);
+  const { warnings } = selected;
+  // dbt snapshots are built as scd2 models, by `snapshot` and `build` only (dbt's commands).
+  const nodes = selected.nodes.filter((n) => n.resource_type !== 'model' || command === 'build' || (command === 'snapshot') === (n.snapshot === true));
   const plan = planRun(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), p.project.config.target);
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
   const invocationId = randomUUID();

@@ -11,6 +11,7 @@ export const COMMANDS = {
   build: 'seeds, models and their tests in graph order; a model is published only if its tests pass',
   stepfunctions: 'print a Step Functions state machine (ASL JSON) that builds the selection through the Lambda adapter',
   seed: 'load the CSV files in seeds/ as tables',
+  snapshot: "build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   ls: 'list the selected nodes (parse only, no database)',
   state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;

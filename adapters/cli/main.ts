@@ -146,6 +146,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     case 'test':
     case 'build':
     case 'run':
+    case 'snapshot':
     case 'seed': {
       const controller = new AbortController();
       let interrupts = 0;
@@ -158,7 +159,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
       try {
-        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : args.command === 'build' ? 'node' : 'seed';
+        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : args.command === 'build' ? 'node' : args.command === 'snapshot' ? 'snapshot' : 'seed';
         const invocation = {
           ...options,
           signal: controller.signal,

@@ -18,7 +18,7 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
   const node = (n: ManifestNode) => {
     const common = {
       unique_id: n.unique_id,
-      resource_type: n.resource_type,
+      resource_type: n.resource_type === 'model' && n.snapshot ? 'snapshot' : n.resource_type,
       name: n.name,
       package_name: n.package_name,
       path: n.path,

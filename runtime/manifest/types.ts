@@ -38,6 +38,10 @@ export interface ModelConfig {
   readonly valid_from_column?: string;
   readonly granularity?: 'day' | 'timestamp';
   readonly surrogate_key?: string;
+  /** dbt snapshots: other names for dbt_scd_id, dbt_updated_at, dbt_valid_from, dbt_valid_to, dbt_is_deleted. */
+  readonly snapshot_meta_column_names?: Readonly<Record<string, string>>;
+  /** dbt snapshots: the current version's dbt_valid_to instead of NULL, as SQL (e.g. "to_date('9999-12-31')"). */
+  readonly dbt_valid_to_current?: string;
   readonly hard_deletes?: 'ignore' | 'invalidate' | 'new_record';
   /** `new`: an incremental run reads only the source files it has not processed before (SPEC §9). */
   readonly incremental_sources?: 'all' | 'new';
@@ -123,6 +127,11 @@ export interface ModelNode extends NodeBase {
   readonly fast_path?: readonly FastSegment[];
   /** True when a static pass could not see every call and parse rendered the template to record them. */
   readonly parsed_by_render: boolean;
+  /**
+   * A dbt snapshot (`{% snapshot %}` block): built by the scd2 materialization with dbt's column
+   * names; dbt calls it resource type `snapshot`, and `smelter run` leaves it to `snapshot`/`build`.
+   */
+  readonly snapshot?: boolean;
 }
 
 export interface SeedNode extends NodeBase {

@@ -41,6 +41,40 @@ export const scd2Materialization: ProgramStrategy = {
 export const SCD2_COLUMNS = { validFrom: 'valid_from', validTo: 'valid_to', isCurrent: 'is_current', isDeleted: 'is_deleted' } as const;
 export const DEFAULT_SURROGATE_KEY = 'scd_key';
 
+/**
+ * How a history is laid out: smelter's (an integer surrogate key, `valid_to` of the current
+ * version far in the future, `is_current`), or a dbt snapshot's (`dbt_scd_id` hashed from the key
+ * and the version's start, `dbt_updated_at`, `dbt_valid_to` NULL while current; the names
+ * `snapshot_meta_column_names` may change).
+ */
+interface Layout {
+  readonly sk: string;
+  readonly hashedKey: boolean;
+  readonly validFrom: string;
+  readonly validTo: string;
+  readonly isCurrent?: string;
+  readonly isDeleted: string;
+  readonly updatedAt?: string;
+  /** dbt_valid_to_current: what the current version's end is instead of NULL (a SQL expression). */
+  readonly currentValidTo?: string;
+}
+
+function layoutOf(node: ModelNode): Layout {
+  if (!node.snapshot) {
+    return { sk: node.config.surrogate_key ?? DEFAULT_SURROGATE_KEY, hashedKey: false, ...SCD2_COLUMNS };
+  }
+  const names = (node.config.snapshot_meta_column_names ?? {}) as Readonly<Record<string, string>>;
+  return {
+    sk: names.dbt_scd_id ?? 'dbt_scd_id',
+    hashedKey: true,
+    validFrom: names.dbt_valid_from ?? 'dbt_valid_from',
+    validTo: names.dbt_valid_to ?? 'dbt_valid_to',
+    isDeleted: names.dbt_is_deleted ?? 'dbt_is_deleted',
+    updatedAt: names.dbt_updated_at ?? 'dbt_updated_at',
+    currentValidTo: node.config.dbt_valid_to_current ?? undefined,
+  };
+}
+
 type Tables = ReturnType<typeof tempTables>;
 
 function tempTables(node: ModelNode) {
@@ -60,6 +94,7 @@ interface Plan {
   readonly day: boolean;
   readonly sk: string;
   readonly deletes: 'ignore' | 'invalidate' | 'new_record';
+  readonly layout: Layout;
 }
 
 async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
@@ -83,7 +118,7 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
       `  SELECT *, ${unit(plan.effective)} AS __smelter_t, row_number() OVER (PARTITION BY ${keyList}, ${unit(plan.effective)} ORDER BY ${plan.effective} DESC, __smelter_ord DESC) AS __smelter_rn\n` +
       `  FROM ${t.src}\n) WHERE __smelter_rn = 1`,
   );
-  const maxKey = existing ? Number((await ctx.query(`SELECT coalesce(max(${q(plan.sk)}), 0) AS n FROM ${ctx.relation}`))[0].n) : 0;
+  const maxKey = existing && !plan.layout.hashedKey ? Number((await ctx.query(`SELECT coalesce(max(${q(plan.sk)}), 0) AS n FROM ${ctx.relation}`))[0].n) : 0;
   await buildPoints(ctx, plan, t, existing !== undefined);
   await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.fin} AS\n${finalVersions(plan, t, maxKey)}`);
   ctx.crashPoint('mid-write');
@@ -102,7 +137,7 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
   }
 
   // Only versions that are new or differ from the committed ones are written.
-  const same = [plan.sk, ...plan.columns, SCD2_COLUMNS.validFrom, SCD2_COLUMNS.validTo, SCD2_COLUMNS.isCurrent, ...(plan.deletes === 'new_record' ? [SCD2_COLUMNS.isDeleted] : [])]
+  const same = outputColumns(plan)
     .map((c) => `h.${q(c)} IS NOT DISTINCT FROM f.${q(c)}`)
     .join(' AND ');
   await ctx.run(`DELETE FROM ${t.fin} AS f WHERE EXISTS (SELECT 1 FROM ${t.hist} AS h WHERE ${same})`);
@@ -111,7 +146,8 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
   // Nothing to write: the committed files stay ('add' of none). A 'replace' by no files would empty the
   // model when the run still commits (incremental_sources: new records a file whose rows change nothing).
   if (rows === 0) return { rows: 0, rowsTotal: before, watermark, fileSet: 'add' };
-  const added = Number((await ctx.query(`SELECT count(*) AS n FROM ${t.fin} WHERE ${q(plan.sk)} > ${maxKey}`))[0].n);
+  const newVersion = plan.layout.hashedKey ? `${q(plan.sk)} NOT IN (SELECT ${q(plan.sk)} FROM ${t.hist})` : `${q(plan.sk)} > ${maxKey}`;
+  const added = Number((await ctx.query(`SELECT count(*) AS n FROM ${t.fin} WHERE ${newVersion}`))[0].n);
   if (ctx.staging) {
     await writeStagedFiles(
       ctx,
@@ -128,9 +164,10 @@ function planFor(ctx: BuildContext, columns: readonly string[]): Plan {
   const { node } = ctx;
   const cfg = node.config;
   const fail = (message: string) => new ExecutionError(`${node.name}: ${message}`, { node: node.unique_id, location: { file: node.original_file_path } });
-  const sk = cfg.surrogate_key ?? DEFAULT_SURROGATE_KEY;
+  const layout = layoutOf(node);
+  const sk = layout.sk;
   const deletes = cfg.hard_deletes ?? 'ignore';
-  const reserved = [sk, SCD2_COLUMNS.validFrom, SCD2_COLUMNS.validTo, SCD2_COLUMNS.isCurrent, ...(deletes === 'new_record' ? [SCD2_COLUMNS.isDeleted] : [])];
+  const reserved = addedColumns(layout, deletes);
   const clash = columns.filter((c) => reserved.includes(c));
   if (clash.length > 0) throw fail(`the SELECT returns ${clash.join(', ')}, which scd2 adds itself; rename ${clash.length === 1 ? 'it' : 'them'}`);
   const need = (what: string, names: readonly string[]) => {
@@ -148,7 +185,7 @@ function planFor(ctx: BuildContext, columns: readonly string[]): Plan {
   if (strategy === 'check') need('check_cols', tracked);
   const effectiveColumn = cfg.valid_from_column ?? (strategy === 'timestamp' ? cfg.updated_at : undefined);
   const effective = effectiveColumn ? q(effectiveColumn) : runStart(ctx);
-  return { keys, columns, tracked, effective, effectiveColumn, day: (cfg.granularity ?? 'day') === 'day', sk, deletes };
+  return { keys, columns, tracked, effective, effectiveColumn, day: (cfg.granularity ?? 'day') === 'day', sk, deletes, layout };
 }
 
 /** The run's start as a TIMESTAMP literal (UTC). */
@@ -191,15 +228,24 @@ async function existingColumns(ctx: BuildContext): Promise<string[]> {
   return (await ctx.query(`DESCRIBE ${ctx.relation}`)).map((r) => String(r.column_name));
 }
 
+/** The columns scd2 adds, in the layout's order. */
+function addedColumns(layout: Layout, deletes: Plan['deletes']): string[] {
+  const deleted = deletes === 'new_record' ? [layout.isDeleted] : [];
+  if (layout.hashedKey) return [layout.sk, ...(layout.updatedAt ? [layout.updatedAt] : []), layout.validFrom, layout.validTo, ...deleted];
+  return [layout.sk, layout.validFrom, layout.validTo, ...(layout.isCurrent ? [layout.isCurrent] : []), ...deleted];
+}
+
 function outputColumns(plan: Plan): string[] {
-  return [
-    plan.sk,
-    ...plan.columns,
-    SCD2_COLUMNS.validFrom,
-    SCD2_COLUMNS.validTo,
-    SCD2_COLUMNS.isCurrent,
-    ...(plan.deletes === 'new_record' ? [SCD2_COLUMNS.isDeleted] : []),
-  ];
+  // smelter's key leads; a dbt snapshot's bookkeeping follows the SELECT's columns, as dbt writes it.
+  const added = addedColumns(plan.layout, plan.deletes);
+  return plan.layout.hashedKey ? [...plan.columns, ...added] : [added[0], ...plan.columns, ...added.slice(1)];
+}
+
+/** Whether a committed version (alias `h`) is the current one. */
+function isCurrentSql(layout: Layout, alias: string): string {
+  if (layout.isCurrent) return `${alias}.${q(layout.isCurrent)}`;
+  const end = `${alias}.${q(layout.validTo)}`;
+  return layout.currentValidTo === undefined ? `${end} IS NULL` : `${end} IS NOT DISTINCT FROM ${layout.currentValidTo}`;
 }
 
 /** scd2 keeps history as it was written: a SELECT whose columns changed is refused, not reconciled. */
@@ -228,16 +274,17 @@ async function buildPoints(ctx: BuildContext, plan: Plan, t: Tables, incremental
   const match = (a: string, b: string) => plan.keys.map((k) => `${a}.${q(k)} = ${b}.${q(k)}`).join(' AND ');
   const cols = plan.columns.map(q).join(', ');
   const keys = plan.keys.map(q).join(', ');
-  const newRows = (where: string) => `SELECT NULL::BIGINT AS ${q(plan.sk)}, ${cols}, __smelter_t, 3 AS __smelter_kind, false AS __smelter_deleted FROM ${t.inc} AS s${where}`;
+  const noKey = plan.layout.hashedKey ? 'NULL::VARCHAR' : 'NULL::BIGINT';
+  const newRows = (where: string) => `SELECT ${noKey} AS ${q(plan.sk)}, ${cols}, __smelter_t, 3 AS __smelter_kind, false AS __smelter_deleted FROM ${t.inc} AS s${where}`;
   if (!incremental) {
     await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.pts} AS\n${newRows('')}`);
     return;
   }
-  const deleted = plan.deletes === 'new_record' ? `coalesce(h.${q(SCD2_COLUMNS.isDeleted)}, false)` : 'false';
-  const { validFrom, validTo, isCurrent } = SCD2_COLUMNS;
+  const deleted = plan.deletes === 'new_record' ? `coalesce(h.${q(plan.layout.isDeleted)}, false)` : 'false';
+  const { validFrom, validTo } = plan.layout;
   if (plan.deletes !== 'ignore') {
     await ctx.run(
-      `CREATE OR REPLACE TEMP TABLE ${t.gone} AS\nSELECT h.* FROM ${ctx.relation} AS h WHERE h.${q(isCurrent)} AND NOT ${deleted} AND NOT EXISTS (SELECT 1 FROM ${t.inc} AS s WHERE ${match('s', 'h')})`,
+      `CREATE OR REPLACE TEMP TABLE ${t.gone} AS\nSELECT h.* FROM ${ctx.relation} AS h WHERE ${isCurrentSql(plan.layout, 'h')} AND NOT ${deleted} AND NOT EXISTS (SELECT 1 FROM ${t.inc} AS s WHERE ${match('s', 'h')})`,
     );
   }
   const touched = [`EXISTS (SELECT 1 FROM ${t.inc} AS s WHERE ${match('s', 'h')})`, ...(plan.deletes !== 'ignore' ? [`EXISTS (SELECT 1 FROM ${t.gone} AS g WHERE ${match('g', 'h')})`] : [])];
@@ -251,7 +298,7 @@ async function buildPoints(ctx: BuildContext, plan: Plan, t: Tables, incremental
     `SELECT ${q(plan.sk)}, ${cols}, ${q(validFrom)} AS __smelter_t, 1 AS __smelter_kind, ${deleted} AS __smelter_deleted FROM ${t.hist} AS h`,
     // The last version of a key that is not current was invalidated: a gap follows it.
     `SELECT ${keys}, ${gapAfter(q(validTo))} AS __smelter_t, 0 AS __smelter_kind, false AS __smelter_deleted FROM ${t.hist} AS h\n` +
-      `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${q(validFrom)} DESC) = 1 AND NOT ${q(isCurrent)}`,
+      `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${q(validFrom)} DESC) = 1 AND NOT ${isCurrentSql(plan.layout, 'h')}`,
     // A new row equal to the committed version at the same time changes nothing.
     newRows(` WHERE NOT EXISTS (SELECT 1 FROM ${t.hist} AS h WHERE ${match('h', 's')} AND h.${q(validFrom)} = s.__smelter_t AND ${sameTracked} AND NOT ${deleted})`),
   ];
@@ -260,7 +307,7 @@ async function buildPoints(ctx: BuildContext, plan: Plan, t: Tables, incremental
     const at = `greatest(${runUnit}, ${dayAfter(`h.${q(validFrom)}`)})`;
     parts.push(
       plan.deletes === 'new_record'
-        ? `SELECT NULL::BIGINT AS ${q(plan.sk)}, ${plan.columns.map((c) => `h.${q(c)}`).join(', ')}, ${at} AS __smelter_t, 2 AS __smelter_kind, true AS __smelter_deleted FROM ${t.gone} AS h`
+        ? `SELECT ${noKey} AS ${q(plan.sk)}, ${plan.columns.map((c) => `h.${q(c)}`).join(', ')}, ${at} AS __smelter_t, 2 AS __smelter_kind, true AS __smelter_deleted FROM ${t.gone} AS h`
         : `SELECT ${plan.keys.map((k) => `h.${q(k)}`).join(', ')}, ${at} AS __smelter_t, 0 AS __smelter_kind, false AS __smelter_deleted FROM ${t.gone} AS h`,
     );
   }
@@ -283,8 +330,15 @@ function finalVersions(plan: Plan, t: Tables, maxKey: number): string {
     `__smelter_deleted IS NOT DISTINCT FROM lag(__smelter_deleted) OVER (${byKey})`,
     `lag(__smelter_kind) OVER (${byKey}) > 0`,
   ].join(' AND ');
-  const high = plan.day ? `DATE '9999-12-31'` : `TIMESTAMP '9999-12-31 00:00:00'`;
+  const { layout } = plan;
+  const high = layout.hashedKey ? (layout.currentValidTo ?? 'NULL') : plan.day ? `DATE '9999-12-31'` : `TIMESTAMP '9999-12-31 00:00:00'`;
   const dayBefore = (x: string) => (plan.day ? `CAST(${x} - INTERVAL 1 DAY AS DATE)` : x);
+  // dbt's dbt_scd_id: a hash of the natural key and the version's start, the same on every run.
+  const key = layout.hashedKey
+    ? `md5(concat_ws('|', ${[...plan.keys.map((k) => `CAST(${q(k)} AS VARCHAR)`), 'CAST(__smelter_t AS VARCHAR)'].join(', ')}))`
+    : `coalesce(${sk}, ${maxKey} + row_number() OVER (PARTITION BY ${sk} IS NULL ORDER BY ${keys}, __smelter_t))`;
+  const current = layout.isCurrent ? `,\n  __smelter_next IS NULL AS ${q(layout.isCurrent)}` : '';
+  const updated = layout.updatedAt ? `,\n  __smelter_t AS ${q(layout.updatedAt)}` : '';
   return (
     `WITH resolved AS (\n` +
     `  SELECT * EXCLUDE (${sk}), coalesce(${sk}, max(CASE WHEN __smelter_kind = 1 THEN ${sk} END) OVER (PARTITION BY ${keys}, __smelter_t)) AS ${sk}\n` +
@@ -296,12 +350,12 @@ function finalVersions(plan: Plan, t: Tables, maxKey: number): string {
     `  SELECT *, lead(__smelter_t) OVER (${byKey}) AS __smelter_next FROM flagged WHERE NOT __smelter_redundant\n` +
     `)\n` +
     `SELECT\n` +
-    `  coalesce(${sk}, ${maxKey} + row_number() OVER (PARTITION BY ${sk} IS NULL ORDER BY ${keys}, __smelter_t)) AS ${sk},\n` +
-    `  ${cols},\n` +
-    `  __smelter_t AS ${q(SCD2_COLUMNS.validFrom)},\n` +
-    `  coalesce(${dayBefore('__smelter_next')}, ${high}) AS ${q(SCD2_COLUMNS.validTo)},\n` +
-    `  __smelter_next IS NULL AS ${q(SCD2_COLUMNS.isCurrent)}` +
-    (plan.deletes === 'new_record' ? `,\n  __smelter_deleted AS ${q(SCD2_COLUMNS.isDeleted)}` : '') +
+    `  ${key} AS ${sk},\n` +
+    `  ${cols}${updated},\n` +
+    `  __smelter_t AS ${q(layout.validFrom)},\n` +
+    `  coalesce(${dayBefore('__smelter_next')}, ${high}) AS ${q(layout.validTo)}` +
+    current +
+    (plan.deletes === 'new_record' ? `,\n  __smelter_deleted AS ${q(layout.isDeleted)}` : '') +
     `\nFROM dated WHERE __smelter_kind > 0`
   );
 }

@@ -37,6 +37,7 @@ import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer }
 import { scanTemplate, type ScanResult } from './jinja-scan.js';
 import { genericTest, singularTest, translateTestBlocks, type TestTarget } from './data-tests.js';
 import { NAMING_MACROS, nameRelation } from './naming-macros.js';
+import { readSnapshotBlocks, SNAPSHOT_DEFAULTS, translateSnapshotConfig, type SnapshotBlock } from './snapshots.js';
 
 export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -162,14 +163,6 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     rejectSnapshot(path, scan);
     if (scan.suspect) checkSyntax(path, text, scan.suspect);
   };
-  // dbt's snapshot folder: each file is reported, never left out without a word.
-  for (const path of discoverFiles(config.dir, config.snapshotPaths ?? SNAPSHOT_PATHS, ['.sql'])) {
-    try {
-      rejectSnapshot(path, scanTemplate(read(path)), true);
-    } catch (error) {
-      report(error);
-    }
-  }
   const parseScope = () =>
     buildRenderScope({
       resolver: noRefs,
@@ -392,15 +385,27 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     }
   }
 
-  // Models: first pass reads, scans and configures each file.
+  // Models and dbt snapshots (a snapshot is built as an scd2 model): first pass reads, scans and configures each.
+  type Candidate = { path: string; pkg: PackageLayout; name: string; text: string; snapshot?: SnapshotBlock };
+  const candidates: Candidate[] = [];
+  for (const pkg of layouts) {
+    for (const path of discoverFiles(config.dir, pkg.modelPaths, ['.sql'])) candidates.push({ path, pkg, name: basename(path, '.sql'), text: read(path) });
+    for (const path of discoverFiles(config.dir, pkg.snapshotPaths, ['.sql'])) {
+      try {
+        const blocks = readSnapshotBlocks(path, read(path));
+        if (blocks.length === 0) throw new ProjectError(`${path} is in a snapshot folder but has no {% snapshot name %} block`, { code: 'project', location: { file: path, line: 1 } });
+        for (const block of blocks) candidates.push({ path, pkg, name: block.name, text: block.text, snapshot: block });
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
   const drafts: Draft[] = [];
-  for (const { path, pkg } of layouts.flatMap((pkg) => discoverFiles(config.dir, pkg.modelPaths, ['.sql']).map((path) => ({ path, pkg })))) {
-    const name = basename(path, '.sql');
-    const uniqueId = `model.${pkg.name}.${name}`;
-    const text = read(path);
-    const { root, folders } = splitPath(path, pkg.modelPaths);
-    const props = modelProps.get(propsKey(pkg, name));
-    modelProps.delete(propsKey(pkg, name));
+  for (const { path, pkg, name, text, snapshot } of candidates) {
+    const uniqueId = `${snapshot ? 'snapshot' : 'model'}.${pkg.name}.${name}`;
+    const { root, folders } = splitPath(path, snapshot ? pkg.snapshotPaths : pkg.modelPaths);
+    const props = snapshot ? undefined : modelProps.get(propsKey(pkg, name));
+    if (!snapshot) modelProps.delete(propsKey(pkg, name));
     if (broken.modelProps.has(name)) {
       // Its properties could not be read: configured without them it might report errors that are
       // only their absence.
@@ -411,6 +416,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const scan = scanTemplate(text);
       rejectSnapshot(path, scan);
       if (scan.suspect) templates().checkSyntax(path, text, scan.suspect);
+      let targetSchema: string | undefined;
       const refs: RefCall[] = [];
       const sources: SourceCall[] = [];
       const configCalls: ConfigLayer[] = [];
@@ -448,16 +454,27 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         for (const s of recorded.sources) if (!sources.some((x) => x.source === s.source && x.table === s.table)) sources.push(s);
         configCalls.splice(0, configCalls.length, ...recorded.configs);
       }
-      const layers: ConfigLayer[] = [...folderLayers(pkg.models, [...folders, name], () => ({ file: projectFile }))];
+      const layers: ConfigLayer[] = snapshot
+        ? [SNAPSHOT_DEFAULTS, ...folderLayers(pkg.snapshots, [...folders, name], () => ({ file: projectFile }))]
+        : [...folderLayers(pkg.models, [...folders, name], () => ({ file: projectFile }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
-      layers.push(...configCalls);
+      if (snapshot) {
+        for (const layer of [...layers.splice(1), ...configCalls]) {
+          const translated = translateSnapshotConfig(layer, uniqueId);
+          layers.push(...translated.layers);
+          targetSchema = translated.targetSchema ?? targetSchema;
+        }
+      } else {
+        layers.push(...configCalls);
+      }
       const resolved = resolveModelConfig(name, layers, uniqueId);
       const named = relationNamed(
         { resource_type: 'model', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [pkg.name, ...folders, name], config: resolved },
         layers,
       );
-      const modelConfig = { ...resolved, ...named };
-      drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props, packageName: pkg.name });
+      // A snapshot's target_schema is the schema as written (dbt's legacy snapshot config).
+      const modelConfig = { ...resolved, ...named, ...(targetSchema === undefined ? {} : { schema: targetSchema }) };
+      drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props, packageName: pkg.name, snapshot: snapshot !== undefined });
     } catch (error) {
       // A model that calls a macro of a file that does not parse fails for that file's reason.
       if (![...scanTemplate(text).calledNames].some((m) => brokenMacros.has(m))) report(locateNodeError(error, uniqueId, path));
@@ -682,6 +699,7 @@ interface Draft {
   readonly folders: string[];
   readonly props?: NodeProperties;
   readonly packageName: string;
+  readonly snapshot?: boolean;
 }
 
 function toModelNode(draft: Draft): ModelNode {
@@ -706,6 +724,7 @@ function toModelNode(draft: Draft): ModelNode {
     depends_on: { nodes: [], macros: [] },
     fast_path: draft.parsedByRender ? undefined : fastPath(draft.scan),
     parsed_by_render: draft.parsedByRender,
+    ...(draft.snapshot ? { snapshot: true } : {}),
   };
 }
 
@@ -829,16 +848,15 @@ function splitPath(path: string, roots: readonly string[]): { root: string; fold
 
 /** Template errors found during parse become errors of the node, located in its file. */
 /**
- * dbt's `{% snapshot %}` blocks are not run by smelter: one error at the block (or, for a file in
- * the snapshot folder without one, at its start), pointing to what does the same here.
+ * A `{% snapshot %}` block outside the snapshot folder: dbt reads snapshots only from
+ * snapshot-paths, so one here would never run. One error at the block, never a silent skip.
  */
-function rejectSnapshot(path: string, scan: ScanResult, inSnapshotFolder = false): void {
-  if (scan.snapshot === undefined && !inSnapshotFolder) return;
-  const what = scan.snapshot ? `{% snapshot ${scan.snapshot.name} %}` : `${path} (a file in dbt's snapshot folder)`;
-  throw new ProjectError(`snapshots are not supported yet: ${what}`, {
+function rejectSnapshot(path: string, scan: ScanResult): void {
+  if (scan.snapshot === undefined) return;
+  throw new ProjectError(`a {% snapshot ${scan.snapshot.name} %} block belongs in a snapshot folder, not here`, {
     code: 'project',
-    location: { file: path, line: scan.snapshot?.line ?? 1, column: scan.snapshot?.column ?? 1 },
-    hint: "a model with materialized='scd2' keeps the same history: see the README, SCD Type 2 dimensions",
+    location: { file: path, line: scan.snapshot.line, column: scan.snapshot.column },
+    hint: 'move it to snapshots/ (snapshot-paths in dbt_project.yml)',
   });
 }
 

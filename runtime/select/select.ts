@@ -210,7 +210,8 @@ class Matcher {
           tableMatches(node.name);
       }
       case 'resource_type':
-        return (node) => node.resource_type === value;
+        // A dbt snapshot is built as a model (runtime/materializations/scd2.ts) but selected as dbt names it.
+        return (node) => (node.resource_type === 'model' && node.snapshot ? value === 'snapshot' : node.resource_type === value);
       case 'test_type':
         // dbt's `data` means every data test (generic and singular); `unit` tests are not built yet.
         return (node) => (node.resource_type === 'unit_test' ? value === 'unit' : node.resource_type === 'test' && (value === node.test_type || value === 'data'));

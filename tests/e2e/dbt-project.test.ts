@@ -4,6 +4,7 @@
  * reached through its namespace, ref('package', 'model'), adapter.dispatch with the project's
  * `dispatch:` search order, package vars, and dbt's schema naming. In process, on real DuckDB.
  */
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,13 +34,16 @@ describe('a dbt project with a package', () => {
     expect(result.code).toBe(0);
     const db = join(dir, 'target', 'shop.duckdb');
     // The profile's schema, and dbt's <schema>_<custom schema> for the staging folder's +schema.
-    expect(await queryDuckDB(db, "select table_schema, table_name, table_type from information_schema.tables where table_schema like 'analytics%' order by 1, 2")).toEqual([
+    expect(await queryDuckDB(db, "select table_schema, table_name, table_type from information_schema.tables where table_schema not in ('main', '_smelter') order by 1, 2")).toEqual([
       { table_schema: 'analytics', table_name: 'orders_big', table_type: 'BASE TABLE' },
+      { table_schema: 'analytics', table_name: 'raw_customers', table_type: 'BASE TABLE' },
       { table_schema: 'analytics', table_name: 'raw_orders', table_type: 'BASE TABLE' },
       // The package says view; the root project's `models: shout: +materialized: table` wins.
       { table_schema: 'analytics', table_name: 'shout_words', table_type: 'BASE TABLE' },
       { table_schema: 'analytics', table_name: 'shouted', table_type: 'BASE TABLE' },
       { table_schema: 'analytics_stg', table_name: 'stg_orders', table_type: 'VIEW' },
+      // A snapshot's target_schema is used as written.
+      { table_schema: 'snapshots', table_name: 'customers_snapshot', table_type: 'BASE TABLE' },
     ]);
     // shout.loud dispatches to the project's default__loud (search_order: shop, shout); shout.greet
     // reads the var the root project scopes to the package and calls the package's _bang unqualified.
@@ -57,10 +61,18 @@ describe('a dbt project with a package', () => {
     const all = await smelter(dir, 'ls', '--output', 'json');
     expect(all.code).toBe(0);
     const ids = lines(all.stdout).map((l) => (JSON.parse(l) as { unique_id: string }).unique_id).sort();
-    expect(ids).toEqual(['model.shop.orders_big', 'model.shop.shouted', 'model.shop.stg_orders', 'model.shout.shout_words', 'seed.shop.raw_orders']);
+    expect(ids).toEqual([
+      'model.shop.orders_big',
+      'model.shop.shouted',
+      'model.shop.stg_orders',
+      'model.shout.shout_words',
+      'seed.shop.raw_customers',
+      'seed.shop.raw_orders',
+      'snapshot.shop.customers_snapshot',
+    ]);
     // +enabled: "{{ var('enable_big', true) }}": --vars sets a var dbt_project.yml never declares (dbt's rule).
-    const some = await smelter(dir, 'ls', '--vars', '{enable_big: false}');
-    expect(lines(some.stdout).sort()).toEqual(['raw_orders', 'shout_words', 'shouted', 'stg_orders']);
+    const some = await smelter(dir, 'ls', '--vars', '{enable_big: false}', '--exclude', 'resource_type:snapshot', 'resource_type:seed');
+    expect(lines(some.stdout).sort()).toEqual(['shout_words', 'shouted', 'stg_orders']);
   });
 
   it('the profile is found in --profiles-dir; a missing one, or an output that is not duckdb, is one error, exit 2', async () => {
@@ -108,5 +120,38 @@ describe('a dbt project with a package', () => {
       'warning: dbt_project.yml:29:3: models.retired_pkg names no package (shop, shout) and applies to nothing',
       'warning: dbt_project.yml:31:3: models.shop_extra names no package (shop, shout) and applies to nothing',
     ]);
+  });
+
+  it("a snapshot keeps the history of its source with dbt's columns: run and build leave it to snapshot and build", async () => {
+    const dir = shopProject();
+    expect((await smelter(dir, 'build')).code).toBe(0);
+    const db = join(dir, 'target', 'shop.duckdb');
+    const scdId = (id: number, at: string) => createHash('md5').update(`${id}|${at}`).digest('hex');
+    expect(await queryDuckDB(db, 'select * from snapshots.customers_snapshot order by id, dbt_valid_from')).toEqual([
+      { id: '1', name: 'Ann', updated_at: '2024-01-01 00:00:00', dbt_scd_id: scdId(1, '2024-01-01 00:00:00'), dbt_updated_at: '2024-01-01 00:00:00', dbt_valid_from: '2024-01-01 00:00:00', dbt_valid_to: null },
+      { id: '2', name: 'Bo', updated_at: '2024-01-01 00:00:00', dbt_scd_id: scdId(2, '2024-01-01 00:00:00'), dbt_updated_at: '2024-01-01 00:00:00', dbt_valid_from: '2024-01-01 00:00:00', dbt_valid_to: null },
+    ]);
+    // Ann is renamed, Bo is gone (invalidate_hard_deletes), Cy is new.
+    writeFileSync(join(dir, 'seeds', 'raw_customers.csv'), 'id,name,updated_at\n1,Anna,2024-02-01 00:00:00\n3,Cy,2024-02-01 00:00:00\n');
+    expect((await smelter(dir, 'seed', '-s', 'raw_customers')).code).toBe(0);
+    const run = await smelter(dir, 'run');
+    expect(lines(run.stdout).at(-1)).toBe('Finished 4 models in Ns: 4 OK, 0 ERROR, 0 SKIP');
+    const before = new Date();
+    const snapshot = await smelter(dir, 'snapshot');
+    expect(lines(snapshot.stdout)).toEqual([
+      'Running 1 snapshot with 1 thread',
+      '1 of 1 OK scd2 snapshots.customers_snapshot ................ [4 rows in Ns]',
+      'Finished 1 snapshot in Ns: 1 OK, 0 ERROR, 0 SKIP',
+    ]);
+    const rows = await queryDuckDB(db, 'select id, name, dbt_scd_id, dbt_valid_from, dbt_valid_to from snapshots.customers_snapshot order by id, dbt_valid_from');
+    const boEnd = rows[2].dbt_valid_to as string;
+    expect(rows).toEqual([
+      { id: '1', name: 'Ann', dbt_scd_id: scdId(1, '2024-01-01 00:00:00'), dbt_valid_from: '2024-01-01 00:00:00', dbt_valid_to: '2024-02-01 00:00:00' },
+      { id: '1', name: 'Anna', dbt_scd_id: scdId(1, '2024-02-01 00:00:00'), dbt_valid_from: '2024-02-01 00:00:00', dbt_valid_to: null },
+      { id: '2', name: 'Bo', dbt_scd_id: scdId(2, '2024-01-01 00:00:00'), dbt_valid_from: '2024-01-01 00:00:00', dbt_valid_to: boEnd },
+      { id: '3', name: 'Cy', dbt_scd_id: scdId(3, '2024-02-01 00:00:00'), dbt_valid_from: '2024-02-01 00:00:00', dbt_valid_to: null },
+    ]);
+    // Bo's version ends when the snapshot ran (UTC), the moment dbt records a hard delete.
+    expect(Date.parse(`${boEnd.replace(' ', 'T')}Z`)).toBeGreaterThanOrEqual(before.getTime() - 1000);
   });
 });

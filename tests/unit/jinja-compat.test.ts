@@ -47,17 +47,10 @@ const SNAPSHOT = `-- history of orders
 select * from {{ ref('a') }}
 {% endsnapshot %}
 `;
-const HINT = " (a model with materialized='scd2' keeps the same history: see the README, SCD Type 2 dimensions)\n";
+const HINT = ' (move it to snapshots/ (snapshot-paths in dbt_project.yml))\n';
 
 describe('dbt snapshots', () => {
-  it('a snapshots/ folder is one error naming the file and the line of the block, exit code 2', async () => {
-    const dir = writeTempProject({ 'project.yml': PROJECT, 'models/a.sql': 'select 1 as id', 'snapshots/orders_snapshot.sql': SNAPSHOT });
-    const result = await smelterInProcess(dir, 'compile');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`error: snapshots/orders_snapshot.sql:2:1: snapshots are not supported yet: {% snapshot orders_snapshot %}${HINT}`);
-  });
-
-  it('a snapshot block in a model or macro file is the same error there', async () => {
+  it('a snapshot block in a model or macro file is one error at the block: only snapshots/ is read for them', async () => {
     const dir = writeTempProject({
       'project.yml': PROJECT,
       'models/a.sql': 'select 1 as id',
@@ -67,8 +60,8 @@ describe('dbt snapshots', () => {
     const result = await smelterInProcess(dir, 'compile');
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
-      `error: macros/snap.sql:3:3: snapshots are not supported yet: {% snapshot kept %}${HINT}` +
-        `error: models/orders_snapshot.sql:2:1: snapshots are not supported yet: {% snapshot orders_snapshot %}${HINT}`,
+      `error: macros/snap.sql:3:3: a {% snapshot kept %} block belongs in a snapshot folder, not here${HINT}` +
+        `error: models/orders_snapshot.sql:2:1: a {% snapshot orders_snapshot %} block belongs in a snapshot folder, not here${HINT}`,
     );
   });
 });
