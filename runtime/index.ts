@@ -46,3 +46,7 @@ export {
 export type { VerifiedModel } from './maintenance/verify-state.js';
 export type { AdoptedModel } from './maintenance/adopt-state.js';
 export { Session, type SessionOptions, type SessionRunOptions } from './session.js';
+export { readPackagesFile, PACKAGES_FILE_NAMES, type PackagesFile } from './packages/packages-file.js';
+export type { PackageSpec } from './packages/package-spec.js';
+export { installPackages, installedLine, type InstallOptions, type InstallOutcome, type InstalledPackage } from './packages/install-packages.js';
+export { PackageInstallError } from './packages/install-error.js';

@@ -12,6 +12,7 @@ export const COMMANDS = {
   stepfunctions: 'print a Step Functions state machine (ASL JSON) that builds the selection through the Lambda adapter',
   seed: 'load the CSV files in seeds/ as tables',
   ls: 'list the selected nodes (parse only, no database)',
+  deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
@@ -44,6 +45,8 @@ export interface CliArgs {
   /** stepfunctions: the Lambda function's ARN, and one invocation per level or per model. */
   readonly functionArn?: string;
   readonly granularity: 'level' | 'model';
+  /** deps: resolve again from packages.yml even when package-lock.yml matches it. */
+  readonly upgrade: boolean;
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -67,6 +70,7 @@ const FLAGS: Flag[] = [
   { name: '--debug', takes: 'none', alias: '-d' },
   { name: '--function-arn', takes: 'one' },
   { name: '--granularity', takes: 'one' },
+  { name: '--upgrade', takes: 'none' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -162,6 +166,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     debug: has('--debug'),
     functionArn: one('--function-arn'),
     granularity,
+    upgrade: has('--upgrade'),
   };
 }
 
@@ -216,6 +221,7 @@ export function helpText(): string {
     '  --debug                   print stack traces',
     '  --function-arn ARN        stepfunctions: the Lambda function to invoke',
     '  --granularity level|model stepfunctions: one invocation per graph level (default) or per model',
+    '  --upgrade                 deps: ignore package-lock.yml and resolve the versions again',
     '',
     'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',
   ].join('\n');

@@ -9,6 +9,8 @@ import {
   resetState,
   verifyState,
   adoptState,
+  installPackages,
+  installedLine,
   isLeaseHeld,
   type ManifestNode,
   type InvocationOptions,
@@ -73,6 +75,18 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     },
   };
   switch (args.command!) {
+    case 'deps': {
+      const outcome = await installPackages({ projectDir: args.projectDir, upgrade: args.upgrade, onWarning: options.onWarning });
+      if (outcome.packagesFile === undefined) {
+        output.out('No packages.yml or dependencies.yml: no packages to install');
+        return 0;
+      }
+      if (outcome.fromLock) output.out(`Installing the versions pinned in ${outcome.lockFile} (it matches ${outcome.packagesFile})`);
+      for (const pkg of outcome.installed) output.out(installedLine(pkg));
+      const n = outcome.installed.length;
+      output.out(`Installed ${n} package${n === 1 ? '' : 's'} into ${outcome.installPath}/${outcome.fromLock ? '' : `; wrote ${outcome.lockFile}`}`);
+      return 0;
+    }
     case 'ls': {
       const { nodes } = listNodes(options);
       // One write: ten thousand small writes to a pipe cost more than listing the project.

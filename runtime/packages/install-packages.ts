@@ -1,0 +1,147 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseYamlFile } from '../util/yaml-file.js';
+import { ProjectError } from '../errors.js';
+import type { FetchContext, FetchedPackage } from './fetch-package.js';
+import { replaceFolder, siblingFolder } from './folder-swap.js';
+import { HubClient } from './hub-client.js';
+import { PackageInstallError } from './install-error.js';
+import { LOCK_FILE, readLockFile, writeLockFile } from './lock-file.js';
+import { describeSource, type PackageSpec } from './package-spec.js';
+import { rootProjectName } from './package-project.js';
+import { isRecord, readPackagesFile } from './packages-file.js';
+import { resolvePackages } from './resolve-packages.js';
+
+export const DEFAULT_INSTALL_PATH = 'dbt_packages';
+
+export interface InstallOptions {
+  readonly projectDir: string;
+  /** Resolve again from the packages file even when package-lock.yml matches it (dbt's --upgrade). */
+  readonly upgrade?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface InstalledPackage {
+  readonly name: string;
+  readonly kind: PackageSpec['kind'];
+  /** `hub dbt-labs/dbt_utils`, `git URL`, `local ../x`. */
+  readonly source: string;
+  /** hub: the version; git: the revision as written (absent: the default branch). */
+  readonly version?: string;
+  /** git: the commit installed. */
+  readonly commit?: string;
+}
+
+export interface InstallOutcome {
+  /** The packages file read; undefined when the project has none (nothing was done). */
+  readonly packagesFile?: string;
+  /** Relative to the project: `dbt_packages`. */
+  readonly installPath: string;
+  readonly installed: readonly InstalledPackage[];
+  /** The versions came from package-lock.yml (it matched the packages file). */
+  readonly fromLock: boolean;
+  readonly lockFile: string;
+}
+
+/**
+ * `smelter deps`: resolve the packages the project lists (from package-lock.yml while it matches
+ * the packages file), fetch them into a staging folder, and only when every one is there, put that
+ * folder in place of dbt_packages/ and write package-lock.yml.
+ */
+export async function installPackages(options: InstallOptions): Promise<InstallOutcome> {
+  const projectDir = resolve(options.projectDir);
+  const env = options.env ?? process.env;
+  const installPath = installPathOf(projectDir);
+  const listed = readPackagesFile(projectDir, { env });
+  if (listed === undefined) return { installPath, installed: [], fromLock: false, lockFile: LOCK_FILE };
+  const lock = options.upgrade ? undefined : readLockFile(projectDir, env);
+  const fromLock = lock !== undefined && lock.sha1Hash === listed.sha1Hash;
+  for (const spec of fromLock ? lock.packages : listed.packages) {
+    if (spec.kind === 'git' && spec.revision === undefined && spec.warnUnpinned) {
+      options.onWarning?.(`${describeSource(spec)} is not pinned to a revision: its default branch is installed (add revision:, or warn-unpinned: false)`);
+    }
+  }
+  const installDir = join(projectDir, installPath);
+  mkdirSync(resolve(installDir, '..'), { recursive: true });
+  const workDir = siblingFolder(installDir, 'work');
+  let staging: string | undefined = siblingFolder(installDir, 'staging');
+  try {
+    const context: FetchContext = { projectDir, installPath, workDir, hub: new HubClient(env), env };
+    const packages = await resolvePackages(fromLock ? lock.packages : listed.packages, context, !fromLock);
+    refuseNameClashes(packages, rootProjectName(projectDir));
+    for (const pkg of packages) placePackage(pkg, join(staging, pkg.name), installDir);
+    chmodSync(staging, 0o755);
+    replaceFolder(installDir, staging);
+    staging = undefined;
+    if (!fromLock) writeLockFile(projectDir, packages, listed.sha1Hash);
+    return { packagesFile: listed.file, installPath, installed: packages.map(describeInstalled), fromLock, lockFile: LOCK_FILE };
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+    if (staging !== undefined) rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * dbt_project.yml's `packages-install-path`, or dbt_packages. Read here on its own: deps must work
+ * on a project whose other settings are not yet valid.
+ */
+function installPathOf(projectDir: string): string {
+  const file = join(projectDir, 'dbt_project.yml');
+  if (!existsSync(file)) return DEFAULT_INSTALL_PATH;
+  const yaml = parseYamlFile(readFileSync(file, 'utf8'), 'dbt_project.yml');
+  const path = isRecord(yaml.value) ? yaml.value['packages-install-path'] : undefined;
+  if (path === undefined || path === null) return DEFAULT_INSTALL_PATH;
+  if (typeof path !== 'string' || path.trim() === '' || relative(projectDir, resolve(projectDir, path)) === '') {
+    throw new ProjectError('packages-install-path must name a folder (default dbt_packages)', { location: yaml.locate(['packages-install-path']) });
+  }
+  return path.trim();
+}
+
+function refuseNameClashes(packages: readonly FetchedPackage[], rootName: string | undefined): void {
+  const byName = new Map<string, FetchedPackage>();
+  for (const pkg of packages) {
+    if (pkg.name === rootName) {
+      throw new PackageInstallError(`${describeSource(pkg.spec)} is named ${pkg.name}, as this project is: a package needs a name of its own`, {
+        location: pkg.spec.location,
+      });
+    }
+    const earlier = byName.get(pkg.name);
+    if (earlier !== undefined) {
+      throw new PackageInstallError(
+        `two packages are named ${pkg.name}: ${describeSource(earlier.spec)} (${formatLine(earlier.spec)}) and ${describeSource(pkg.spec)} (${formatLine(pkg.spec)})`,
+        { location: pkg.spec.location },
+      );
+    }
+    byName.set(pkg.name, pkg);
+  }
+}
+
+function formatLine(spec: PackageSpec): string {
+  return `${spec.location.file}:${spec.location.line}`;
+}
+
+/**
+ * A local package is a symlink to its folder, as dbt makes it, relative so that moving the
+ * project with its packages keeps it valid (the staging folder sits beside the install folder, so
+ * the link is right after the rename too). Fetched ones are moved in without their .git.
+ */
+function placePackage(pkg: FetchedPackage, at: string, installDir: string): void {
+  if (pkg.spec.kind === 'local') {
+    symlinkSync(relative(installDir, pkg.dir) || '.', at, 'dir');
+    return;
+  }
+  rmSync(join(pkg.dir, '.git'), { recursive: true, force: true });
+  renameSync(pkg.dir, at);
+}
+
+function describeInstalled(pkg: FetchedPackage): InstalledPackage {
+  const version = pkg.pick.kind === 'hub' ? pkg.pick.release.version.text : pkg.pick.kind === 'git' ? pkg.pick.revision : undefined;
+  return { name: pkg.name, kind: pkg.spec.kind, source: describeSource(pkg.spec), version, commit: pkg.commit };
+}
+
+/** The line `smelter deps` prints for a package: `Installed dbt_utils 1.4.1 (hub dbt-labs/dbt_utils)`. */
+export function installedLine(pkg: InstalledPackage): string {
+  if (pkg.kind === 'git') return `Installed ${pkg.name} ${pkg.version ?? 'default branch'} (${pkg.source}, commit ${pkg.commit?.slice(0, 12)})`;
+  return `Installed ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} (${pkg.source})`;
+}
