@@ -16,6 +16,8 @@ export const COMMANDS = {
   state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
+/** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
+const DBT_COMMANDS_NOT_HERE = ['docs', 'snapshot', 'clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 
@@ -119,7 +121,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   };
   const has = (name: string) => values.has(name);
   if (command !== undefined && !(command in COMMANDS)) {
-    throw new UsageError(`unknown command '${command}'`, { hint: didYouMean(command, Object.keys(COMMANDS)) ?? 'see smelter --help' });
+    const hint = DBT_COMMANDS_NOT_HERE.includes(command) ? undefined : didYouMean(command, Object.keys(COMMANDS));
+    throw new UsageError(`unknown command '${command}'`, { hint: hint ?? 'see smelter --help' });
   }
   if (command === 'state' && !(STATE_SUBCOMMANDS as readonly (string | undefined)[]).includes(subcommand)) {
     throw new UsageError(subcommand === undefined ? `state needs ${STATE_SUBCOMMANDS.join(', ')}` : `unknown state command '${subcommand}'`, {
