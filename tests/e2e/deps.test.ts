@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { smelterInProcess as smelter } from '../helpers/cli-in-process.js';
 import { readPackagesFile } from '../../runtime/packages/packages-file.js';
+import { compareVersions, highestSatisfying, parseRange, parseVersion } from '../../runtime/packages/semver.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'smelter-deps-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -97,7 +98,8 @@ function hubIndex(pkg: string): unknown {
   const versions = Object.fromEntries(
     Object.keys(hubPackages[pkg]).map((version) => {
       const path = `/tarballs/${pkg.replace('/', '-')}-${version}.tar.gz`;
-      const sha1 = createHash('sha1').update(tarballs.get(path)!).digest('hex');
+      // acme/tampered's index lists a SHA-1 its tarball does not have.
+      const sha1 = pkg === 'acme/tampered' ? '0'.repeat(40) : createHash('sha1').update(tarballs.get(path)!).digest('hex');
       return [version, { id: `${pkg}/${version}`, name, version, packages: [], downloads: { tarball: `${hubUrl}${path.slice(1)}`, format: 'tgz', sha1 } }];
     }),
   );
@@ -140,6 +142,7 @@ beforeAll(async () => {
     'packages.yml': 'packages:\n  - package: acme/base\n    version: [">=1.0.0", "<1.1.0"]\n',
   });
   publish('acme/nameless', '1.0.0', { 'README.md': 'no project here\n' });
+  publish('acme/tampered', '1.0.0', { 'dbt_project.yml': 'name: acme_tampered\n' });
 });
 afterAll(async () => {
   if (savedHubUrl === undefined) delete process.env.DBT_PACKAGE_HUB_URL;
@@ -304,6 +307,30 @@ describe('smelter deps: hub packages', () => {
     });
   });
 
+  it('refuses a tarball whose SHA-1 is not the one the hub lists', async () => {
+    const dir = project({ 'packages.yml': 'packages:\n  - package: acme/tampered\n    version: "1.0.0"\n' });
+    const actual = createHash('sha1').update(tarballs.get('/tarballs/acme-tampered-1.0.0.tar.gz')!).digest('hex');
+    expect(await smelter(dir, 'deps')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: packages.yml:2:5: the tarball of acme/tampered 1.0.0 is not the one the hub lists (SHA-1 ${actual}, expected ${'0'.repeat(40)})\n`,
+    });
+  });
+
+  it('a failure after other packages were fetched leaves dbt_packages/ and the lock as they were, and no scratch folders', async () => {
+    const dir = project({ 'packages.yml': 'packages:\n  - package: acme/util\n    version: "1.0.0"\n' });
+    expect((await smelter(dir, 'deps')).code).toBe(0);
+    const lock = read(join(dir, 'package-lock.yml'));
+    writeFiles(dir, { 'packages.yml': 'packages:\n  - package: acme/util\n    version: "2.0.0"\n  - package: acme/nameless\n    version: "1.0.0"\n' });
+    const failed = await smelter(dir, 'deps');
+    expect(failed.stderr).toBe('error: packages.yml:4:5: hub acme/nameless 1.0.0 has no dbt_project.yml\n');
+    expect(requests).toContain('/tarballs/acme-util-2.0.0.tar.gz');
+    expect(versionIn(dir, 'acme_util')).toContain('1.0.0');
+    expect(readdirSync(join(dir, 'dbt_packages'))).toEqual(['acme_util']);
+    expect(read(join(dir, 'package-lock.yml'))).toBe(lock);
+    expect(readdirSync(dir).sort()).toEqual(['dbt_packages', 'dbt_project.yml', 'package-lock.yml', 'packages.yml']);
+  });
+
   it('refuses a package without dbt_project.yml', async () => {
     const dir = project({ 'packages.yml': 'packages:\n  - package: acme/nameless\n    version: "1.0.0"\n' });
     expect(await smelter(dir, 'deps')).toEqual({ code: 1, stdout: '', stderr: 'error: packages.yml:2:5: hub acme/nameless 1.0.0 has no dbt_project.yml\n' });
@@ -433,6 +460,36 @@ describe('smelter deps: package-lock.yml', () => {
     const upgraded = await smelter(dir, 'deps', '--upgrade');
     expect(upgraded.code).toBe(0);
     expect(versionIn(dir, 'git_utils')).toBe('{% macro git_utils_version() %}next-2{% endmacro %}\n');
+  });
+});
+
+describe('versions and ranges', () => {
+  const pick = (available: string[], ranges: string[], prerelease = false) =>
+    highestSatisfying(
+      available.map((v) => parseVersion(v)!),
+      ranges.map((r) => parseRange(r)!),
+      prerelease,
+    )?.text;
+  it('orders prereleases before their release, numerically where numeric', () => {
+    expect(['1.0.0', '1.0.0-rc.10', '1.0.0-rc.2', '1.0.0-b1', '0.9.9'].map((v) => parseVersion(v)!).sort(compareVersions).map((v) => v.text)).toEqual([
+      '0.9.9',
+      '1.0.0-b1',
+      '1.0.0-rc.2',
+      '1.0.0-rc.10',
+      '1.0.0',
+    ]);
+  });
+  it('takes the highest version inside every range; a prerelease only when allowed or named exactly', () => {
+    const all = ['0.9.0', '1.0.0', '1.5.2', '2.0.0-b1', '2.0.0'];
+    expect(pick(all, ['>=1.0.0', '<2.0.0'])).toBe('1.5.2');
+    expect(pick(all, ['>1.5.2'])).toBe('2.0.0');
+    expect(pick(all, ['<=1.0.0'])).toBe('1.0.0');
+    expect(pick(all, ['<2.0.0'], true)).toBe('2.0.0-b1');
+    expect(pick(all, ['<2.0.0'])).toBe('1.5.2');
+    expect(pick(all, ['2.0.0-b1'])).toBe('2.0.0-b1');
+    expect(pick(all, ['=0.9.0'])).toBe('0.9.0');
+    expect(pick(all, ['>=3.0.0'])).toBeUndefined();
+    expect(parseRange('~1.0')).toBeUndefined();
   });
 });
 
