@@ -50,3 +50,4 @@ export { readPackagesFile, PACKAGES_FILE_NAMES, type PackagesFile } from './pack
 export type { PackageSpec } from './packages/package-spec.js';
 export { installPackages, installedLine, type InstallOptions, type InstallOutcome, type InstalledPackage } from './packages/install-packages.js';
 export { PackageInstallError } from './packages/install-error.js';
+export { findMissingPackages } from './packages/installed-check.js';

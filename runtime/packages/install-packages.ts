@@ -1,7 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseYamlFile } from '../util/yaml-file.js';
-import { ProjectError } from '../errors.js';
 import type { FetchContext, FetchedPackage } from './fetch-package.js';
 import { replaceFolder, siblingFolder } from './folder-swap.js';
 import { HubClient } from './hub-client.js';
@@ -9,10 +7,9 @@ import { PackageInstallError } from './install-error.js';
 import { LOCK_FILE, readLockFile, writeLockFile } from './lock-file.js';
 import { describeSource, type PackageSpec } from './package-spec.js';
 import { rootProjectName } from './package-project.js';
-import { isRecord, readPackagesFile } from './packages-file.js';
+import { readPackagesFile } from './packages-file.js';
+import { packagesInstallPath } from './install-path.js';
 import { resolvePackages } from './resolve-packages.js';
-
-export const DEFAULT_INSTALL_PATH = 'dbt_packages';
 
 export interface InstallOptions {
   readonly projectDir: string;
@@ -52,7 +49,7 @@ export interface InstallOutcome {
 export async function installPackages(options: InstallOptions): Promise<InstallOutcome> {
   const projectDir = resolve(options.projectDir);
   const env = options.env ?? process.env;
-  const installPath = installPathOf(projectDir);
+  const installPath = packagesInstallPath(projectDir);
   const listed = readPackagesFile(projectDir, { env });
   if (listed === undefined) return { installPath, installed: [], fromLock: false, lockFile: LOCK_FILE };
   const lock = options.upgrade ? undefined : readLockFile(projectDir, env);
@@ -80,22 +77,6 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
     rmSync(workDir, { recursive: true, force: true });
     if (staging !== undefined) rmSync(staging, { recursive: true, force: true });
   }
-}
-
-/**
- * dbt_project.yml's `packages-install-path`, or dbt_packages. Read here on its own: deps must work
- * on a project whose other settings are not yet valid.
- */
-function installPathOf(projectDir: string): string {
-  const file = join(projectDir, 'dbt_project.yml');
-  if (!existsSync(file)) return DEFAULT_INSTALL_PATH;
-  const yaml = parseYamlFile(readFileSync(file, 'utf8'), 'dbt_project.yml');
-  const path = isRecord(yaml.value) ? yaml.value['packages-install-path'] : undefined;
-  if (path === undefined || path === null) return DEFAULT_INSTALL_PATH;
-  if (typeof path !== 'string' || path.trim() === '' || relative(projectDir, resolve(projectDir, path)) === '') {
-    throw new ProjectError('packages-install-path must name a folder (default dbt_packages)', { location: yaml.locate(['packages-install-path']) });
-  }
-  return path.trim();
 }
 
 function refuseNameClashes(packages: readonly FetchedPackage[], rootName: string | undefined): void {

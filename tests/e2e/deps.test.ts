@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { smelterInProcess as smelter } from '../helpers/cli-in-process.js';
 import { readPackagesFile } from '../../runtime/packages/packages-file.js';
+import { findMissingPackages } from '../../runtime/packages/installed-check.js';
 import { compareVersions, highestSatisfying, parseRange, parseVersion } from '../../runtime/packages/semver.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'smelter-deps-'));
@@ -460,6 +461,30 @@ describe('smelter deps: package-lock.yml', () => {
     const upgraded = await smelter(dir, 'deps', '--upgrade');
     expect(upgraded.code).toBe(0);
     expect(versionIn(dir, 'git_utils')).toBe('{% macro git_utils_version() %}next-2{% endmacro %}\n');
+  });
+});
+
+describe('before a run: findMissingPackages', () => {
+  it('names a missing install folder, then a package of package-lock.yml that is not installed', async () => {
+    writeFiles(join(scratch, 'check-lib'), { 'dbt_project.yml': 'name: check_lib\n' });
+    const dir = project({ 'packages.yml': 'packages:\n  - local: ../check-lib\n' });
+    expect(findMissingPackages(dir)?.format()).toBe('packages.yml: a package is listed but dbt_packages/ is missing: run smelter deps');
+    expect((await smelter(dir, 'deps')).code).toBe(0);
+    expect(findMissingPackages(dir)).toBeUndefined();
+    rmSync(join(dir, 'dbt_packages', 'check_lib'));
+    expect(findMissingPackages(dir)?.format()).toBe('package-lock.yml:2:5: check_lib is in package-lock.yml but dbt_packages/check_lib is missing: run smelter deps');
+    expect(findMissingPackages(project({}))).toBeUndefined();
+  });
+
+  it("installs into dbt_project.yml's packages-install-path", async () => {
+    writeFiles(join(scratch, 'vendored'), { 'dbt_project.yml': 'name: vendored\n' });
+    const dir = project({ 'dbt_project.yml': 'name: shop\npackages-install-path: vendor/pkgs\n', 'packages.yml': 'packages:\n  - local: ../vendored\n' });
+    const result = await smelter(dir, 'deps');
+    expect(outLines(result.stdout)).toEqual(['Installed vendored (local ../vendored)', 'Installed 1 package into vendor/pkgs/; wrote package-lock.yml']);
+    expect(readlinkSync(join(dir, 'vendor', 'pkgs', 'vendored'))).toBe('../../../vendored');
+    expect(read(join(dir, 'vendor', 'pkgs', 'vendored', 'dbt_project.yml'))).toBe('name: vendored\n');
+    expect(findMissingPackages(dir)).toBeUndefined();
+    expect(readdirSync(join(dir, 'vendor'))).toEqual(['pkgs']);
   });
 });
 
