@@ -8,6 +8,9 @@ import { describeSource, type PackageSpec } from './package-spec.js';
 import { projectNameIn } from './package-project.js';
 import { readPackagesFile } from './packages-file.js';
 
+// dbt resolves every local: path against the root project, even one a package lists.
+const LOCAL_PATHS = 'a local: path is relative to the root project folder, wherever it is written';
+
 /** What one package resolved to: a hub version, a git revision, or (local) the folder itself. */
 export type Pick = { readonly kind: 'hub'; readonly release: HubRelease } | { readonly kind: 'git'; readonly revision?: string } | { readonly kind: 'local' };
 
@@ -61,9 +64,7 @@ export async function fetchPackage(spec: PackageSpec, pick: Pick, context: Fetch
   if (spec.kind === 'local') {
     dir = resolve(context.projectDir, spec.local);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new ProjectError(`local package ${spec.local} is not a folder (a local: path is relative to the project folder)`, {
-        location: spec.keyLocations.local ?? spec.location,
-      });
+      throw new ProjectError(`local package ${spec.local} is not a folder`, { location: spec.keyLocations.local ?? spec.location, hint: LOCAL_PATHS });
     }
   } else if (spec.kind === 'git') {
     const fetched = await fetchGitRevision(spec, pick.kind === 'git' ? pick.revision : undefined, context.workDir);
@@ -75,7 +76,10 @@ export async function fetchPackage(spec: PackageSpec, pick: Pick, context: Fetch
   }
   const project = projectNameIn(dir);
   if ('problem' in project) {
-    throw new PackageInstallError(`${describeSource(spec)}${describePick(pick, commit)} ${project.problem}`, { location: spec.location });
+    throw new PackageInstallError(`${describeSource(spec)}${describePick(pick, commit)} ${project.problem}`, {
+      location: spec.location,
+      hint: spec.kind === 'local' ? LOCAL_PATHS : undefined,
+    });
   }
   const displayDir = spec.kind === 'local' ? relative(context.projectDir, dir) || '.' : `${context.installPath}/${project.name}`;
   const own = readPackagesFile(dir, { env: context.env, displayDir });

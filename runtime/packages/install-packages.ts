@@ -123,6 +123,11 @@ function describeInstalled(pkg: FetchedPackage): InstalledPackage {
 
 /** The line `smelter deps` prints for a package: `Installed dbt_utils 1.4.1 (hub dbt-labs/dbt_utils)`. */
 export function installedLine(pkg: InstalledPackage): string {
-  if (pkg.kind === 'git') return `Installed ${pkg.name} ${pkg.version ?? 'default branch'} (${pkg.source}, commit ${pkg.commit?.slice(0, 12)})`;
+  if (pkg.kind === 'git') {
+    const commit = pkg.commit?.slice(0, 12);
+    // A revision that is the commit itself (as package-lock.yml pins it) is shown once, short.
+    if (pkg.version !== undefined && pkg.version.toLowerCase() === pkg.commit?.toLowerCase()) return `Installed ${pkg.name} ${commit} (${pkg.source})`;
+    return `Installed ${pkg.name} ${pkg.version ?? 'default branch'} (${pkg.source}, commit ${commit})`;
+  }
   return `Installed ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} (${pkg.source})`;
 }

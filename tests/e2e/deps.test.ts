@@ -214,7 +214,7 @@ describe('smelter deps: git packages', () => {
 
     const byCommit = gitProject(commits.two);
     const commit = await smelter(byCommit, 'deps');
-    expect(outLines(commit.stdout)[0]).toBe(`Installed git_utils ${commits.two} (git ${bare}, commit ${commits.two.slice(0, 12)})`);
+    expect(outLines(commit.stdout)[0]).toBe(`Installed git_utils ${commits.two.slice(0, 12)} (git ${bare})`);
     expect(versionIn(byCommit, 'git_utils')).toBe('{% macro git_utils_version() %}2.0{% endmacro %}\n');
   });
 
@@ -364,6 +364,19 @@ describe('smelter deps: transitive packages and conflicts', () => {
     );
   });
 
+  it("resolves a package's own local: paths against the root project, as dbt does", async () => {
+    writeFiles(join(scratch, 'inner-lib'), { 'dbt_project.yml': 'name: inner_lib\n' });
+    writeFiles(join(scratch, 'nest', 'outer'), { 'dbt_project.yml': 'name: outer\n', 'packages.yml': 'packages:\n  - local: ../inner-lib\n' });
+    const dir = project({ 'packages.yml': 'packages:\n  - local: ../nest/outer\n' });
+    const result = await smelter(dir, 'deps');
+    expect(outLines(result.stdout)).toEqual([
+      'Installed outer (local ../nest/outer)',
+      'Installed inner_lib (local ../inner-lib)',
+      'Installed 2 packages into dbt_packages/; wrote package-lock.yml',
+    ]);
+    expect(realpathSync(join(dir, 'dbt_packages', 'inner_lib'))).toBe(realpathSync(join(scratch, 'inner-lib')));
+  });
+
   it('picks one version every requirer allows', async () => {
     const dir = project({ 'packages.yml': 'packages:\n  - package: acme/base\n    version: ">=1.0.0"\n  - package: acme/metrics\n    version: "0.3.0"\n' });
     const result = await smelter(dir, 'deps');
@@ -456,7 +469,7 @@ describe('smelter deps: package-lock.yml', () => {
     git(work, 'push', '--quiet', bare, 'next');
     git(work, 'checkout', '--quiet', 'main');
     const locked = await smelter(dir, 'deps');
-    expect(outLines(locked.stdout)[1]).toBe(`Installed git_utils ${commits.three} (git ${bare}, commit ${commits.three.slice(0, 12)})`);
+    expect(outLines(locked.stdout)[1]).toBe(`Installed git_utils ${commits.three.slice(0, 12)} (git ${bare})`);
     expect(versionIn(dir, 'git_utils')).toBe('{% macro git_utils_version() %}next{% endmacro %}\n');
     const upgraded = await smelter(dir, 'deps', '--upgrade');
     expect(upgraded.code).toBe(0);
@@ -527,7 +540,7 @@ describe('smelter deps: a malformed packages file (exit 2)', () => {
     ['a version that is not one', 'packages:\n  - package: acme/util\n    version: "~1.0"\n', `error: packages.yml:3:5: '~1.0' is not a version or range (write 1.4.1, ">=1.0.0" or "<2.0.0")`],
     ['an unquoted number as a version', 'packages:\n  - package: acme/util\n    version: 1.0\n', 'error: packages.yml:3:5: version must be a string or a list of strings, got 1 (quote it: "1")'],
     ['a tarball package', 'packages:\n  - tarball: https://example.com/x.tgz\n    name: x\n', 'error: packages.yml:2:5: tarball packages are not supported by smelter deps (use a hub package, git or local)'],
-    ['a missing local path', 'packages:\n  - local: ../nowhere\n', 'error: packages.yml:2:5: local package ../nowhere is not a folder (a local: path is relative to the project folder)'],
+    ['a missing local path', 'packages:\n  - local: ../nowhere\n', 'error: packages.yml:2:5: local package ../nowhere is not a folder (a local: path is relative to the root project folder, wherever it is written)'],
     ['a template other than env_var()', 'packages:\n  - git: "{{ var(\'url\') }}"\n', "error: packages.yml:2:5: only {{ env_var('NAME') }} and {{ env_var('NAME', 'default') }} may appear in packages.yml"],
   ];
   it.each(cases)('%s', async (_what, packagesYml, stderr) => {
