@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { FetchContext, FetchedPackage } from './fetch-package.js';
-import { replaceFolder, siblingFolder } from './folder-swap.js';
+import { removeLeftovers, replaceFolder, siblingFolder } from './folder-swap.js';
 import { HubClient } from './hub-client.js';
 import { PackageInstallError } from './install-error.js';
 import { LOCK_FILE, readLockFile, writeLockFile } from './lock-file.js';
@@ -61,6 +61,7 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
   }
   const installDir = join(projectDir, installPath);
   mkdirSync(resolve(installDir, '..'), { recursive: true });
+  removeLeftovers(installDir);
   const workDir = siblingFolder(installDir, 'work');
   let staging: string | undefined = siblingFolder(installDir, 'staging');
   try {

@@ -176,6 +176,22 @@ describe('smelter deps: local packages', () => {
     expect(read(join(dir, 'package-lock.yml'))).toBe(`packages:\n  - name: helpers\n    local: ../libs/my-helpers\nsha1_hash: ${hash}\n`);
   });
 
+  it('--log-format json: one JSON object per line; scratch folders of a killed install are removed', async () => {
+    writeFiles(join(scratch, 'json-lib'), { 'dbt_project.yml': 'name: json_lib\n' });
+    const dir = project({
+      'packages.yml': 'packages:\n  - local: ../json-lib\n',
+      '.dbt_packages.staging-Ab12Cd/half/dbt_project.yml': 'name: half\n',
+      '.dbt_packages.work-Xy34Zw/git-1/README': 'a clone\n',
+    });
+    const result = await smelter(dir, 'deps', '--log-format', 'json');
+    expect(result.code).toBe(0);
+    expect(outLines(result.stdout).map((line) => ({ ...JSON.parse(line), ts: undefined }))).toEqual([
+      { ts: undefined, level: 'info', event: 'package_installed', message: 'Installed json_lib (local ../json-lib)' },
+      { ts: undefined, level: 'info', event: 'deps_finish', message: 'Installed 1 package into dbt_packages/; wrote package-lock.yml' },
+    ]);
+    expect(readdirSync(dir).sort()).toEqual(['dbt_packages', 'dbt_project.yml', 'package-lock.yml', 'packages.yml']);
+  });
+
   it('reads dependencies.yml when there is no packages.yml', async () => {
     writeFiles(join(scratch, 'dep-lib'), { 'dbt_project.yml': 'name: dep_lib\n' });
     const dir = project({ 'dependencies.yml': 'packages:\n  - local: ../dep-lib\n' });
