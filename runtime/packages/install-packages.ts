@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { ProjectError } from '../errors.js';
 import { join, relative, resolve } from 'node:path';
 import type { FetchContext, FetchedPackage } from './fetch-package.js';
 import { removeLeftovers, replaceFolder, siblingFolder } from './folder-swap.js';
@@ -48,6 +49,7 @@ export interface InstallOutcome {
  */
 export async function installPackages(options: InstallOptions): Promise<InstallOutcome> {
   const projectDir = resolve(options.projectDir);
+  if (!existsSync(projectDir) || !statSync(projectDir).isDirectory()) throw new ProjectError(`no project folder ${options.projectDir}`);
   const env = options.env ?? process.env;
   const installPath = packagesInstallPath(projectDir);
   const listed = readPackagesFile(projectDir, { env });

@@ -200,6 +200,18 @@ describe('smelter deps: local packages', () => {
     expect(result.code).toBe(0);
   });
 
+  it('a missing project folder is an error', async () => {
+    expect(await smelter(join(scratch, 'no-such-project'), 'deps')).toEqual({ code: 2, stdout: '', stderr: `error: no project folder ${join(scratch, 'no-such-project')}\n` });
+  });
+
+  it("package-lock.yml's hash follows the list, not the order of its entries or keys", () => {
+    const hashOf = (text: string) => readPackagesFile(project({ 'packages.yml': text }))!.sha1Hash;
+    const one = hashOf('packages:\n  - package: acme/util\n    version: "1.0.0"\n  - local: ../x\n');
+    expect(hashOf('packages:\n  - local: ../x\n  - version: "1.0.0"\n    package: acme/util\n')).toBe(one);
+    expect(hashOf('packages:\n  - package: acme/util\n    version: "1.0.1"\n  - local: ../x\n')).not.toBe(one);
+    expect(one).toMatch(/^[0-9a-f]{40}$/);
+  });
+
   it('says so when the project lists no packages, and touches nothing', async () => {
     const dir = project({});
     const result = await smelter(dir, 'deps');
