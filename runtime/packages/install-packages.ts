@@ -1,12 +1,13 @@
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { ProjectError } from '../errors.js';
 import { join, relative, resolve } from 'node:path';
+import { ProjectError } from '../errors.js';
 import type { FetchContext, FetchedPackage } from './fetch-package.js';
 import { removeLeftovers, replaceFolder, siblingFolder } from './folder-swap.js';
 import { HubClient } from './hub-client.js';
 import { PackageInstallError } from './install-error.js';
 import { LOCK_FILE, readLockFile, writeLockFile } from './lock-file.js';
 import { describeSource, type PackageSpec } from './package-spec.js';
+import { describeInstalled, type InstalledPackage } from './installed-package.js';
 import { rootProjectName } from './package-project.js';
 import { readPackagesFile } from './packages-file.js';
 import { packagesInstallPath } from './install-path.js';
@@ -18,17 +19,6 @@ export interface InstallOptions {
   readonly upgrade?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly onWarning?: (message: string) => void;
-}
-
-export interface InstalledPackage {
-  readonly name: string;
-  readonly kind: PackageSpec['kind'];
-  /** `hub dbt-labs/dbt_utils`, `git URL`, `local ../x`. */
-  readonly source: string;
-  /** hub: the version; git: the revision as written (absent: the default branch). */
-  readonly version?: string;
-  /** git: the commit installed. */
-  readonly commit?: string;
 }
 
 export interface InstallOutcome {
@@ -61,7 +51,7 @@ export async function installPackages(options: InstallOptions): Promise<InstallO
       options.onWarning?.(`${describeSource(spec)} is not pinned to a revision: its default branch is installed (add revision:, or warn-unpinned: false)`);
     }
   }
-  const installDir = join(projectDir, installPath);
+  const installDir = resolve(projectDir, installPath);
   mkdirSync(resolve(installDir, '..'), { recursive: true });
   removeLeftovers(installDir);
   const workDir = siblingFolder(installDir, 'work');
@@ -117,20 +107,4 @@ function placePackage(pkg: FetchedPackage, at: string, installDir: string): void
   }
   rmSync(join(pkg.dir, '.git'), { recursive: true, force: true });
   renameSync(pkg.dir, at);
-}
-
-function describeInstalled(pkg: FetchedPackage): InstalledPackage {
-  const version = pkg.pick.kind === 'hub' ? pkg.pick.release.version.text : pkg.pick.kind === 'git' ? pkg.pick.revision : undefined;
-  return { name: pkg.name, kind: pkg.spec.kind, source: describeSource(pkg.spec), version, commit: pkg.commit };
-}
-
-/** The line `smelter deps` prints for a package: `Installed dbt_utils 1.4.1 (hub dbt-labs/dbt_utils)`. */
-export function installedLine(pkg: InstalledPackage): string {
-  if (pkg.kind === 'git') {
-    const commit = pkg.commit?.slice(0, 12);
-    // A revision that is the commit itself (as package-lock.yml pins it) is shown once, short.
-    if (pkg.version !== undefined && pkg.version.toLowerCase() === pkg.commit?.toLowerCase()) return `Installed ${pkg.name} ${commit} (${pkg.source})`;
-    return `Installed ${pkg.name} ${pkg.version ?? 'default branch'} (${pkg.source}, commit ${commit})`;
-  }
-  return `Installed ${pkg.name}${pkg.version ? ` ${pkg.version}` : ''} (${pkg.source})`;
 }
