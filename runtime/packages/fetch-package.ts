@@ -67,7 +67,7 @@ export async function fetchPackage(spec: PackageSpec, pick: Pick, context: Fetch
       throw new ProjectError(`local package ${spec.local} is not a folder`, { location: spec.keyLocations.local ?? spec.location, hint: LOCAL_PATHS });
     }
   } else if (spec.kind === 'git') {
-    const fetched = await fetchGitRevision(spec, pick.kind === 'git' ? pick.revision : undefined, context.workDir);
+    const fetched = await fetchGitRevision(spec, pick.kind === 'git' ? pick.revision : undefined, context.workDir, context.projectDir);
     dir = fetched.dir;
     commit = fetched.commit;
   } else {

@@ -15,9 +15,10 @@ export interface FetchedRevision {
  * Clone `spec.git` into a fresh folder under `workDir` and check out `revision` (a tag, a branch
  * or a commit; none: the remote's default branch), with the `git` program.
  */
-export async function fetchGitRevision(spec: GitPackageSpec, revision: string | undefined, workDir: string): Promise<FetchedRevision> {
+export async function fetchGitRevision(spec: GitPackageSpec, revision: string | undefined, workDir: string, projectDir: string): Promise<FetchedRevision> {
   const checkout = mkdtempSync(join(workDir, 'git-'));
-  const cloned = await runCommand('git', ['clone', '--quiet', '--no-checkout', '--', spec.git, checkout]);
+  // From the project folder: a relative path to a repository means one beside the project.
+  const cloned = await runCommand('git', ['clone', '--quiet', '--no-checkout', '--', spec.git, checkout], projectDir);
   if (!cloned.ok) {
     throw new PackageInstallError(`git clone ${spec.git} failed: ${cloned.message}`, { location: spec.keyLocations.git ?? spec.location });
   }

@@ -577,6 +577,21 @@ describe('smelter deps: a malformed packages file (exit 2)', () => {
     expect(existsSync(join(dir, 'dbt_packages'))).toBe(false);
   });
 
+  it('refuses packages listed in both packages.yml and dependencies.yml', async () => {
+    const dir = project({ 'packages.yml': 'packages:\n  - local: ../a\n', 'dependencies.yml': '# the newer name\npackages:\n  - local: ../b\n' });
+    expect(await smelter(dir, 'deps')).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: dependencies.yml:2:1: packages are listed in both packages.yml and dependencies.yml: keep one list\n',
+    });
+  });
+
+  it('clones a relative git path from the project folder', async () => {
+    const dir = project({ 'packages.yml': 'packages:\n  - git: ../git-utils.git\n    revision: v1.0\n' });
+    const result = await smelter(dir, 'deps');
+    expect(outLines(result.stdout)[0]).toBe(`Installed git_utils v1.0 (git ../git-utils.git, commit ${commits.one.slice(0, 12)})`);
+  });
+
   it('renders env_var() in packages.yml and keeps the call, not the value, in the lock', async () => {
     process.env.SMELTER_DEPS_TEST_REPO = bare;
     try {
