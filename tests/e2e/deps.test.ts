@@ -327,6 +327,28 @@ describe('smelter deps: hub packages', () => {
     expect(existsSync(join(dir, 'package-lock.yml'))).toBe(false);
   });
 
+  it('takes DBT_PACKAGE_HUB_URL without a trailing slash, and says when the hub cannot be reached', async () => {
+    const dir = hubProject('"1.0.0"');
+    process.env.DBT_PACKAGE_HUB_URL = hubUrl.slice(0, -1);
+    try {
+      expect(outLines((await smelter(dir, 'deps')).stdout)[0]).toBe('Installed acme_util 1.0.0 (hub acme/util)');
+      // A port that was just free: nothing listens there.
+      const closed = createServer();
+      await new Promise<void>((resolvePromise) => closed.listen(0, '127.0.0.1', resolvePromise));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((resolvePromise) => closed.close(resolvePromise));
+      process.env.DBT_PACKAGE_HUB_URL = `http://127.0.0.1:${port}/`;
+      expect(await smelter(dir, 'deps', '--upgrade')).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `error: packages.yml:2:5: could not reach the package hub for acme/util: http://127.0.0.1:${port}/api/v1/acme/util.json: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+      });
+      expect(versionIn(dir, 'acme_util')).toContain('1.0.0');
+    } finally {
+      process.env.DBT_PACKAGE_HUB_URL = hubUrl;
+    }
+  });
+
   it('refuses a package the hub does not have', async () => {
     const dir = project({ 'packages.yml': 'packages:\n  - package: acme/utill\n    version: "1.0.0"\n' });
     expect(await smelter(dir, 'deps')).toEqual({
