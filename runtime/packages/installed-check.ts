@@ -14,7 +14,7 @@ import { isRecord, readPackagesFile } from './packages-file.js';
  * lists no packages). Reads files only; never the network.
  */
 export function findMissingPackages(projectDir: string, installPath = packagesInstallPath(projectDir)): ProjectError | undefined {
-  const listed = readPackagesFile(projectDir);
+  const listed = readPackagesFile(projectDir, { renderEnvVars: false });
   if (listed === undefined || listed.packages.length === 0) return undefined;
   const installDir = join(projectDir, installPath);
   if (!existsSync(installDir)) {

@@ -23,6 +23,12 @@ export interface ReadPackagesOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** How messages name `dir` (default: nothing, the root project). */
   readonly displayDir?: string;
+  /**
+   * false: keep `{{ env_var(...) }}` as written instead of reading the environment. For a check
+   * that needs no URL (is every package installed?) in a run whose environment lacks the token
+   * `deps` had. Default true.
+   */
+  readonly renderEnvVars?: boolean;
 }
 
 /**
@@ -46,6 +52,7 @@ export function readPackagesFile(projectDir: string, options: ReadPackagesOption
   const packages = readPackageList(chosen.yaml, {
     env: options.env ?? process.env,
     allowTemplates: chosen.name === 'packages.yml',
+    renderEnvVars: options.renderEnvVars ?? true,
     topLevelKeys: chosen.name === 'dependencies.yml' ? ['packages', 'projects'] : ['packages'],
   });
   return { file: chosen.yaml.file, packages: packages.specs, sha1Hash: hashEntries(packages.raw) };
@@ -54,6 +61,7 @@ export function readPackagesFile(projectDir: string, options: ReadPackagesOption
 export interface PackageListOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly allowTemplates: boolean;
+  readonly renderEnvVars?: boolean;
   readonly topLevelKeys: readonly string[];
   /** Keys an entry may carry besides its kind's own (package-lock.yml adds `name`). */
   readonly extraEntryKeys?: readonly string[];
@@ -110,7 +118,7 @@ function readEntry(entry: unknown, yaml: YamlFile, path: (string | number)[], op
     if (typeof value !== 'string') {
       throw new ProjectError(`${key} must be a string, got ${JSON.stringify(value)}${typeof value === 'number' ? ` (quote it: "${String(value)}")` : ''}`, { location: at(key) });
     }
-    const rendered = renderEnvVars(value, options.env, at(key), options.allowTemplates).trim();
+    const rendered = options.renderEnvVars === false ? value.trim() : renderEnvVars(value, options.env, at(key), options.allowTemplates).trim();
     if (rendered === '') throw new ProjectError(`${key} must not be empty`, { location: at(key) });
     return rendered;
   };

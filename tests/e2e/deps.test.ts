@@ -537,6 +537,9 @@ describe('before a run: findMissingPackages', () => {
     rmSync(join(dir, 'dbt_packages', 'check_lib'));
     expect(findMissingPackages(dir)?.format()).toBe('package-lock.yml:2:5: check_lib is in package-lock.yml but dbt_packages/check_lib is missing: run smelter deps');
     expect(findMissingPackages(project({}))).toBeUndefined();
+    // A run need not have the environment deps had: env_var() is not read for the check.
+    const templated = project({ 'packages.yml': "packages:\n  - git: \"{{ env_var('SMELTER_DEPS_UNSET') }}\"\n" });
+    expect(findMissingPackages(templated)?.format()).toBe('packages.yml: a package is listed but dbt_packages/ is missing: run smelter deps');
   });
 
   it("installs into dbt_project.yml's packages-install-path", async () => {
