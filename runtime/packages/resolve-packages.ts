@@ -65,10 +65,7 @@ async function choose(requirements: readonly Requirement[], context: FetchContex
   const first = requirements[0].spec;
   if (first.kind === 'local') return { kind: 'local' };
   if (first.kind === 'git') return chooseRevision(requirements.map((r) => r.spec as GitPackageSpec));
-  return chooseRelease(
-    requirements.map((r) => r.spec as HubPackageSpec),
-    context,
-  );
+  return chooseRelease(requirements.map((r) => r.spec as HubPackageSpec), context);
 }
 
 function chooseRevision(specs: readonly GitPackageSpec[]): Pick {
@@ -92,7 +89,7 @@ async function chooseRelease(specs: readonly HubPackageSpec[], context: FetchCon
       ranges,
       allowPrerelease,
     );
-    return version && releases.find((r) => compareVersions(r.version, version) === 0 && r.version.text === version.text);
+    return releases.find((r) => r.version === version);
   };
   const release = pickFor(specs.flatMap(rangesOf));
   if (release) return { kind: 'hub', release };
