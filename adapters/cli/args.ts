@@ -13,9 +13,12 @@ export const COMMANDS = {
   seed: 'load the CSV files in seeds/ as tables',
   snapshot: "build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   ls: 'list the selected nodes (parse only, no database)',
+  deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
+/** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
+const DBT_COMMANDS_NOT_HERE = ['docs', 'snapshot', 'clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 
@@ -47,6 +50,8 @@ export interface CliArgs {
   /** stepfunctions: the Lambda function's ARN, and one invocation per level or per model. */
   readonly functionArn?: string;
   readonly granularity: 'level' | 'model';
+  /** deps: resolve again from packages.yml even when package-lock.yml matches it. */
+  readonly upgrade: boolean;
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -71,6 +76,7 @@ const FLAGS: Flag[] = [
   { name: '--debug', takes: 'none', alias: '-d' },
   { name: '--function-arn', takes: 'one' },
   { name: '--granularity', takes: 'one' },
+  { name: '--upgrade', takes: 'none' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -119,7 +125,8 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   };
   const has = (name: string) => values.has(name);
   if (command !== undefined && !(command in COMMANDS)) {
-    throw new UsageError(`unknown command '${command}'`, { hint: didYouMean(command, Object.keys(COMMANDS)) ?? 'see smelter --help' });
+    const hint = DBT_COMMANDS_NOT_HERE.includes(command) ? undefined : didYouMean(command, Object.keys(COMMANDS));
+    throw new UsageError(`unknown command '${command}'`, { hint: hint ?? 'see smelter --help' });
   }
   if (command === 'state' && !(STATE_SUBCOMMANDS as readonly (string | undefined)[]).includes(subcommand)) {
     throw new UsageError(subcommand === undefined ? `state needs ${STATE_SUBCOMMANDS.join(', ')}` : `unknown state command '${subcommand}'`, {
@@ -167,6 +174,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     debug: has('--debug'),
     functionArn: one('--function-arn'),
     granularity,
+    upgrade: has('--upgrade'),
   };
 }
 
@@ -222,6 +230,7 @@ export function helpText(): string {
     '  --debug                   print stack traces',
     '  --function-arn ARN        stepfunctions: the Lambda function to invoke',
     '  --granularity level|model stepfunctions: one invocation per graph level (default) or per model',
+    '  --upgrade                 deps: ignore package-lock.yml and resolve the versions again',
     '',
     'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',
   ].join('\n');

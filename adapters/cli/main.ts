@@ -9,6 +9,8 @@ import {
   resetState,
   verifyState,
   adoptState,
+  installPackages,
+  installedLine,
   isLeaseHeld,
   type ManifestNode,
   type InvocationOptions,
@@ -74,6 +76,19 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     },
   };
   switch (args.command!) {
+    case 'deps': {
+      const say = (event: string, message: string) => output.out(args.logFormat === 'json' ? jsonLine({ level: 'info', event, message }) : message);
+      const outcome = await installPackages({ projectDir: args.projectDir, upgrade: args.upgrade, onWarning: options.onWarning });
+      if (outcome.packagesFile === undefined) {
+        say('deps_finish', 'No packages.yml or dependencies.yml: no packages to install');
+        return 0;
+      }
+      if (outcome.fromLock) say('deps_lock', `Installing the versions pinned in ${outcome.lockFile} (it matches ${outcome.packagesFile})`);
+      for (const pkg of outcome.installed) say('package_installed', installedLine(pkg));
+      const n = outcome.installed.length;
+      say('deps_finish', `Installed ${n} package${n === 1 ? '' : 's'} into ${outcome.installPath}/${outcome.fromLock ? '' : `; wrote ${outcome.lockFile}`}`);
+      return 0;
+    }
     case 'ls': {
       const { nodes } = listNodes(options);
       // One write: ten thousand small writes to a pipe cost more than listing the project.
