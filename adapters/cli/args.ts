@@ -18,7 +18,7 @@ export const COMMANDS = {
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['docs', 'snapshot', 'clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['docs', 'clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 

@@ -10,6 +10,7 @@ import { envVar, ProjectReader } from './project-reader.js';
 import { varTypeOf } from './var-types.js';
 import type { DeclaredVar, FolderConfig, PackageLayout, ProjectConfig } from './project-config.js';
 import { nativeValue, readDbtProfile } from './dbt-profile.js';
+import { findMissingPackages } from '../packages/installed-check.js';
 import { lookupVar } from '../render/context.js';
 
 export const DBT_PROJECT_FILE = 'dbt_project.yml';
@@ -57,6 +58,9 @@ class DbtProjectReader extends ProjectReader {
     const packageScopedVars: Record<string, Record<string, unknown>> = {};
     const globalVars: Record<string, unknown> = {};
     const installPath = this.string(top['packages-install-path'], ['packages-install-path']) ?? 'dbt_packages';
+    // packages.yml lists what must be installed: a run without it would fail on each missing macro instead.
+    const missing = findMissingPackages(projectDir, installPath);
+    if (missing) throw missing;
     const packageDirs = listPackageDirs(projectDir, installPath);
     for (const [k, v] of Object.entries(rawVars)) {
       const scoped = v !== null && typeof v === 'object' && !Array.isArray(v) && (k === name || packageDirs.has(k));

@@ -15,6 +15,7 @@ const COMMAND_LINES = [
   '  build          seeds, models and their tests in graph order; a model is published only if its tests pass',
   '  stepfunctions  print a Step Functions state machine (ASL JSON) that builds the selection through the Lambda adapter',
   '  seed           load the CSV files in seeds/ as tables',
+  "  snapshot       build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   '  ls             list the selected nodes (parse only, no database)',
   '  deps           install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   '  state          state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',

@@ -5,7 +5,7 @@
  * `dispatch:` search order, package vars, and dbt's schema naming. In process, on real DuckDB.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,21 +14,22 @@ import { queryDuckDB } from '../helpers/duckdb.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
-/** dbt-shop and its local package side by side in a fresh folder, the package installed as `smelter deps` would (a symlink). */
-function shopProject(): string {
+/** dbt-shop and its local package side by side in a fresh folder, the package installed by `smelter deps`. */
+async function shopProject(): Promise<string> {
   const base = mkdtempSync(join(tmpdir(), 'smelter-dbt-'));
   cpSync(join(FIXTURES, 'dbt-shop'), join(base, 'dbt-shop'), { recursive: true });
   cpSync(join(FIXTURES, 'dbt-pkg-shout'), join(base, 'dbt-pkg-shout'), { recursive: true });
-  mkdirSync(join(base, 'dbt-shop', 'dbt_packages'));
-  symlinkSync(join('..', '..', 'dbt-pkg-shout'), join(base, 'dbt-shop', 'dbt_packages', 'shout'));
-  return join(base, 'dbt-shop');
+  const dir = join(base, 'dbt-shop');
+  const deps = await smelter(dir, 'deps');
+  expect(deps.code, deps.stderr).toBe(0);
+  return dir;
 }
 
 const lines = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => l.replace(/\d+\.\d\ds\b/g, 'Ns'));
 
 describe('a dbt project with a package', () => {
   it('builds every node where dbt would put it, with the package macros, dispatch order and vars dbt gives', async () => {
-    const dir = shopProject();
+    const dir = await shopProject();
     const result = await smelter(dir, 'build');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -57,7 +58,7 @@ describe('a dbt project with a package', () => {
   });
 
   it('lists package nodes under the package, and a Jinja config value in dbt_project.yml follows --vars', async () => {
-    const dir = shopProject();
+    const dir = await shopProject();
     const all = await smelter(dir, 'ls', '--output', 'json');
     expect(all.code).toBe(0);
     const ids = lines(all.stdout).map((l) => (JSON.parse(l) as { unique_id: string }).unique_id).sort();
@@ -76,7 +77,7 @@ describe('a dbt project with a package', () => {
   });
 
   it('the profile is found in --profiles-dir; a missing one, or an output that is not duckdb, is one error, exit 2', async () => {
-    const dir = shopProject();
+    const dir = await shopProject();
     const elsewhere = mkdtempSync(join(tmpdir(), 'smelter-profiles-'));
     writeFileSync(join(elsewhere, 'profiles.yml'), 'shop:\n  target: other\n  outputs:\n    other:\n      type: duckdb\n      path: target/other.duckdb\n');
     expect((await smelter(dir, 'run', '-s', 'shouted', '+shouted', '--profiles-dir', elsewhere)).code).toBe(0);
@@ -96,7 +97,7 @@ describe('a dbt project with a package', () => {
   });
 
   it('a ref to a missing package or model, a dispatch that finds nothing and a macro a package lacks are each one located error', async () => {
-    const dir = shopProject();
+    const dir = await shopProject();
     writeFileSync(join(dir, 'models', 'broken_refs.sql'), "select * from {{ ref('shout', 'nope') }} union all select * from {{ ref('nopkg', 'shout_words') }}\n");
     writeFileSync(join(dir, 'models', 'broken_dispatch.sql'), "select {{ adapter.dispatch('whisper', 'shout')('x') }}\n");
     writeFileSync(join(dir, 'models', 'broken_macro.sql'), 'select {{ shout.lowd(1) }}\n');
@@ -111,7 +112,7 @@ describe('a dbt project with a package', () => {
   });
 
   it("config paths in dbt_project.yml that match nothing are warnings, as in dbt; the build goes on", async () => {
-    const dir = shopProject();
+    const dir = await shopProject();
     const file = join(dir, 'dbt_project.yml');
     writeFileSync(file, readFileSync(file, 'utf8').replace('  shout:\n    +materialized: table', '  shout:\n    +materialized: table\n  retired_pkg:\n    +materialized: view\n  shop_extra:\n    +tags: x'));
     const result = await smelter(dir, 'ls');
@@ -123,7 +124,7 @@ describe('a dbt project with a package', () => {
   });
 
   it("a snapshot keeps the history of its source with dbt's columns: run and build leave it to snapshot and build", async () => {
-    const dir = shopProject();
+    const dir = await shopProject();
     expect((await smelter(dir, 'build')).code).toBe(0);
     const db = join(dir, 'target', 'shop.duckdb');
     const scdId = (id: number, at: string) => createHash('md5').update(`${id}|${at}`).digest('hex');
@@ -153,5 +154,15 @@ describe('a dbt project with a package', () => {
     ]);
     // Bo's version ends when the snapshot ran (UTC), the moment dbt records a hard delete.
     expect(Date.parse(`${boEnd.replace(' ', 'T')}Z`)).toBeGreaterThanOrEqual(before.getTime() - 1000);
+  });
+
+  it('a package listed in packages.yml but not installed is one error before anything runs: run smelter deps', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'smelter-dbt-'));
+    cpSync(join(FIXTURES, 'dbt-shop'), join(base, 'dbt-shop'), { recursive: true });
+    expect(await smelter(join(base, 'dbt-shop'), 'build')).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: packages.yml: a package is listed but dbt_packages/ is missing: run smelter deps\n',
+    });
   });
 });
