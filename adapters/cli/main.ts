@@ -228,7 +228,7 @@ function formatListed(node: ManifestNode, format: CliArgs['output']): string {
   if (format === 'name') return name;
   return JSON.stringify({
     name,
-    resource_type: node.resource_type,
+    resource_type: node.resource_type === 'model' && node.snapshot ? 'snapshot' : node.resource_type,
     unique_id: node.unique_id,
     original_file_path: node.original_file_path,
     depends_on: node.depends_on,
