@@ -73,10 +73,15 @@ export function planRun(manifest: Manifest, dag: Dag, selected: ReadonlySet<stri
     const node = manifest.nodes[id];
     if (node.resource_type === 'model' || node.resource_type === 'seed') schemas.add(node.relation.schema);
   }
-  // A model waits for its unit tests (they read no data, so they wait for nothing).
+  // A model waits for its unit tests. A unit test reads no data, but it takes the types of inputs
+  // it gives untyped rows for from their relations, so it waits for what its model waits for: in a
+  // `build` from nothing, the inputs exist by the time it runs (dbt's order).
   for (const id of order) {
     const node = manifest.nodes[id];
-    if (node.resource_type === 'unit_test' && parents[node.model] !== undefined) parents[node.model] = [...parents[node.model], id];
+    if (node.resource_type === 'unit_test' && parents[node.model] !== undefined) {
+      parents[id] = [...new Set([...parents[id], ...parents[node.model]])];
+      parents[node.model] = [...parents[node.model], id];
+    }
   }
   // `build`: a node also waits for the tests of what it reads, so a failed test stops it. A test of
   // one input is waited for by the nodes that read that input directly (or through nodes not

@@ -108,6 +108,16 @@ describe('unit tests', () => {
     ]);
   });
 
+  it('build from nothing runs a unit test after its model\'s inputs, so their types come from the built relations', async () => {
+    const dir = project(PAID_OK, { 'models/customers.yml': 'version: 2\n' });
+    expect(withoutTimings((await smelter(['build', '--threads', '2'], { projectDir: dir })).stdout).slice(1)).toEqual([
+      '1 of 3 OK table main.customers ............................. [1 row in Ns]',
+      '2 of 3 PASS paid_orders_are_doubled ........................ [PASS in Ns]',
+      '3 of 3 OK view main.paid ................................... [OK in Ns]',
+      'Finished 3 nodes in Ns: 2 OK, 1 PASS, 0 WARN, 0 FAIL, 0 ERROR, 0 SKIP',
+    ]);
+  });
+
   it('takes types from the built relation when none are declared, and overrides is_incremental with rows for this', async () => {
     const dir = project(
       `  - name: only_new_rows
