@@ -80,3 +80,26 @@ function pyNumber(n: number): string {
   if (n === -Infinity) return '-inf';
   return String(n);
 }
+
+/** Python's `==`: lists and dicts by content, `1 == True`, a SafeString like its text. */
+export function pyEquals(a: unknown, b: unknown): boolean {
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  if (a === b) return true;
+  if (a === null || a === undefined) return b === null || b === undefined;
+  if (typeof a === 'boolean' || typeof b === 'boolean') return (typeof a === 'number' || typeof a === 'boolean') && (typeof b === 'number' || typeof b === 'boolean') && Number(a) === Number(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
+  }
+  if (isMapping(a) && isMapping(b) && !hasOwnString(a) && !hasOwnString(b)) {
+    const ka = mappingKeys(a);
+    const kb = mappingKeys(b);
+    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && pyEquals(a[k], b[k]));
+  }
+  if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null) {
+    const eq = (a as { equals?: (o: unknown) => boolean }).equals;
+    if (typeof eq === 'function') return eq.call(a, b);
+    if (hasOwnString(a) && hasOwnString(b)) return String(a) === String(b);
+  }
+  return false;
+}

@@ -2,6 +2,10 @@ import { MacroReturn, returning } from './macro-return.js';
 import { createRequire } from 'node:module';
 import { didYouMean } from '../util/did-you-mean.js';
 import { pythonFormat } from './printf.js';
+import { installJinjaSyntax } from './jinja-syntax.js';
+import { installJinjaSemantics } from './jinja-semantics.js';
+import { pyMethod } from './py-methods.js';
+import { pySlice, pyIndex } from './py-index.js';
 
 /**
  * Nunjucks, made strict for SQL. Nunjucks' own `throwOnUndefined` only checks values that are
@@ -60,36 +64,6 @@ export class TemplateUserError extends Error {
 const JINJA_LITERALS: Readonly<Record<string, string>> = { True: 'true', False: 'false', None: 'null' };
 const LENIENT_TESTS = new Set(['defined', 'undefined']);
 
-/** Python's str methods that dbt templates use; the compat layer covers lists and dicts only. */
-const STRING_METHODS: Readonly<Record<string, (this: string, ...args: any[]) => unknown>> = {
-  upper() { return this.toUpperCase(); },
-  lower() { return this.toLowerCase(); },
-  strip(chars?: string) { return chars === undefined ? this.trim() : trimChars(this, chars, true, true); },
-  lstrip(chars?: string) { return chars === undefined ? this.trimStart() : trimChars(this, chars, true, false); },
-  rstrip(chars?: string) { return chars === undefined ? this.trimEnd() : trimChars(this, chars, false, true); },
-  replace(old: string, replacement: string) { return this.split(old).join(replacement); },
-  split(sep?: string, max?: number) {
-    if (sep === undefined || sep === null) return this.trim().split(/\s+/).filter((x) => x !== '');
-    const parts = this.split(sep);
-    if (max === undefined || max < 0 || parts.length <= max + 1) return parts;
-    return [...parts.slice(0, max), parts.slice(max).join(sep)];
-  },
-  startswith(prefix: string) { return this.startsWith(prefix); },
-  endswith(suffix: string) { return this.endsWith(suffix); },
-  title() { return this.toLowerCase().replace(/(^|[^a-z])([a-z])/g, (_, a: string, b: string) => a + b.toUpperCase()); },
-  capitalize() { return this.charAt(0).toUpperCase() + this.slice(1).toLowerCase(); },
-  join(items: unknown[]) { return items.join(this); },
-  find(sub: string) { return this.indexOf(sub); },
-};
-
-function trimChars(text: string, chars: string, start: boolean, end: boolean): string {
-  let a = 0;
-  let b = text.length;
-  while (start && a < b && chars.includes(text[a])) a++;
-  while (end && b > a && chars.includes(text[b - 1])) b--;
-  return text.slice(a, b);
-}
-
 let patched = false;
 let callSite = { file: '', line: 0, column: 0 };
 
@@ -106,6 +80,8 @@ export function installStrictCompiler(): void {
   patched = true;
   // Jinja's Python-style methods ('x'.upper(), d.items()) and slices, as dbt users write them.
   (require('nunjucks') as { installJinjaCompat(): void }).installJinjaCompat();
+  installJinjaSyntax();
+  installJinjaSemantics();
   const proto = compilerModule.Compiler.prototype;
 
   proto.compileSymbol = function compileSymbol(this: any, node: any, frame: any) {
@@ -113,7 +89,7 @@ export function installStrictCompiler(): void {
     const local = frame.lookup(name);
     if (local) {
       this._emit(local);
-    } else if (this._smelterLenient) {
+    } else if (this._smelterLenient || this._smelterAssigned?.has(name)) {
       this._emit(`runtime.contextOrFrameLookup(context, frame, ${JSON.stringify(name)})`);
     } else if (name in JINJA_LITERALS) {
       this._emit(
@@ -152,8 +128,8 @@ export function installStrictCompiler(): void {
 
   proto.compileLookupVal = function compileLookupVal(this: any, node: any, frame: any) {
     if (node.val?.typename === 'Slice') {
-      // Jinja's x[a:b]: the compat layer's memberLookup takes the slice as three arguments.
-      this._emit('runtime.memberLookup((');
+      // Jinja's x[a:b:c]: the slice compiles to its three bounds.
+      this._emit('runtime.smelterSlice((');
       this._compileExpression(node.target, frame);
       this._emit('),');
       this._compileExpression(node.val, frame);
@@ -209,15 +185,19 @@ export function installStrictCompiler(): void {
   };
 
   runtime.smelterMember = (obj: unknown, key: unknown, line: number, col: number, file: string) => {
-    if (typeof obj === 'string' && typeof key === 'string' && Object.hasOwn(STRING_METHODS, key)) {
-      return STRING_METHODS[key].bind(obj);
+    if (typeof key === 'string') {
+      const method = pyMethod(obj, key);
+      if (method) return method;
     }
     try {
+      if (typeof key === 'number') return pyIndex(obj, key);
       return runtime.memberLookup(obj, key);
     } catch (error) {
       throw locate(error, `.${String(key)}`, line, col, file);
     }
   };
+
+  runtime.smelterSlice = (obj: unknown, start: unknown, stop: unknown, step: unknown) => pySlice(obj, start, stop, step);
 
   runtime.smelterFilter = (env: any, name: string, line: number, col: number, file: string) => {
     const filter = env.filters[name];

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { installStrictCompiler, TemplateLocatedError, TemplateUserError } from './strict-compiler.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { isStrayReturn, MacroReturn } from './macro-return.js';
-import { installJinjaCompat } from './jinja-compat.js';
+import { ENGINE_GLOBALS, installJinjaCompat } from './jinja-compat.js';
 
 // Loaded on first use: `smelter ls` on a project whose templates need no engine never pays for it.
 const requireModule = createRequire(import.meta.url);
@@ -74,6 +74,7 @@ export const CONTEXT_NAMES = [
  * parser gives no position, or only the end of the file (an unclosed block).
  */
 export function checkTemplateSyntax(path: string, text: string, fallback: { line: number; column: number }): void {
+  installStrictCompiler(); // Jinja's grammar (trailing commas, spreads, ...) is a patch of the parser
   const parser = requireModule('nunjucks/src/parser') as { parse(src: string, extensions: unknown[], opts: unknown): unknown };
   try {
     // With the engine's own tags ({% do %}), or a file using them would read as broken.
@@ -147,7 +148,9 @@ export class TemplateEngine {
     this.dispatchOrder = options.dispatch ?? {};
     this.packageDirs = options.packageDirs ?? {};
     // `return` is the engine's own, the same in every scope; `adapter` adds dispatch to the scope's.
-    for (const name of CONTEXT_NAMES) if (name !== 'return' && name !== 'adapter') this.defineScopedGlobal(name);
+    // `log` and `exceptions` are the engine's (jinja-compat.ts), the same in every render.
+    const engineGlobals: ReadonlySet<string> = new Set(ENGINE_GLOBALS);
+    for (const name of CONTEXT_NAMES) if (name !== 'return' && name !== 'adapter' && !engineGlobals.has(name)) this.defineScopedGlobal(name);
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);
     });

@@ -53,7 +53,7 @@ describe('template engine', () => {
   });
 
   it('accepts Jinja literals True, False, None and the none test', () => {
-    expect(render('{{ True }} {{ False }} {{ None is none }} {{ 1 is none }} {{ 1 is not none }}')).toBe('true false true false true');
+    expect(render('{{ True }} {{ False }} {{ None is none }} {{ 1 is none }} {{ 1 is not none }}')).toBe('True False True False True');
   });
 
   it("has Python's string, list and dict methods and slices, as dbt templates use them", () => {
@@ -63,7 +63,7 @@ describe('template engine', () => {
     expect(r("{{ s.strip().upper() }}|{{ s.lower() }}|{{ 'a,b,c'.split(',', 1) | join('+') }}|{{ 'x_y'.replace('_', '-') }}")).toBe(
       'MIXED CASE| mixed case |a+b,c|x-y',
     );
-    expect(r("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith('x') }} {{ '-'.join(['a', 'b']) }} {{ 'hello world'.title() }}")).toBe('true false a-b Hello World');
+    expect(r("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith('x') }} {{ '-'.join(['a', 'b']) }} {{ 'hello world'.title() }}")).toBe('True False a-b Hello World');
     expect(r('{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %} {{ l[1:3] | join(",") }} {{ l[:2] | join(",") }}')).toBe('a=1;b=2; 2,3 1,2');
   });
 
@@ -108,7 +108,7 @@ describe('template engine', () => {
   });
 
   it('reports syntax errors with their line', () => {
-    expect(renderError("select\n{{ ref('a' }}")).toMatchObject({ file: 'models/m.sql', line: 2, message: 'template syntax error: expected comma after expression' });
+    expect(renderError("select\n{{ ref('a' }}")).toMatchObject({ file: 'models/m.sql', line: 2, message: "template syntax error: expected ',' or ')' after an argument" });
   });
 
   it('compiles an identical template once', () => {
