@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import { TemplateLocatedError, TemplateUserError } from './strict-compiler.js';
-import { LoopControl, LoopFilter, StarArg } from './jinja-syntax.js';
+import type { JinjaNodes, NunjucksInternals } from './jinja-syntax.js';
 import { iterate } from './py-methods.js';
 import { isMapping, mappingKeys, pyEquals, pyStr, pyTruthy } from './py-values.js';
 import { returning } from './macro-return.js';
@@ -19,21 +18,20 @@ import { returning } from './macro-return.js';
  * Patched once per process, on Nunjucks' compiler and runtime modules.
  */
 
-const require = createRequire(import.meta.url);
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const compilerModule = require('nunjucks/src/compiler') as { Compiler: any };
-const runtime = require('nunjucks/src/runtime') as any;
-const nodes = require('nunjucks/src/nodes') as any;
-
-/** Wraps a `for` loop's iterable so that it is walked as Python would. */
-const LoopIterable = nodes.Node.extend('LoopIterable', { fields: ['arr', 'multi'] });
-
+let runtime: any;
+let nodes: any;
 let installed = false;
 
-export function installJinjaSemantics(): void {
+export function installJinjaSemantics(internals: NunjucksInternals, added: JinjaNodes): void {
   if (installed) return;
   installed = true;
-  const proto = compilerModule.Compiler.prototype;
+  runtime = internals.runtime;
+  nodes = internals.nodes;
+  const { StarArg, LoopFilter } = added;
+  // Wraps a `for` loop's iterable so that it is walked as Python would.
+  const LoopIterable = nodes.Node.extend('LoopIterable', { fields: ['arr', 'multi'] });
+  const proto = internals.compiler.Compiler.prototype;
   installRuntime();
 
   const assertType = proto.assertType;
@@ -481,5 +479,3 @@ function assignedNames(root: any): Set<string> {
 function symbolNames(body: any): Set<string> {
   return new Set(body.findAll(nodes.Symbol).map((s: any) => s.value));
 }
-
-export { StarArg, LoopFilter, LoopControl };

@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-
 /**
  * Jinja's grammar where Nunjucks' parser differs, as dbt's packages write it:
  *  - trailing commas in calls, lists, dicts, tuples and signatures; `(a,)` is a one-item tuple;
@@ -12,27 +10,42 @@ import { createRequire } from 'node:module';
  * The code generation for these nodes is in jinja-semantics.ts. Patched once per process.
  */
 
-const require = createRequire(import.meta.url);
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const parserModule = require('nunjucks/src/parser') as { Parser: any };
-const lexer = require('nunjucks/src/lexer') as any;
-const nodes = require('nunjucks/src/nodes') as any;
+/**
+ * Nunjucks' internal modules, handed in by strict-compiler.ts (the one place that loads them, so
+ * that the Lambda bundle's rewrite of `createRequire` covers them).
+ */
+export interface NunjucksInternals {
+  readonly parser: { Parser: any };
+  readonly lexer: any;
+  readonly nodes: any;
+  readonly compiler: { Compiler: any };
+  readonly runtime: any;
+}
 
-/** `*expr` in a call: its items become positional arguments. */
-export const StarArg = nodes.Node.extend('StarArg', { fields: ['value'] });
-/** `for ... if cond`: the iterable, with the loop's target names and the condition each item must meet. */
-export const LoopFilter = nodes.Node.extend('LoopFilter', { fields: ['arr', 'name', 'cond'] });
-/** `{% break %}` / `{% continue %}`. */
-export const LoopControl = nodes.Node.extend('LoopControl', { fields: ['keyword'] });
-/** `x[a:b:c]`; compiled as Nunjucks' own slice node (three expressions). */
-const Slice = nodes.Node.extend('Slice', { fields: ['start', 'stop', 'step'] });
+let lexer: any;
+let nodes: any;
+let Slice: any;
 
-let installed = false;
+/** The node types added to Nunjucks' tree: `*expr` in a call, `for ... if cond`, `{% break %}`/`{% continue %}`. */
+export interface JinjaNodes {
+  readonly StarArg: any;
+  readonly LoopFilter: any;
+  readonly LoopControl: any;
+}
+let added: JinjaNodes | undefined;
 
-export function installJinjaSyntax(): void {
-  if (installed) return;
-  installed = true;
-  const proto = parserModule.Parser.prototype;
+export function installJinjaSyntax(internals: NunjucksInternals): JinjaNodes {
+  if (added) return added;
+  lexer = internals.lexer;
+  nodes = internals.nodes;
+  const StarArg = nodes.Node.extend('StarArg', { fields: ['value'] });
+  const LoopFilter = nodes.Node.extend('LoopFilter', { fields: ['arr', 'name', 'cond'] });
+  const LoopControl = nodes.Node.extend('LoopControl', { fields: ['keyword'] });
+  // `x[a:b:c]`; compiled as Nunjucks' own slice node (three expressions).
+  Slice = nodes.Node.extend('Slice', { fields: ['start', 'stop', 'step'] });
+  added = { StarArg, LoopFilter, LoopControl };
+  const proto = internals.parser.Parser.prototype;
 
   proto.parseAggregate = function parseAggregate(this: any) {
     const open = this.nextToken();
@@ -167,6 +180,7 @@ export function installJinjaSyntax(): void {
     }
     return parseStatement.call(this);
   };
+  return added;
 }
 
 function closing(type: string): string {

@@ -80,8 +80,8 @@ export function installStrictCompiler(): void {
   patched = true;
   // Jinja's Python-style methods ('x'.upper(), d.items()) and slices, as dbt users write them.
   (require('nunjucks') as { installJinjaCompat(): void }).installJinjaCompat();
-  installJinjaSyntax();
-  installJinjaSemantics();
+  const internals = { parser: require('nunjucks/src/parser'), lexer: require('nunjucks/src/lexer'), nodes, compiler: compilerModule, runtime };
+  installJinjaSemantics(internals, installJinjaSyntax(internals));
   const proto = compilerModule.Compiler.prototype;
 
   proto.compileSymbol = function compileSymbol(this: any, node: any, frame: any) {
