@@ -152,7 +152,7 @@ describe.concurrent('a template syntax error', () => {
     const ls = await smelter(['ls'], { projectDir: dir });
     expect({ code: ls.code, stderr: lines(ls.stderr) }).toEqual({
       code: 2,
-      stderr: ['error: models/orders.sql:1:46: template syntax error: expected comma after expression'],
+      stderr: ["error: models/orders.sql:1:46: template syntax error: expected ',' or ')' after an argument"],
     });
   });
 });
