@@ -66,6 +66,15 @@ export const CONTEXT_NAMES = [
   'log',
   'exceptions',
   'adapter',
+  'execute',
+  'run_query',
+  'statement',
+  'load_result',
+  'load_relation',
+  'api',
+  'model',
+  'graph',
+  'flags',
 ] as const;
 
 /**
