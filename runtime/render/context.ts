@@ -99,11 +99,21 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
       target: strictObject('target', targetContext(inputs.target)),
       run_started_at: inputs.runStartedAt.toISOString(),
       invocation_id: inputs.invocationId,
-      model: inputs.node ? nodeDict(inputs.node, catalog) : undefined,
+      model: inputs.node ? nodeDict(inputs.node, catalog) : parseTimeModel(inputs.thisRelation),
       graph: inputs.manifest ? graphContext(inputs.manifest, catalog) : { nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {}, semantic_models: {}, saved_queries: {} },
       flags: flagsContext(inputs.flags),
     },
   };
+}
+
+/**
+ * `model` where the caller has no node yet (parse renders a model before its node exists): the
+ * name from `this`, so templates that only name the model (dbt_utils' deprecation warnings) parse.
+ */
+function parseTimeModel(thisRelation: string | RelationObject | undefined): Record<string, unknown> | undefined {
+  if (thisRelation === undefined) return undefined;
+  const name = asRelation(thisRelation).identifier;
+  return { name, alias: name, resource_type: 'model', package_name: null, unique_id: null, config: {}, columns: {}, tags: [], depends_on: { nodes: [], macros: [] } };
 }
 
 function asRelation(value: string | RelationObject): RelationObject {
