@@ -95,11 +95,12 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
       const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(nodeRenv, thisRelation));
       const rendered = await database.render(
         node.name,
-        () => ({
-          sql: renderModel(node, { ...nodeRenv, isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) }),
-          preHooks: node.config.pre_hook.map(renderHook),
-          postHooks: node.config.post_hook.map(renderHook),
-        }),
+        () => {
+          // A set_sql_header block runs before the model's statement, after its pre-hooks' rendering.
+          const headers: string[] = [];
+          const sql = renderModel(node, { ...nodeRenv, sqlHeader: (h) => headers.push(h), isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
+          return { sql, preHooks: [...node.config.pre_hook.map(renderHook), ...headers], postHooks: node.config.post_hook.map(renderHook) };
+        },
         signal,
       );
       executed.push(...database.executed);

@@ -40,6 +40,8 @@ export interface ContextInputs {
   readonly node?: ManifestNode;
   /** The command (`flags.WHICH`) and its options. */
   readonly flags?: RenderFlags;
+  /** Receives `{% call set_sql_header(config) %}` blocks: SQL to run before the model's statement. */
+  readonly sqlHeader?: (sql: string) => void;
 }
 
 export { splitArgs } from './call-args.js';
@@ -88,6 +90,13 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
     is_incremental: () => resolver.isIncremental(),
     watermark: () => resolver.watermark(),
     log: () => '',
+    set_sql_header(...args: unknown[]) {
+      const caller = splitArgs(args).kwargs.caller as (() => unknown) | undefined;
+      if (typeof caller !== 'function') throw new TemplateUserError('set_sql_header() is a call block: {% call set_sql_header(config) %} SQL {% endcall %}');
+      const sql = String(caller()).trim();
+      if (sql !== '') inputs.sqlHeader?.(sql);
+      return '';
+    },
     ...database.functions,
   };
   const catalog = catalogName(inputs.target);

@@ -32,6 +32,8 @@ export interface RenderEnvironment {
   readonly database?: DatabaseAnswers;
   /** The command rendering (`flags`). */
   readonly flags?: RenderFlags;
+  /** Receives the model's `set_sql_header` blocks. */
+  readonly sqlHeader?: (sql: string) => void;
 }
 
 /** What a model is in the database, as dbt's relation types name it. */
@@ -163,6 +165,7 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ na
         manifest: renv.manifest,
         node,
         flags: renv.flags,
+        sqlHeader: stack.length === 1 ? renv.sqlHeader : undefined,
       }),
     );
   } catch (error) {

@@ -75,6 +75,7 @@ export const CONTEXT_NAMES = [
   'model',
   'graph',
   'flags',
+  'set_sql_header',
 ] as const;
 
 /**

@@ -24,7 +24,7 @@ const ORDER_COLUMNS_SQL = [
   "  'order_columns' as model_name,",
   "  'order_columns' as this_identifier,",
   "  'COMMAND' as command,",
-  "  'order_columns,orders,status_counts' as models_in_graph,",
+  "  'order_columns,orders,status_counts,with_header' as models_in_graph,",
   '  true as absent_is_none',
   '',
 ].join('\n');
@@ -46,10 +46,12 @@ describe('templates that query the database', () => {
         model_name: 'order_columns',
         this_identifier: 'order_columns',
         command: 'build',
-        models_in_graph: 'order_columns,orders,status_counts',
+        models_in_graph: 'order_columns,orders,status_counts,with_header',
         absent_is_none: true,
       },
     ]);
+    // The set_sql_header block ran before the model's statement.
+    expect(await queryDuckDB(db, 'select * from main.with_header')).toEqual([{ header: 'set by the header' }]);
     // The bridge's queries are in the node's run file, before its own statement.
     const runFile = readFileSync(join(dir, 'target', 'run', 'models', 'status_counts.sql'), 'utf8');
     expect(runFile.split(';\n\n').slice(0, 3).map((s) => s.trim().split('\n')[0])).toEqual([
