@@ -21,7 +21,7 @@ export interface DatabaseAnswers {
  * `for row in table` and `| length` work) with `.rows`, `.columns` (by position or name),
  * `.column_names` and `.print_table()`. A row is a list with its values also under their column
  * names (`row[0]`, `row['id']`, `row.id`); a column is a list of its values with `.values()` and
- * `.name`. The extra names are non-enumerable, so a row iterates and prints as its values only.
+ * `.name`; `.columns` also has `.items()`, `.keys()` and `.values()`. The extra names are non-enumerable, so a row iterates and prints as its values only.
  */
 export function agateTable(table: QueryTable): unknown[] {
   const names = table.columns.map((c) => c.name);
@@ -42,6 +42,10 @@ export function agateTable(table: QueryTable): unknown[] {
     return column;
   });
   names.forEach((name, i) => hide(columns, name, columns[i]));
+  // agate's MappedSequence: `for name, column in table.columns.items()` (dbt_utils.get_query_results_as_dict).
+  hide(columns, 'items', () => names.map((n, i) => [n, columns[i]]));
+  hide(columns, 'keys', () => [...names]);
+  hide(columns, 'values', () => [...columns]);
   const result: unknown[] = [...rows];
   hide(result, 'rows', rows);
   hide(result, 'columns', columns);

@@ -84,9 +84,10 @@ describe('run_query and its agate-like table', () => {
       '{{ t | length }} rows; {{ t.column_names | join(",") }};',
       '{% for row in t %} {{ row[0] }}={{ row["status"] }}/{{ row.status }}{% endfor %};',
       " ids {{ t.columns[0].values() | join('+') }}; statuses {{ t.columns['status'].values() | join('+') }};",
-      ' first {{ t.rows[0][1] }}{{ t.print_table() }}',
+      ' first {{ t.rows[0][1] }}{{ t.print_table() }};',
+      "{% for name, column in t.columns.items() %} {{ name }}={{ column.values() | join('+') }}{% endfor %}",
     ].join('');
-    expect(await renderAnswered(sql)).toBe('3 rows; id,status; 1=paid/paid 2=open/open 3=paid/paid; ids 1+2+3; statuses paid+open+paid; first paid');
+    expect(await renderAnswered(sql)).toBe('3 rows; id,status; 1=paid/paid 2=open/open 3=paid/paid; ids 1+2+3; statuses paid+open+paid; first paid; id=1+2+3 status=paid+open+paid');
   });
 
   it('gives numbers for integer and decimal columns', async () => {
