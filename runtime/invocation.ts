@@ -12,7 +12,8 @@ import { parseSelector } from './select/selector.js';
 import { boundText } from './util/bounded-text.js';
 import { didYouMean } from './util/did-you-mean.js';
 import { planRun, type RunPlan } from './plan/plan.js';
-import { renderModel } from './render/render-model.js';
+import { renderModel, type RenderEnvironment } from './render/render-model.js';
+import { DatabaseAccess } from './execute/database-access.js';
 import { executePlan } from './execute/execute-plan.js';
 import { isStateful, stateKey, traitsOf } from './materializations/traits.js';
 import { isRemoteAddress, type Backends, type OpenStateStore } from './backends.js';
@@ -173,24 +174,47 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
   const compiled: Array<{ unique_id: string; path: string; sql: string }> = [];
   const errors: SmelterError[] = [];
-  const renv = { manifest: p.manifest, project: p.project, templates: p.parsed.templates, env: options.env ?? process.env, runStartedAt, invocationId };
+  // The database opens only when a model's render asks it something (run_query, statement, ...).
+  let opened: Promise<{ engine: Engine; connection: EngineConnection }> | undefined;
+  const connect = async () => {
+    opened ??= openTargetDatabase(p.project.config.target).then(async (engine) => ({ engine, connection: await engine.connect() }));
+    return (await opened).connection;
+  };
+  const renv: RenderEnvironment = {
+    manifest: p.manifest,
+    project: p.project,
+    templates: p.parsed.templates,
+    env: options.env ?? process.env,
+    runStartedAt,
+    invocationId,
+    flags: { which: 'compile' },
+  };
   const writes = new BoundedWrites(64);
-  for (const node of nodes as ModelNode[]) {
-    let sql: string;
-    try {
-      sql = renderModel(node, renv);
-    } catch (error) {
-      if (error instanceof SmelterError) {
-        errors.push(error);
-        // What an earlier compile wrote is not this model any more.
-        rmSync(join(targetDir, 'compiled', node.original_file_path), { force: true });
-        continue;
+  try {
+    for (const node of nodes as ModelNode[]) {
+      let sql: string;
+      try {
+        const database = new DatabaseAccess(connect);
+        sql = await database.render(node.name, () => renderModel(node, { ...renv, database }));
+      } catch (error) {
+        if (error instanceof SmelterError) {
+          errors.push(error);
+          // What an earlier compile wrote is not this model any more.
+          rmSync(join(targetDir, 'compiled', node.original_file_path), { force: true });
+          continue;
+        }
+        throw error;
       }
-      throw error;
+      const path = join(targetDir, 'compiled', node.original_file_path);
+      await writes.add(path, sql);
+      compiled.push({ unique_id: node.unique_id, path, sql });
     }
-    const path = join(targetDir, 'compiled', node.original_file_path);
-    await writes.add(path, sql);
-    compiled.push({ unique_id: node.unique_id, path, sql });
+  } finally {
+    if (opened) {
+      const { engine, connection } = await opened;
+      connection.close();
+      engine.close();
+    }
   }
   await writes.done();
   writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
@@ -283,6 +307,7 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
       eventTimeEnd: options.eventTimeEnd,
       fullRefresh: options.fullRefresh,
       force: options.force,
+      command,
       project: p.project,
       parsed: p.parsed,
       plan,

@@ -10,11 +10,22 @@ export interface StatementResult {
   readonly rowsAffected: number;
 }
 
+export interface ResultTable {
+  readonly columns: ReadonlyArray<{ readonly name: string; readonly type: string }>;
+  readonly rows: ReadonlyArray<readonly unknown[]>;
+  readonly rowsAffected: number;
+}
+
 /** One connection: statements on it run one at a time, in order. */
 export interface EngineConnection {
   run(sql: string): Promise<StatementResult>;
   /** Rows as JSON-safe values (BIGINT as string). */
   query(sql: string): Promise<Row[]>;
+  /**
+   * A statement's result for templates (dbt's `run_query`): column names and DuckDB types, rows as
+   * lists (integers that fit a double and decimals as numbers), and the rows a DML statement changed.
+   */
+  queryTable(sql: string): Promise<ResultTable>;
   /** Cancel the statement running on this connection, if any. */
   interrupt(): void;
   close(): void;

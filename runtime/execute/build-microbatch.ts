@@ -8,6 +8,7 @@ import { copyToParquet, readParquetFiles } from '../materializations/parquet-fil
 import { stateKey } from '../materializations/traits.js';
 import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
 import { renderModel, type BatchWindow } from '../render/render-model.js';
+import { databaseOn } from './database-access.js';
 import { parseUtcTime } from '../util/utc-time.js';
 import { batchesToRun, withBatch } from './batches.js';
 import { commitBuild, type ExternalStaging } from './commit.js';
@@ -57,7 +58,8 @@ export async function buildMicrobatch(
   let total = 0;
   let rebuild = fullRefresh && exists;
   for (const window of windows) {
-    const sql = renderModel(node, { ...renv, batch: window, isIncremental: () => exists && !rebuild });
+    const database = databaseOn(connection);
+    const sql = await database.render(node.name, () => renderModel(node, { ...renv, database, batch: window, isIncremental: () => exists && !rebuild }), signal);
     const before = state;
     const replacing = rebuild;
     const { record } = await commitBuild({

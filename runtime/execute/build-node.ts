@@ -2,7 +2,10 @@ import { CompileError, InterruptedError, SmelterError } from '../errors.js';
 import type { EngineConnection } from '../engine/engine.js';
 import type { ModelNode, SeedNode, SourceNode } from '../manifest/types.js';
 import { locateNodeError } from '../parse/parse-project.js';
-import { renderModel } from '../render/render-model.js';
+import { relationKindOf, renderModel } from '../render/render-model.js';
+import { catalogName } from '../render/project-context.js';
+import { RelationObject } from '../render/relation-object.js';
+import { databaseOn } from './database-access.js';
 import { quoteLiteral, renderRelation } from '../render/relation.js';
 import { materializationFor, type MaterializationInput, type PlannedStatement } from '../materializations/index.js';
 import type { ProgramStrategy } from '../materializations/materialization.js';
@@ -85,20 +88,29 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
       state = await priorRecord(node, scope);
       if (node.config.incremental_sources === 'new') newSourceFiles = await openNewSourceFiles(node, scope, incremental, state, signal);
       const sourceRelationOf = newSourceFiles && ((s: SourceNode) => newSourceFiles!.relationOf(s) ?? renv.sourceRelationOf!(s));
-      const sql = renderModel(node, {
-        ...renv,
-        ...(sourceRelationOf ? { sourceRelationOf } : {}),
-        isIncremental: () => incremental,
-        watermark: () => watermarkLiteral(node, incremental, state),
-      });
-      const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(renv, relation));
+      // One render of the model and its hooks, answered by the database (run_query, statement, ...).
+      const database = databaseOn(connection);
+      const nodeRenv = { ...renv, database, ...(sourceRelationOf ? { sourceRelationOf } : {}) };
+      const thisRelation = new RelationObject({ ...node.relation, database: catalogName(project.config.target), type: relationKindOf(node), text: relation });
+      const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(nodeRenv, thisRelation));
+      const rendered = await database.render(
+        node.name,
+        () => {
+          // A set_sql_header block runs before the model's statement, after its pre-hooks' rendering.
+          const headers: string[] = [];
+          const sql = renderModel(node, { ...nodeRenv, sqlHeader: (h) => headers.push(h), isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
+          return { sql, preHooks: [...node.config.pre_hook.map(renderHook), ...headers], postHooks: node.config.post_hook.map(renderHook) };
+        },
+        signal,
+      );
+      executed.push(...database.executed);
       const input: MaterializationInput = {
         node,
-        sql,
+        sql: rendered.sql,
         relation,
         existing: catalog.get(catalogKey(node.relation.schema, node.relation.identifier)),
-        preHooks: node.config.pre_hook.map(renderHook),
-        postHooks: node.config.post_hook.map(renderHook),
+        preHooks: rendered.preHooks,
+        postHooks: rendered.postHooks,
       };
       work = chosen.kind === 'statements' ? { kind: 'statements', statements: chosen.plan(input) } : { kind: 'program', strategy: chosen, input };
     }

@@ -7,6 +7,7 @@ import type { RunPlan } from '../plan/plan.js';
 import type { ParseResult } from '../parse/parse-project.js';
 import { renderSource, type RenderEnvironment } from '../render/render-model.js';
 import { quoteIdentifier } from '../render/relation.js';
+import type { RenderCommand } from '../render/project-context.js';
 import { isStateful, stateKey, traitsOf } from '../materializations/traits.js';
 import type { StateStore } from '../state/state-store.js';
 import { isCommitted, type StateRecord } from '../state/state-record.js';
@@ -56,6 +57,8 @@ export interface ExecuteOptions {
   readonly fileReaders?: readonly FileReader[];
   /** Warnings that fail nothing (a processed source file that disappeared). */
   readonly onWarning?: (message: string) => void;
+  /** The command running the plan (`flags.WHICH` in templates). */
+  readonly command?: RenderCommand;
   /** --event-time-start/--event-time-end: a microbatch backfill range. */
   readonly eventTimeStart?: Date;
   readonly eventTimeEnd?: Date;
@@ -83,6 +86,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     runStartedAt,
     invocationId,
     sourceRelationOf: (node) => remoteSources?.relationOf(node) ?? renderSource(node, project.config.dir),
+    flags: { which: options.command ?? 'run', fullRefresh: options.fullRefresh ?? false },
   };
   const threads = Math.max(1, Math.min(options.threads, plan.nodes.length || 1));
   if (plan.nodes.length === 0) {

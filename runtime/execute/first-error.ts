@@ -27,6 +27,7 @@ export function reportingFirstError(connection: EngineConnection): EngineConnect
   return {
     run: (sql) => guard(() => connection.run(sql)),
     query: (sql) => guard(() => connection.query(sql)),
+    queryTable: (sql) => guard(() => connection.queryTable(sql)),
     interrupt: () => connection.interrupt(),
     close: () => connection.close(),
   };

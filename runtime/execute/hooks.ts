@@ -3,11 +3,13 @@ import type { EngineConnection } from '../engine/engine.js';
 import { locateNodeError } from '../parse/parse-project.js';
 import { buildRenderScope } from '../render/context.js';
 import type { RenderEnvironment } from '../render/render-model.js';
+import type { RelationObject } from '../render/relation-object.js';
+import { databaseOn } from './database-access.js';
 import { databaseMessage } from './node-results.js';
 import type { RunEvent } from './results.js';
 
 /** The template scope of hooks: the run's vars, target and identity; no ref() or source(). */
-export function hookScope(renv: RenderEnvironment, thisRelation?: string) {
+export function hookScope(renv: RenderEnvironment, thisRelation?: string | RelationObject) {
   return buildRenderScope({
     resolver: { ref: noHookRef, source: noHookRef, config: () => undefined, isIncremental: () => false, watermark: () => 'NULL' },
     varValues: renv.project.varValues,
@@ -16,6 +18,9 @@ export function hookScope(renv: RenderEnvironment, thisRelation?: string) {
     thisRelation,
     runStartedAt: renv.runStartedAt,
     invocationId: renv.invocationId,
+    database: renv.database,
+    manifest: renv.manifest,
+    flags: renv.flags,
   });
 }
 
@@ -37,7 +42,9 @@ export async function runHooks(
     const t0 = performance.now();
     const name = `${which}.${i + 1}`;
     try {
-      await connection.run(renv.templates().render(`project.yml (${which})`, hook, hookScope(renv)));
+      const database = databaseOn(connection);
+      const sql = await database.render(name, () => renv.templates().render(`project.yml (${which})`, hook, hookScope({ ...renv, database })), signal);
+      await connection.run(sql);
       emit({ type: 'hook_finish', hook: name, status: 'success', seconds: (performance.now() - t0) / 1000 });
     } catch (error) {
       const located = locateNodeError(error, name, 'project.yml');

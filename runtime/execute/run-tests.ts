@@ -3,6 +3,7 @@ import type { EngineConnection } from '../engine/engine.js';
 import type { TestNode } from '../manifest/types.js';
 import { quoteIdentifier } from '../render/relation.js';
 import { renderTest } from '../render/test-sql.js';
+import { databaseOn } from './database-access.js';
 import type { RenderEnvironment } from '../render/render-model.js';
 import type { NodeResult } from './results.js';
 
@@ -35,7 +36,10 @@ export async function runOneTest(test: TestNode, connection: EngineConnection, r
   });
   let compiled = compileStart;
   try {
-    const failing = `select * from (\n${renderTest(test, renv).trim().replace(/;+$/, '')}\n) as test_rows${test.config.limit !== undefined ? ` limit ${test.config.limit}` : ''}`;
+    const database = databaseOn(connection);
+    const rendered = await database.render(test.name, () => renderTest(test, { ...renv, database }), signal);
+    statements.push(...database.executed);
+    const failing = `select * from (\n${rendered.trim().replace(/;+$/, '')}\n) as test_rows${test.config.limit !== undefined ? ` limit ${test.config.limit}` : ''}`;
     compiled = new Date().toISOString();
     let counted = failing;
     if (test.config.store_failures) {

@@ -1,16 +1,24 @@
 import { TemplateUserError } from '../template/strict-compiler.js';
+import { pythonDatetime } from '../template/py-modules.js';
 import type { RenderScope } from '../template/template-engine.js';
 import { envVar } from '../project/load-project.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import type { TargetConfig } from '../project/project-config.js';
+import type { Manifest, ManifestNode } from '../manifest/types.js';
+import { splitArgs } from './call-args.js';
+import { databaseContext } from './database-context.js';
+import type { DatabaseAnswers } from './query-table.js';
+import { catalogName, flagsContext, graphContext, nodeDict, targetContext, type RenderFlags } from './project-context.js';
+import { RelationObject, relationFromText } from './relation-object.js';
 
 /**
  * How the context functions answer. Parse records calls and answers placeholders; execution
  * answers with real relations and state. Everything else in the context is the same in both.
  */
 export interface ContextResolver {
-  ref(name: string, packageName?: string): string;
-  source(sourceName: string, tableName: string): string;
+  /** The relation text (parts recovered from it), or the relation itself when the resolver knows its parts. */
+  ref(name: string, packageName?: string): string | RelationObject;
+  source(sourceName: string, tableName: string): string | RelationObject;
   config(values: Record<string, unknown>): void;
   isIncremental(): boolean;
   watermark(): string;
@@ -21,25 +29,28 @@ export interface ContextInputs {
   readonly varValues: Readonly<Record<string, unknown>>;
   readonly env: NodeJS.ProcessEnv;
   readonly target: TargetConfig;
-  /** The node's own relation, rendered (`this`); undefined outside a model (hooks). */
-  readonly thisRelation?: string;
+  /** The node's own relation (`this`), or its text; undefined outside a model (hooks). */
+  readonly thisRelation?: string | RelationObject;
   readonly runStartedAt: Date;
   readonly invocationId: string;
+  /** The database (run_query, statement, adapter.get_relation, ...); without it `execute` is false. */
+  readonly database?: DatabaseAnswers;
+  /** The project's nodes (`graph`). */
+  readonly manifest?: Manifest;
+  /** The node being rendered (`model`). */
+  readonly node?: ManifestNode;
+  /** The command (`flags.WHICH`) and its options. */
+  readonly flags?: RenderFlags;
+  /** Receives `{% call set_sql_header(config) %}` blocks: SQL to run before the model's statement. */
+  readonly sqlHeader?: (sql: string) => void;
 }
 
-/** Split Nunjucks call arguments into positional and keyword arguments. */
-export function splitArgs(args: unknown[]): { positional: unknown[]; kwargs: Record<string, unknown> } {
-  const last = args[args.length - 1] as Record<string, unknown> | undefined;
-  if (last !== null && typeof last === 'object' && (last as { __keywords?: boolean }).__keywords) {
-    const { __keywords: _, ...kwargs } = last;
-    return { positional: args.slice(0, -1), kwargs };
-  }
-  return { positional: args, kwargs: {} };
-}
+export { splitArgs } from './call-args.js';
 
 /** dbt's template context for one render. */
 export function buildRenderScope(inputs: ContextInputs): RenderScope {
   const { resolver } = inputs;
+  const database = databaseContext(inputs.database);
   const needString = (fn: string, what: string, v: unknown): string => {
     if (typeof v !== 'string' || v === '') throw new TemplateUserError(`${fn}() needs ${what} as a string, got ${JSON.stringify(v)}`);
     return v;
@@ -47,14 +58,14 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
   const functions = {
     ref(...args: unknown[]) {
       const { positional } = splitArgs(args);
-      if (positional.length === 2) return resolver.ref(needString('ref', 'a model name', positional[1]), needString('ref', 'a package name', positional[0]));
+      if (positional.length === 2) return asRelation(resolver.ref(needString('ref', 'a model name', positional[1]), needString('ref', 'a package name', positional[0])));
       if (positional.length !== 1) throw new TemplateUserError(`ref() takes a model name, got ${positional.length} arguments`);
-      return resolver.ref(needString('ref', 'a model name', positional[0]));
+      return asRelation(resolver.ref(needString('ref', 'a model name', positional[0])));
     },
     source(...args: unknown[]) {
       const { positional } = splitArgs(args);
       if (positional.length !== 2) throw new TemplateUserError(`source() takes a source name and a table name, got ${positional.length} arguments`);
-      return resolver.source(needString('source', 'a source name', positional[0]), needString('source', 'a table name', positional[1]));
+      return asRelation(resolver.source(needString('source', 'a source name', positional[0]), needString('source', 'a table name', positional[1])));
     },
     config(...args: unknown[]) {
       const { positional, kwargs } = splitArgs(args);
@@ -79,17 +90,43 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
     },
     is_incremental: () => resolver.isIncremental(),
     watermark: () => resolver.watermark(),
-    log: () => '',
+    set_sql_header(...args: unknown[]) {
+      const caller = splitArgs(args).kwargs.caller as (() => unknown) | undefined;
+      if (typeof caller !== 'function') throw new TemplateUserError('set_sql_header() is a call block: {% call set_sql_header(config) %} SQL {% endcall %}');
+      const sql = String(caller()).trim();
+      if (sql !== '') inputs.sqlHeader?.(sql);
+      return '';
+    },
+    ...database.functions,
   };
+  const catalog = catalogName(inputs.target);
   return {
     functions,
     values: {
-      this: inputs.thisRelation,
+      ...database.values,
+      this: inputs.thisRelation === undefined ? undefined : asRelation(inputs.thisRelation),
       target: strictObject('target', targetContext(inputs.target)),
-      run_started_at: inputs.runStartedAt.toISOString(),
+      run_started_at: pythonDatetime(inputs.runStartedAt),
       invocation_id: inputs.invocationId,
+      model: inputs.node ? nodeDict(inputs.node, catalog) : parseTimeModel(inputs.thisRelation),
+      graph: inputs.manifest ? graphContext(inputs.manifest, catalog) : { nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {}, semantic_models: {}, saved_queries: {} },
+      flags: flagsContext(inputs.flags),
     },
   };
+}
+
+/**
+ * `model` where the caller has no node yet (parse renders a model before its node exists): the
+ * name from `this`, so templates that only name the model (dbt_utils' deprecation warnings) parse.
+ */
+function parseTimeModel(thisRelation: string | RelationObject | undefined): Record<string, unknown> | undefined {
+  if (thisRelation === undefined) return undefined;
+  const name = asRelation(thisRelation).identifier;
+  return { name, alias: name, resource_type: 'model', package_name: null, unique_id: null, config: {}, columns: {}, tags: [], depends_on: { nodes: [], macros: [] } };
+}
+
+function asRelation(value: string | RelationObject): RelationObject {
+  return typeof value === 'string' ? relationFromText(value) : value;
 }
 
 /** var(name, default): declared vars resolve; an undeclared name needs a default (dbt's rule). */
@@ -103,17 +140,6 @@ export function lookupVar(varValues: Readonly<Record<string, unknown>>, name: st
     `var '${name}' is not declared in project.yml and has no default`,
     didYouMean(name, Object.keys(varValues)) ?? `declare it under vars: or call var('${name}', default)`,
   );
-}
-
-function targetContext(target: TargetConfig): Record<string, unknown> {
-  return {
-    name: target.name,
-    type: 'duckdb',
-    database: target.database,
-    schema: 'main',
-    threads: target.threads,
-    storage: target.storage ?? null,
-  };
 }
 
 /** An object whose misspelled attributes are errors (`target.nmae`), not silent undefined. */

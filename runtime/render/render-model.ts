@@ -8,6 +8,9 @@ import { locateNodeError } from '../parse/parse-project.js';
 import { buildRenderScope, lookupVar, type ContextResolver } from './context.js';
 import { ephemeralCteName, quoteIdentifier, quoteLiteral, renderRelation } from './relation.js';
 import { injectCtes } from './inject-ctes.js';
+import type { DatabaseAnswers } from './query-table.js';
+import { catalogName, type RenderFlags } from './project-context.js';
+import { RelationObject, type RelationKind } from './relation-object.js';
 
 /** What rendering needs from the run: the project, the compiled templates and the run's identity. */
 export interface RenderEnvironment {
@@ -25,6 +28,19 @@ export interface RenderEnvironment {
   readonly watermark?: (node: ModelNode) => string;
   /** A microbatch model's batch: inputs that declare `event_time` are filtered to it. */
   readonly batch?: BatchWindow;
+  /** The database a render may query (`execute` is true); absent at parse and in unit tests. */
+  readonly database?: DatabaseAnswers;
+  /** The command rendering (`flags`). */
+  readonly flags?: RenderFlags;
+  /** Receives the model's `set_sql_header` blocks. */
+  readonly sqlHeader?: (sql: string) => void;
+}
+
+/** What a model is in the database, as dbt's relation types name it. */
+export function relationKindOf(node: ModelNode | SeedNode): RelationKind {
+  if (node.resource_type === 'seed') return 'table';
+  if (node.config.materialized === 'ephemeral') return 'cte';
+  return node.config.materialized === 'view' || node.config.external ? 'view' : 'table';
 }
 
 /** A half-open window of event time, [start, end), as ISO timestamps. */
@@ -82,6 +98,7 @@ export function renderTemplateNode(node: TemplateNode, renv: RenderEnvironment):
 
 function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ name: string; sql: string }>, stack: string[]): string {
   const { manifest } = renv;
+  const catalog = catalogName(renv.project.config.target);
   const byName = (name: string): ModelNode | SeedNode | undefined => {
     for (const id of node.depends_on.nodes) {
       const dep = manifest.nodes[id];
@@ -104,10 +121,11 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ na
           const cteSql = renderOne(dep, renv, ctes, [...stack, dep.unique_id]);
           if (!ctes.some((c) => c.name === cteName)) ctes.push({ name: cteName, sql: cteSql });
         }
-        return cteName;
+        return new RelationObject({ identifier: cteName, type: 'cte' });
       }
       const relation = renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
-      return renv.batch && dep.resource_type === 'model' && dep.config.event_time ? filterToBatch(relation, dep.config.event_time, renv.batch) : relation;
+      const text = renv.batch && dep.resource_type === 'model' && dep.config.event_time ? filterToBatch(relation, dep.config.event_time, renv.batch) : relation;
+      return new RelationObject({ ...dep.relation, database: catalog, type: relationKindOf(dep), text });
     },
     source(sourceName, tableName) {
       const id = node.depends_on.nodes.find((d) => {
@@ -117,7 +135,8 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ na
       if (!id) throw new TemplateUserError(`source('${sourceName}', '${tableName}') was not seen when the project was parsed`);
       const sourceNode = manifest.nodes[id] as SourceNode;
       const relation = renv.sourceRelationOf ? renv.sourceRelationOf(sourceNode) : renderSource(sourceNode, renv.project.config.dir);
-      return renv.batch && sourceNode.config.event_time ? filterToBatch(relation, sourceNode.config.event_time, renv.batch) : relation;
+      const text = renv.batch && sourceNode.config.event_time ? filterToBatch(relation, sourceNode.config.event_time, renv.batch) : relation;
+      return new RelationObject({ ...sourceNode.relation, database: catalog, type: 'table', text });
     },
     config: () => undefined,
     isIncremental: () => (node.resource_type === 'model' && renv.isIncremental?.(node)) || false,
@@ -136,9 +155,17 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ na
         varValues: renv.project.varValues,
         env: renv.env,
         target: renv.project.config.target,
-        thisRelation: node.resource_type === 'model' ? (renv.relationOf ? renv.relationOf(node) : renderRelation(node.relation)) : undefined,
+        thisRelation:
+          node.resource_type === 'model'
+            ? new RelationObject({ ...node.relation, database: catalog, type: relationKindOf(node), text: renv.relationOf ? renv.relationOf(node) : renderRelation(node.relation) })
+            : undefined,
         runStartedAt: renv.runStartedAt,
         invocationId: renv.invocationId,
+        database: renv.database,
+        manifest: renv.manifest,
+        node,
+        flags: renv.flags,
+        sqlHeader: stack.length === 1 ? renv.sqlHeader : undefined,
       }),
     );
   } catch (error) {

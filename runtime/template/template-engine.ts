@@ -66,6 +66,16 @@ export const CONTEXT_NAMES = [
   'log',
   'exceptions',
   'adapter',
+  'execute',
+  'run_query',
+  'statement',
+  'load_result',
+  'load_relation',
+  'api',
+  'model',
+  'graph',
+  'flags',
+  'set_sql_header',
 ] as const;
 
 /**
