@@ -165,9 +165,18 @@ export interface TestConfig {
   /** Conditions on the failing-row count, e.g. `!= 0`, `> 10`. */
   readonly warn_if: string;
   readonly error_if: string;
-  /** Keep the failing rows in a table of schema `<schema>_dbt_test__audit`. */
+  /** The SQL aggregate over the failing rows that warn_if/error_if judge (dbt's `count(*)` by default). */
+  readonly fail_calc?: string;
+  /** Keep the failing rows in a table of schema `<target schema>_dbt_test__audit` (or the test's `schema`). */
   readonly store_failures: boolean;
+  /** `view`: the failures are kept as a view rather than a table. */
+  readonly store_failures_as?: 'table' | 'view';
   readonly meta: Readonly<Record<string, unknown>>;
+  /** The stored failures' table name (default: the test's short name). */
+  readonly alias?: string;
+  /** The stored failures' schema suffix, as in dbt: `<target schema>_<schema>`. */
+  readonly schema?: string;
+  readonly database?: string;
 }
 
 /** A data test: a query whose rows are failures. Generic (declared in YAML) or singular (a SQL file). */

@@ -538,7 +538,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const testContext = {
     projectName: config.name,
     customTests,
-    resolveRef: (name: string) => resolveRef(name, config.name),
+    resolveRef: (name: string, packageName?: string) => resolveRef(name, config.name, packageName),
     resolveSource: (source: string, table: string) => sourceTables.get(`${source}.${table}`),
     isBroken: (ref: { name: string } | { source: string; table: string }) => ('name' in ref ? broken.names.has(ref.name) : isBrokenSource(ref.source)),
   };

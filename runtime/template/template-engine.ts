@@ -66,6 +66,8 @@ export const CONTEXT_NAMES = [
   'log',
   'exceptions',
   'adapter',
+  // A data test's: whether its failures are stored (render/test-sql.ts).
+  'should_store_failures',
 ] as const;
 
 /**
