@@ -253,4 +253,20 @@ export interface Manifest {
   readonly disabled: Readonly<Record<string, ManifestNode>>;
   readonly macros: Readonly<Record<string, MacroDef>>;
   readonly diagnostics: readonly Diagnostic[];
+  /** What properties files declare that smelter keeps without running: exposures, groups, the semantic layer. */
+  readonly declared?: Readonly<Record<DeclaredKind, Readonly<Record<string, DeclaredResource>>>>;
+}
+
+/** The properties-file lists read into the manifest and otherwise left alone. */
+export type DeclaredKind = 'exposures' | 'groups' | 'semantic_models' | 'metrics' | 'saved_queries';
+
+/** One entry of such a list, as written. */
+export interface DeclaredResource {
+  readonly resource_type: 'exposure' | 'group' | 'semantic_model' | 'metric' | 'saved_query';
+  readonly unique_id: string;
+  readonly name: string;
+  readonly package_name: string;
+  readonly original_file_path: string;
+  readonly line?: number;
+  readonly properties: Readonly<Record<string, unknown>>;
 }
