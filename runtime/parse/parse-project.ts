@@ -495,7 +495,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       broken.names.add(name);
     }
   }
-  // Properties naming nothing are ignored with a warning, as dbt does ("did not find matching node").
+  // In a dbt project, properties naming nothing are ignored with a warning, as dbt does ("did not
+  // find matching node"); project.yml keeps its rule: a typo in a name is an error.
   for (const [props, kind, where] of [
     [modelProps, 'model', (name: string) => `models/**/${name}.sql`],
     [seedProps, 'seed', (name: string) => `seeds/**/${name}.csv`],
@@ -503,8 +504,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   ] as const) {
     for (const [key, p] of props) {
       const name = key.split('\u0000')[1];
-      warn(
-        new ProjectError(`properties are given for ${kind} '${name}', but there is no ${where(name)}: they are ignored`, {
+      (config.flavor === 'dbt' ? warn : report)(
+        new ProjectError(`properties are given for ${kind} '${name}', but there is no ${where(name)}${config.flavor === 'dbt' ? ': they are ignored' : ''}`, {
           code: 'ref',
           location: { file: p.file, line: p.line, column: p.column },
           hint: didYouMean(name, drafts.map((d) => d.name)),

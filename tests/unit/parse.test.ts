@@ -209,7 +209,7 @@ describe('parse', () => {
     expect(at(column('          - unique:\n              where: 3\n'))).toEqual(['8:15: unique: where must be a string']);
     // a column under a model that does not exist: at the entry's name
     expect(at('version: 2\nmodels:\n  - name: a\n  - description: no such model\n    name: zz\n    columns:\n      - name: id\n')).toEqual([
-      "5:5: properties are given for model 'zz', but there is no models/**/zz.sql: they are ignored",
+      "5:5: properties are given for model 'zz', but there is no models/**/zz.sql",
     ]);
     // a unit test of a model that does not exist, and an input the model does not read
     expect(at('version: 2\nunit_tests:\n  - name: u\n    model: zz\n    expect: { rows: [] }\n')).toEqual(['4:5: unit test u: no model named zz']);
