@@ -99,6 +99,18 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
       ]),
     ),
     disabled: Object.fromEntries(Object.values(manifest.disabled).map((n) => [n.unique_id, [node(n)]])),
+    // Declared in properties files and kept as written (dbt's fields are those the user wrote).
+    ...Object.fromEntries(
+      (['exposures', 'groups', 'semantic_models', 'metrics', 'saved_queries'] as const).map((kind) => [
+        kind,
+        Object.fromEntries(
+          Object.values(manifest.declared?.[kind] ?? {}).map((d) => [
+            d.unique_id,
+            { ...d.properties, name: d.name, resource_type: d.resource_type, unique_id: d.unique_id, package_name: d.package_name, original_file_path: d.original_file_path, path: d.original_file_path, fqn: [d.package_name, d.name] },
+          ]),
+        ),
+      ]),
+    ),
     parent_map: parentMap,
     child_map: childMap,
     diagnostics: manifest.diagnostics,

@@ -2,7 +2,7 @@ import { ExecutionError, InterruptedError, SmelterError } from '../errors.js';
 import type { EngineConnection } from '../engine/engine.js';
 import type { TestNode } from '../manifest/types.js';
 import { quoteIdentifier } from '../render/relation.js';
-import { renderTest } from '../render/test-sql.js';
+import { renderTestQuery } from '../render/test-sql.js';
 import { databaseOn } from './database-access.js';
 import type { RenderEnvironment } from '../render/render-model.js';
 import type { NodeResult } from './results.js';
@@ -37,24 +37,32 @@ export async function runOneTest(test: TestNode, connection: EngineConnection, r
   let compiled = compileStart;
   try {
     const database = databaseOn(connection);
-    const rendered = await database.render(test.name, () => renderTest(test, { ...renv, database }), signal);
+    const query = await database.render(test.name, () => renderTestQuery(test, { ...renv, database }), signal);
     statements.push(...database.executed);
-    const failing = `select * from (\n${rendered.trim().replace(/;+$/, '')}\n) as test_rows${test.config.limit !== undefined ? ` limit ${test.config.limit}` : ''}`;
+    const failing = `select * from (
+${query.sql.trim().replace(/;+$/, '')}
+) as test_rows${test.config.limit !== undefined ? ` limit ${test.config.limit}` : ''}`;
     compiled = new Date().toISOString();
     let counted = failing;
     if (test.config.store_failures) {
-      const schema = quoteIdentifier(`${auditSchemaOf(test, renv)}_dbt_test__audit`);
-      const table = `${schema}.${quoteIdentifier(test.alias)}`;
-      for (const sql of [`CREATE SCHEMA IF NOT EXISTS ${schema}`, `CREATE OR REPLACE TABLE ${table} AS\n${failing}`]) {
+      const schema = quoteIdentifier(auditSchemaOf(test, renv));
+      const relation = `${schema}.${quoteIdentifier(test.config.alias ?? test.alias)}`;
+      const kind = test.config.store_failures_as === 'view' ? 'VIEW' : 'TABLE';
+      for (const sql of [`CREATE SCHEMA IF NOT EXISTS ${schema}`, `CREATE OR REPLACE ${kind} ${relation} AS\n${failing}`]) {
         statements.push(sql);
         await connection.run(sql);
       }
-      counted = `select * from ${table}`;
+      counted = `select * from ${relation}`;
     }
-    const countSql = `select count(*) as failures from (${counted}) as counted`;
+    // dbt's test query: fail_calc over the failing rows, judged by warn_if and error_if in SQL.
+    const failCalc = test.config.fail_calc ?? (typeof query.config.fail_calc === 'string' ? query.config.fail_calc : 'count(*)');
+    const countSql =
+      `select ${failCalc} as failures, ${failCalc} ${test.config.warn_if} as should_warn, ${failCalc} ${test.config.error_if} as should_error\n` +
+      `from (${counted}) as dbt_internal_test`;
     statements.push(countSql);
-    const failures = Number((await connection.query(countSql))[0].failures);
-    const { status, message } = judge(test, failures);
+    const row = (await connection.query(countSql))[0];
+    const failures = row.failures === null || row.failures === undefined ? 0 : Number(row.failures);
+    const { status, message } = judgeFlags(test, failures, row.should_warn === true, row.should_error === true);
     return finish({ status, failures, message }, compiled);
   } catch (error) {
     const smelterError = signal.aborted
@@ -68,10 +76,21 @@ export async function runOneTest(test: TestNode, connection: EngineConnection, r
   }
 }
 
-/** The schema a test's stored failures go to: its model's (or `main`), plus `_dbt_test__audit`. */
-function auditSchemaOf(test: TestNode, renv: RenderEnvironment): string {
-  const attached = test.attached_node ? renv.manifest.nodes[test.attached_node] : undefined;
-  return attached && (attached.resource_type === 'model' || attached.resource_type === 'seed' || attached.resource_type === 'source') ? attached.relation.schema : 'main';
+/**
+ * The schema a test's stored failures go to, as dbt names it: the target's schema and the test's
+ * `schema` config, or `dbt_test__audit` (`analytics_dbt_test__audit`).
+ */
+export function auditSchemaOf(test: TestNode, renv: RenderEnvironment): string {
+  return `${renv.project.config.target.schema}_${test.config.schema ?? 'dbt_test__audit'}`;
+}
+
+/** dbt's verdict from the query's own should_warn/should_error: fail only at severity error. */
+export function judgeFlags(test: Pick<TestNode, 'config'>, failures: number, shouldWarn: boolean, shouldError: boolean): { status: 'pass' | 'warn' | 'fail'; message?: string } {
+  const { severity, error_if, warn_if } = test.config;
+  const got = `Got ${failures} ${failures === 1 ? 'result' : 'results'}`;
+  if (severity === 'error' && shouldError) return { status: 'fail', message: `${got}, configured to fail if ${error_if.trim()}` };
+  if (shouldWarn) return { status: 'warn', message: `${got}, configured to warn if ${warn_if.trim()}` };
+  return { status: 'pass' };
 }
 
 /** severity, error_if and warn_if applied to the failing-row count, as dbt does. */

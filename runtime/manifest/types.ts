@@ -165,9 +165,18 @@ export interface TestConfig {
   /** Conditions on the failing-row count, e.g. `!= 0`, `> 10`. */
   readonly warn_if: string;
   readonly error_if: string;
-  /** Keep the failing rows in a table of schema `<schema>_dbt_test__audit`. */
+  /** The SQL aggregate over the failing rows that warn_if/error_if judge (dbt's `count(*)` by default). */
+  readonly fail_calc?: string;
+  /** Keep the failing rows in a table of schema `<target schema>_dbt_test__audit` (or the test's `schema`). */
   readonly store_failures: boolean;
+  /** `view`: the failures are kept as a view rather than a table. */
+  readonly store_failures_as?: 'table' | 'view';
   readonly meta: Readonly<Record<string, unknown>>;
+  /** The stored failures' table name (default: the test's short name). */
+  readonly alias?: string;
+  /** The stored failures' schema suffix, as in dbt: `<target schema>_<schema>`. */
+  readonly schema?: string;
+  readonly database?: string;
 }
 
 /** A data test: a query whose rows are failures. Generic (declared in YAML) or singular (a SQL file). */
@@ -244,4 +253,20 @@ export interface Manifest {
   readonly disabled: Readonly<Record<string, ManifestNode>>;
   readonly macros: Readonly<Record<string, MacroDef>>;
   readonly diagnostics: readonly Diagnostic[];
+  /** What properties files declare that smelter keeps without running: exposures, groups, the semantic layer. */
+  readonly declared?: Readonly<Record<DeclaredKind, Readonly<Record<string, DeclaredResource>>>>;
+}
+
+/** The properties-file lists read into the manifest and otherwise left alone. */
+export type DeclaredKind = 'exposures' | 'groups' | 'semantic_models' | 'metrics' | 'saved_queries';
+
+/** One entry of such a list, as written. */
+export interface DeclaredResource {
+  readonly resource_type: 'exposure' | 'group' | 'semantic_model' | 'metric' | 'saved_query';
+  readonly unique_id: string;
+  readonly name: string;
+  readonly package_name: string;
+  readonly original_file_path: string;
+  readonly line?: number;
+  readonly properties: Readonly<Record<string, unknown>>;
 }

@@ -22,7 +22,25 @@ export const BUILT_IN_TESTS: Readonly<Record<string, { readonly column: boolean;
   unique_combination_of_columns: { column: false, required: ['combination_of_columns'], optional: [] },
 };
 
-const CONFIG_KEYS = ['severity', 'tags', 'enabled', 'where', 'limit', 'warn_if', 'error_if', 'store_failures', 'meta'] as const;
+/** dbt's test config keys: under `config:`, or (the older style) beside the test's arguments. */
+const CONFIG_KEYS = [
+  'severity',
+  'tags',
+  'enabled',
+  'where',
+  'limit',
+  'warn_if',
+  'error_if',
+  'fail_calc',
+  'store_failures',
+  'store_failures_as',
+  'meta',
+  'alias',
+  'database',
+  'schema',
+] as const;
+/** A test argument dbt renders as a call: `ref('x')`, `source('s', 't')`, `var('v')`, `env_var('E')`, `doc('d')`. */
+export const CALL_ARGUMENT = /^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$/s;
 const THRESHOLD = /^\s*(==|!=|>=|<=|>|<|=)\s*\d+\s*$/;
 
 export interface TestTarget {
@@ -50,7 +68,7 @@ export interface GenericTestContext {
   readonly projectName: string;
   /** `{% test name %}` macros, by test name, with the unique_ids of the macros they use. */
   readonly customTests: ReadonlyMap<string, readonly string[]>;
-  readonly resolveRef: (name: string) => ModelNode | SeedNode | undefined;
+  readonly resolveRef: (name: string, packageName?: string) => ModelNode | SeedNode | undefined;
   readonly resolveSource: (source: string, table: string) => SourceNode | undefined;
   /** A node that failed to parse (its error is reported): what refers to it is not an error too. */
   readonly isBroken?: (ref: { readonly name: string } | { readonly source: string; readonly table: string }) => boolean;
@@ -70,9 +88,28 @@ export function genericTest(
     new ProjectError(message, { code: 'config', location: path === undefined ? entry : declaration.locate(path), hint });
   const fail = (message: string, hint?: string) => failAt(undefined, message, hint);
   const { testName, args, argsPath } = splitDeclaration(declaration.raw, fail);
-  const argAt = (...path: (string | number)[]) => [...argsPath, ...path];
+  /** Where each argument was written: beside the config, or under `arguments:` (dbt 1.10). */
+  const argumentsAt = new Map<string, (string | number)[]>();
+  const argAt = (key: string, ...path: (string | number)[]) => [...(argumentsAt.get(key) ?? [...argsPath, key]), ...path];
+  if ('arguments' in args) {
+    const given = args.arguments;
+    delete args.arguments;
+    if (given !== null && given !== undefined) {
+      if (typeof given !== 'object' || Array.isArray(given)) throw failAt([...argsPath, 'arguments'], `${testName}: arguments must be a mapping`);
+      for (const [key, value] of Object.entries(given)) {
+        if (key in args) throw failAt([...argsPath, 'arguments', key], `${testName}: ${key} is given twice, under arguments and beside them`);
+        args[key] = value;
+        argumentsAt.set(key, [...argsPath, 'arguments', key]);
+      }
+    }
+  }
+  // A test's description (dbt 1.9) documents it; it is no argument.
+  delete args.description;
   const builtIn = BUILT_IN_TESTS[testName];
   const custom = ctx.customTests.get(testName);
+  const dot = testName.indexOf('.');
+  const namespace = dot === -1 ? undefined : testName.slice(0, dot);
+  const bareName = dot === -1 ? testName : testName.slice(dot + 1);
   if (!builtIn && !custom) {
     throw fail(`unknown test '${testName}'`, didYouMean(testName, [...Object.keys(BUILT_IN_TESTS), ...ctx.customTests.keys()]) ?? 'define it with {% test name(model, column_name) %} in a macro file');
   }
@@ -89,11 +126,11 @@ export function genericTest(
     }
   }
   if (nested !== undefined) {
-    if (nested === null || typeof nested !== 'object' || Array.isArray(nested)) throw failAt(argAt('config'), `${testName}: config must be a mapping`);
+    if (nested === null || typeof nested !== 'object' || Array.isArray(nested)) throw failAt([...argsPath, 'config'], `${testName}: config must be a mapping`);
     for (const [key, value] of Object.entries(nested)) {
-      if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw failAt(argAt('config', key), `${testName}: unknown test config '${key}'`, didYouMean(key, CONFIG_KEYS));
+      if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw failAt([...argsPath, 'config', key], `${testName}: unknown test config '${key}'`, didYouMean(key, CONFIG_KEYS));
       config[key] = value;
-      configAt[key] = argAt('config', key);
+      configAt[key] = [...argsPath, 'config', key];
     }
   }
   const customName = args.name;
@@ -112,12 +149,22 @@ export function genericTest(
 
   const isSource = target.resource_type === 'source';
   const targetName = isSource ? `${target.source_name}_${target.name}` : target.name;
-  const names = customName ? { full: customName, short: customName } : synthesizeTestName(isSource ? `source_${testName}` : testName, targetName, args);
+  // dbt's name: the namespace (`dbt_utils_`), `source_` for a source's test, the test, the target, the arguments.
+  const nameOfTest = `${namespace === undefined ? '' : `${namespace}_`}${isSource ? 'source_' : ''}${bareName}`;
+  const names = customName ? { full: customName, short: customName } : synthesizeTestName(nameOfTest, targetName, args);
   const dependsOn = [target.unique_id];
-  if (testName === 'relationships' && (!custom || typeof args.to === 'string')) {
+  if (testName === 'relationships' && !custom) {
     const parent = relationshipTarget(String(args.to), ctx, (message) => failAt(argAt('to'), message));
     if (parent === undefined) return undefined;
     if (!dependsOn.includes(parent.unique_id)) dependsOn.push(parent.unique_id);
+  } else {
+    // An argument written `ref('x')` or `source('s', 't')` is that relation when the test runs: the test depends on it.
+    for (const { key, value } of callArguments(args)) {
+      if (!/^\s*(ref|source)\s*\(/.test(value)) continue;
+      const parent = referencedNode(value, ctx, (message) => failAt(argAt(key), `${testName}: ${key}: ${message}`));
+      if (parent === undefined) return undefined;
+      if (!dependsOn.includes(parent.unique_id)) dependsOn.push(parent.unique_id);
+    }
   }
   const node: TestNode = {
     resource_type: 'test',
@@ -194,7 +241,13 @@ function checkConfig(config: Record<string, unknown>, testName: string, fail: Fa
     }
   }
   if (config.where !== undefined && typeof config.where !== 'string') throw fail('where', `${testName}: where must be a string`);
-  if (config.store_failures !== undefined && typeof config.store_failures !== 'boolean') throw fail('store_failures', `${testName}: store_failures must be true or false`);
+  if (config.store_failures !== undefined && config.store_failures !== null && typeof config.store_failures !== 'boolean') throw fail('store_failures', `${testName}: store_failures must be true or false`);
+  const storeAs = config.store_failures_as;
+  if (storeAs !== undefined && storeAs !== null && !['table', 'view', 'ephemeral'].includes(storeAs as string)) throw fail('store_failures_as', `${testName}: store_failures_as must be table, view or ephemeral`);
+  if (config.fail_calc !== undefined && (typeof config.fail_calc !== 'string' || config.fail_calc.trim() === '')) throw fail('fail_calc', `${testName}: fail_calc must be a SQL expression, such as 'count(*)'`);
+  for (const key of ['alias', 'schema', 'database'] as const) {
+    if (config[key] !== undefined && config[key] !== null && typeof config[key] !== 'string') throw fail(key, `${testName}: ${key} must be a string`);
+  }
   if (config.enabled !== undefined && typeof config.enabled !== 'boolean') throw fail('enabled', `${testName}: enabled must be true or false`);
   if (config.limit !== undefined && (!Number.isInteger(config.limit) || (config.limit as number) < 0)) throw fail('limit', `${testName}: limit must be a whole number`);
   const tags = config.tags === undefined ? [] : typeof config.tags === 'string' ? [config.tags] : config.tags;
@@ -208,28 +261,53 @@ function checkConfig(config: Record<string, unknown>, testName: string, fail: Fa
     ...(config.limit !== undefined ? { limit: config.limit as number } : {}),
     warn_if: (config.warn_if as string | undefined) ?? '!= 0',
     error_if: (config.error_if as string | undefined) ?? '!= 0',
-    store_failures: (config.store_failures as boolean | undefined) ?? false,
+    // Unset unless given: a test's template may set it with config(); count(*) otherwise.
+    ...(config.fail_calc !== undefined ? { fail_calc: config.fail_calc as string } : {}),
+    // dbt: store_failures_as (table or view) stores the failures; ephemeral stores nothing, whatever store_failures says.
+    store_failures: storeAs === 'table' || storeAs === 'view' ? true : storeAs === 'ephemeral' ? false : ((config.store_failures as boolean | null | undefined) ?? false),
+    ...(storeAs === 'table' || storeAs === 'view' ? { store_failures_as: storeAs } : {}),
     meta: (config.meta as Record<string, unknown> | undefined) ?? {},
+    ...(typeof config.alias === 'string' ? { alias: config.alias } : {}),
+    ...(typeof config.schema === 'string' ? { schema: config.schema } : {}),
+    ...(typeof config.database === 'string' ? { database: config.database } : {}),
   };
 }
 
 /** relationships' `to`: `ref('x')` or `source('s', 't')`, read without rendering; undefined when that failed to parse. */
-function relationshipTarget(to: string, ctx: GenericTestContext, fail: (message: string, hint?: string) => ProjectError): ModelNode | SeedNode | SourceNode | undefined {
-  const ref = /^\s*ref\(\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(to);
+function relationshipTarget(to: string, ctx: GenericTestContext, fail: (message: string) => ProjectError): ModelNode | SeedNode | SourceNode | undefined {
+  if (!/^\s*(ref|source)\s*\(/.test(to)) throw fail(`relationships: to must be ref('model') or source('name', 'table'), got ${JSON.stringify(to)}`);
+  return referencedNode(to, ctx, (message) => fail(`relationships: to: ${message}`));
+}
+
+/** The string arguments (at any depth) dbt renders as calls, with the top-level argument each is under. */
+export function callArguments(args: Readonly<Record<string, unknown>>): Array<{ key: string; value: string }> {
+  const out: Array<{ key: string; value: string }> = [];
+  const visit = (key: string, value: unknown) => {
+    if (typeof value === 'string' && CALL_ARGUMENT.test(value)) out.push({ key, value });
+    else if (Array.isArray(value)) value.forEach((v) => visit(key, v));
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach((v) => visit(key, v));
+  };
+  for (const [key, value] of Object.entries(args)) if (key !== 'column_name') visit(key, value);
+  return out;
+}
+
+/** `ref('x')`, `ref('pkg', 'x')` or `source('s', 't')` with literal names, resolved; undefined when it names a node that failed to parse. */
+function referencedNode(call: string, ctx: GenericTestContext, fail: (message: string) => ProjectError): ModelNode | SeedNode | SourceNode | undefined {
+  const ref = /^\s*ref\(\s*(?:['"]([^'"]+)['"]\s*,\s*)?['"]([^'"]+)['"]\s*\)\s*$/.exec(call);
   if (ref) {
-    const node = ctx.resolveRef(ref[1]);
-    if (!node && ctx.isBroken?.({ name: ref[1] })) return undefined;
-    if (!node) throw fail(`relationships: to: ref('${ref[1]}'): no model or seed named ${ref[1]}`);
+    const node = ctx.resolveRef(ref[2], ref[1]);
+    if (!node && ctx.isBroken?.({ name: ref[2] })) return undefined;
+    if (!node) throw fail(`${call.trim()}: no model or seed named ${ref[2]}${ref[1] === undefined ? '' : ` in package ${ref[1]}`}`);
     return node;
   }
-  const source = /^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(to);
+  const source = /^\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$/.exec(call);
   if (source) {
     const node = ctx.resolveSource(source[1], source[2]);
     if (!node && ctx.isBroken?.({ source: source[1], table: source[2] })) return undefined;
-    if (!node) throw fail(`relationships: to: source('${source[1]}', '${source[2]}'): no such source table`);
+    if (!node) throw fail(`source('${source[1]}', '${source[2]}'): no such source table`);
     return node;
   }
-  throw fail(`relationships: to must be ref('model') or source('name', 'table'), got ${JSON.stringify(to)}`);
+  throw fail(`${call.trim()} must name its model or source with literal strings`);
 }
 
 /** A singular test: a SQL file under data-test-paths whose rows are failures. */

@@ -4,6 +4,8 @@ import { basename, join } from 'node:path';
 import { CompileError, ProjectError, SmelterError, type SourceLocation } from '../errors.js';
 import type {
   ColumnInfo,
+  DeclaredKind,
+  DeclaredResource,
   Diagnostic,
   FastSegment,
   MacroDef,
@@ -30,7 +32,7 @@ import { buildDag, findCycle, type Dag } from '../graph/dag.js';
 import { discoverFiles, SNAPSHOT_PATHS } from './discover.js';
 import { expandColumnDocs, expandDocCalls, indexDocsBlocks, readDocsBlocks, type DocsBlock } from './docs-blocks.js';
 import { readMacroDefinitions } from './macros.js';
-import { readPropertiesFile, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
+import { readPropertiesFile, type DeclaredEntry, type NodeProperties, type SourceProperties, type UnitTestDeclaration } from './properties.js';
 import { unitTestNode } from './unit-tests.js';
 import { checkSeedCsv } from './seed-csv.js';
 import { folderLayers, resolveModelConfig, resolveSeedConfig, type ConfigLayer } from './resolve-config.js';
@@ -69,6 +71,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     if (!(error instanceof SmelterError)) throw error;
     diagnostics.push(toDiagnostic(error));
   };
+  /** What dbt warns about and goes on: the parse does too. */
+  const warn = (warning: SmelterError) => diagnostics.push(toDiagnostic(warning, 'warning'));
   const read = (rel: string) => readFileSync(join(config.dir, rel), 'utf8');
 
   // The root project and its installed packages, read alike; the root comes first.
@@ -206,23 +210,32 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   /** Properties by package and name (`pkg\u0000name`): a package may name a model as the project does. */
   const modelProps = new Map<string, NodeProperties>();
   const seedProps = new Map<string, NodeProperties>();
+  const snapshotProps = new Map<string, NodeProperties>();
+  const declared: Array<DeclaredEntry & { readonly package: string; readonly file: string }> = [];
   const propsKey = (pkg: PackageLayout, name: string) => `${pkg.name}\u0000${name}`;
   const sourceProps: Array<SourceProperties & { readonly package?: string }> = [];
   const unitTestDecls: UnitTestDeclaration[] = [];
-  // Properties files are read under seed-paths too (dbt's seeds.yml beside the CSVs); a folder
-  // that is both a model and a seed path is read once.
-  const propertyFiles = layouts.flatMap((pkg) => [...new Set(discoverFiles(config.dir, [...pkg.modelPaths, ...pkg.seedPaths], ['.yml', '.yaml']))].sort().map((path) => ({ path, pkg })));
+  // Properties files are read wherever dbt reads them: beside models, seeds (seeds.yml by the CSVs),
+  // snapshots, data tests and macros; a folder that is two of those is read once.
+  const propertyFiles = layouts.flatMap((pkg) =>
+    [...new Set(discoverFiles(config.dir, [...pkg.modelPaths, ...pkg.seedPaths, ...pkg.snapshotPaths, ...pkg.dataTestPaths, ...pkg.macroPaths], ['.yml', '.yaml']))]
+      .sort()
+      .map((path) => ({ path, pkg })),
+  );
   for (const { path, pkg } of propertyFiles) {
     try {
       const props = readPropertiesFile(parseYamlFile(read(path), path), renderString);
       props.errors.forEach(report);
+      props.warnings.forEach(warn);
       props.broken.models.forEach((name) => broken.modelProps.add(name));
+      props.broken.snapshots.forEach((name) => broken.modelProps.add(name));
       props.broken.seeds.forEach((name) => broken.seedProps.add(name));
       props.broken.sources.forEach((name) => broken.sources.add(name));
       if (props.broken.unknownSources) broken.anySource = true;
       for (const [list, target, kind] of [
         [props.models, modelProps, 'model'],
         [props.seeds, seedProps, 'seed'],
+        [props.snapshots, snapshotProps, 'snapshot'],
       ] as const) {
         for (const p of list) {
           const earlier = target.get(propsKey(pkg, p.name));
@@ -234,6 +247,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         }
       }
       sourceProps.push(...props.sources.map((source) => ({ ...source, package: pkg.name })));
+      declared.push(...props.declared.map((entry) => ({ ...entry, package: pkg.name, file: path })));
       unitTestDecls.push(...props.unitTests);
     } catch (error) {
       report(error);
@@ -267,7 +281,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       columns: orReport(() => expandColumnDocs(p.columns, docs, at), p.columns),
     };
   };
-  for (const props of [modelProps, seedProps]) for (const [key, p] of props) props.set(key, withDocs(p, p));
+  for (const props of [modelProps, seedProps, snapshotProps]) for (const [key, p] of props) props.set(key, withDocs(p, p));
   for (const [i, source] of sourceProps.entries()) {
     sourceProps[i] = { ...source, tables: source.tables.map((t) => withDocs(t, { file: source.file, line: t.line })) };
   }
@@ -315,7 +329,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const layers: ConfigLayer[] = [...folderLayers(pkg.seeds, [...folders, name], () => ({ file: projectFile }))];
       if (props) layers.push({ values: props.config.values, locate: props.config.locate });
       const fqn = [pkg.name, ...folders, name];
-      const resolved = resolveSeedConfig(name, layers, uniqueId);
+      const resolved = resolveSeedConfig(name, layers, uniqueId, config.flavor === 'dbt');
       const relativePath = path.slice(root.length + 1);
       const named = relationNamed({ resource_type: 'seed', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: relativePath, fqn, config: resolved }, layers);
       const seedConfig = { ...resolved, ...named };
@@ -404,8 +418,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const { path, pkg, name, text, snapshot } of candidates) {
     const uniqueId = `${snapshot ? 'snapshot' : 'model'}.${pkg.name}.${name}`;
     const { root, folders } = splitPath(path, snapshot ? pkg.snapshotPaths : pkg.modelPaths);
-    const props = snapshot ? undefined : modelProps.get(propsKey(pkg, name));
-    if (!snapshot) modelProps.delete(propsKey(pkg, name));
+    const props = (snapshot ? snapshotProps : modelProps).get(propsKey(pkg, name));
+    (snapshot ? snapshotProps : modelProps).delete(propsKey(pkg, name));
     if (broken.modelProps.has(name)) {
       // Its properties could not be read: configured without them it might report errors that are
       // only their absence.
@@ -467,7 +481,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       } else {
         layers.push(...configCalls);
       }
-      const resolved = resolveModelConfig(name, layers, uniqueId);
+      const resolved = resolveModelConfig(name, layers, uniqueId, config.flavor === 'dbt');
       const named = relationNamed(
         { resource_type: 'model', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [pkg.name, ...folders, name], config: resolved },
         layers,
@@ -481,19 +495,23 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       broken.names.add(name);
     }
   }
-  for (const [key, p] of modelProps) {
-    const name = key.split('\u0000')[1];
-    report(
-      new ProjectError(`properties are given for model '${name}', but there is no models/**/${name}.sql`, {
-        code: 'ref',
-        location: { file: p.file, line: p.line, column: p.column },
-        hint: didYouMean(name, drafts.map((d) => d.name)),
-      }),
-    );
-  }
-  for (const [key, p] of seedProps) {
-    const name = key.split('\u0000')[1];
-    report(new ProjectError(`properties are given for seed '${name}', but there is no seeds/**/${name}.csv`, { code: 'ref', location: { file: p.file, line: p.line, column: p.column } }));
+  // In a dbt project, properties naming nothing are ignored with a warning, as dbt does ("did not
+  // find matching node"); project.yml keeps its rule: a typo in a name is an error.
+  for (const [props, kind, where] of [
+    [modelProps, 'model', (name: string) => `models/**/${name}.sql`],
+    [seedProps, 'seed', (name: string) => `seeds/**/${name}.csv`],
+    [snapshotProps, 'snapshot', (name: string) => `{% snapshot ${name} %} block`],
+  ] as const) {
+    for (const [key, p] of props) {
+      const name = key.split('\u0000')[1];
+      (config.flavor === 'dbt' ? warn : report)(
+        new ProjectError(`properties are given for ${kind} '${name}', but there is no ${where(name)}${config.flavor === 'dbt' ? ': they are ignored' : ''}`, {
+          code: 'ref',
+          location: { file: p.file, line: p.line, column: p.column },
+          hint: didYouMean(name, drafts.map((d) => d.name)),
+        }),
+      );
+    }
   }
 
   const calledNames = new Map<string, ReadonlySet<string>>();
@@ -538,7 +556,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const testContext = {
     projectName: config.name,
     customTests,
-    resolveRef: (name: string) => resolveRef(name, config.name),
+    resolveRef: (name: string, packageName?: string) => resolveRef(name, config.name, packageName),
     resolveSource: (source: string, table: string) => sourceTables.get(`${source}.${table}`),
     isBroken: (ref: { name: string } | { source: string; table: string }) => ('name' in ref ? broken.names.has(ref.name) : isBrokenSource(ref.source)),
   };
@@ -647,7 +665,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const manifestMacros: Record<string, MacroDef> = { ...packageMacros };
   for (const macro of Object.values(macros)) manifestMacros[macro.unique_id] = macro;
   for (const warning of project.warnings ?? []) diagnostics.push(toDiagnostic(warning, 'warning'));
-  const manifest: Manifest = { project_name: config.name, nodes, disabled, macros: manifestMacros, diagnostics };
+  const manifest: Manifest = { project_name: config.name, nodes, disabled, macros: manifestMacros, diagnostics, declared: declaredResources(declared, report) };
   const dag = buildDag(manifest);
   if (!diagnostics.some((d) => d.severity === 'error')) {
     const cycle = findCycle(dag);
@@ -662,6 +680,27 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
     }
   }
   return { manifest, dag, macroFiles, templates };
+}
+
+const DECLARED_TYPES = { exposures: 'exposure', groups: 'group', semantic_models: 'semantic_model', metrics: 'metric', saved_queries: 'saved_query' } as const;
+
+/** Exposures, groups and the semantic layer's entries by unique_id (`exposure.shop.weekly_report`); a name declared twice is an error. */
+function declaredResources(
+  entries: ReadonlyArray<DeclaredEntry & { readonly package: string; readonly file: string }>,
+  report: (error: unknown) => void,
+): Record<DeclaredKind, Record<string, DeclaredResource>> {
+  const out: Record<DeclaredKind, Record<string, DeclaredResource>> = { exposures: {}, groups: {}, semantic_models: {}, metrics: {}, saved_queries: {} };
+  for (const entry of entries) {
+    const resourceType = DECLARED_TYPES[entry.kind];
+    const uniqueId = `${resourceType}.${entry.package}.${entry.name}`;
+    const earlier = out[entry.kind][uniqueId];
+    if (earlier) {
+      report(new ProjectError(`${resourceType.replace('_', ' ')} '${entry.name}' is declared twice (also in ${earlier.original_file_path}:${earlier.line})`, { code: 'duplicate', location: { file: entry.file, line: entry.line } }));
+      continue;
+    }
+    out[entry.kind][uniqueId] = { resource_type: resourceType, unique_id: uniqueId, name: entry.name, package_name: entry.package, original_file_path: entry.file, line: entry.line, properties: entry.properties };
+  }
+  return out;
 }
 
 /** The root project as a package (first), then the installed ones. */

@@ -79,9 +79,23 @@ export interface SourceProperties {
   readonly tables: readonly SourceTableProperties[];
 }
 
+/** An entry of `exposures:`, `groups:`, `semantic_models:`, `metrics:` or `saved_queries:`, kept as written. */
+export interface DeclaredEntry {
+  readonly kind: 'exposures' | 'groups' | 'semantic_models' | 'metrics' | 'saved_queries';
+  readonly name: string;
+  readonly line?: number;
+  readonly properties: Readonly<Record<string, unknown>>;
+}
+
 export interface PropertiesFile {
   readonly models: readonly NodeProperties[];
   readonly seeds: readonly NodeProperties[];
+  readonly snapshots: readonly NodeProperties[];
+  /** Singular data tests' properties (top-level `data_tests:`). */
+  readonly singularTests: readonly NodeProperties[];
+  readonly declared: readonly DeclaredEntry[];
+  /** What dbt accepts but smelter does not act on, where a user would expect an effect (contracts). */
+  readonly warnings: readonly ProjectError[];
   readonly sources: readonly SourceProperties[];
   readonly unitTests: readonly UnitTestDeclaration[];
   /** One error per entry that could not be read; the other entries are read all the same. */
@@ -90,12 +104,23 @@ export interface PropertiesFile {
    * What those entries named, so that parse reports nothing about what refers to them (the error
    * is theirs, not their dependents'). `unknownSources`: a source entry whose name is unreadable.
    */
-  readonly broken: { readonly models: readonly string[]; readonly seeds: readonly string[]; readonly sources: readonly string[]; readonly unknownSources: boolean };
+  readonly broken: {
+    readonly models: readonly string[];
+    readonly seeds: readonly string[];
+    readonly snapshots: readonly string[];
+    readonly sources: readonly string[];
+    readonly unknownSources: boolean;
+  };
 }
 
-const FILE_KEYS = ['version', 'models', 'seeds', 'sources', 'unit_tests', 'macros'];
-const NODE_KEYS = ['name', 'description', 'config', 'columns', 'tests', 'data_tests', 'docs', 'meta', 'tags', 'latest_version'];
-const COLUMN_KEYS = ['name', 'description', 'data_type', 'tests', 'data_tests', 'meta', 'tags', 'quote', 'constraints'];
+const DECLARED_KEYS = ['exposures', 'groups', 'semantic_models', 'metrics', 'saved_queries'] as const;
+const FILE_KEYS = ['version', 'models', 'seeds', 'snapshots', 'sources', 'unit_tests', 'macros', 'analyses', 'data_tests', ...DECLARED_KEYS];
+/** `versions` is refused with its own message (model versions are not supported). */
+const NODE_KEYS = [
+  'name', 'description', 'config', 'columns', 'tests', 'data_tests', 'docs', 'meta', 'tags', 'latest_version', 'versions', 'access', 'group',
+  'constraints', 'deprecation_date', 'time_spine', 'freshness', 'arguments',
+];
+const COLUMN_KEYS = ['name', 'description', 'data_type', 'tests', 'data_tests', 'meta', 'tags', 'quote', 'constraints', 'granularity', 'config', 'docs', 'policy_tags'];
 const SOURCE_KEYS = ['name', 'description', 'schema', 'database', 'external_location', 'loaded_at_field', 'tables', 'meta', 'tags', 'config', 'freshness', 'loader'];
 const SOURCE_CONFIG_KEYS = ['enabled', 'event_time', 'tags', 'meta', 'external_location'];
 const TABLE_KEYS = ['name', 'description', 'identifier', 'external_location', 'loaded_at_field', 'columns', 'tests', 'data_tests', 'meta', 'tags', 'config', 'freshness'];
@@ -171,7 +196,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
   };
 
   const errors: ProjectError[] = [];
-  const broken = { models: [] as string[], seeds: [] as string[], sources: [] as string[], unknownSources: false };
+  const broken = { models: [] as string[], seeds: [] as string[], snapshots: [] as string[], sources: [] as string[], unknownSources: false };
   /** Each entry on its own: a bad one is reported and names what it was about; the rest are read. */
   const entries = <T>(list: unknown[], read: (raw: unknown, i: number) => T, failed: (name: string | undefined) => void): T[] => {
     const out: T[] = [];
@@ -188,13 +213,32 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     return out;
   };
 
-  const nodeList = (key: 'models' | 'seeds'): NodeProperties[] =>
+  const warnings: ProjectError[] = [];
+  const warn = (path: Path, message: string, hint?: string) => warnings.push(fail(path, message, hint));
+  const nodeList = (key: 'models' | 'seeds' | 'snapshots' | 'analyses' | 'data_tests'): NodeProperties[] =>
     entries(asList(root[key], [key], key), (raw, i) => {
       const path: Path = [key, i];
       const m = asMap(raw, path, `an entry of ${key}`);
       checkKeys(m, NODE_KEYS, path, `${key}[${i}]`);
       const name = str(m.name, path, `${key}[${i}].name`, true)!;
+      if (m.versions !== undefined) {
+        throw fail([...path, 'versions'], `${name}: model versions (versions:) are not supported`, 'keep one version of the model, in its own file, without versions:');
+      }
       const config = m.config === undefined ? {} : { ...asMap(m.config, [...path, 'config'], `${name}: config`) };
+      // dbt enforces a contract's column types and constraints when it builds; smelter does not.
+      const contract = config.contract as { enforced?: unknown } | undefined;
+      if (contract !== null && typeof contract === 'object' && contract.enforced === true) {
+        warn([...path, 'config', 'contract'], `${name}: contract is not enforced: smelter builds the model without checking its columns' types or constraints`);
+      }
+      delete config.contract;
+      if (m.constraints !== undefined) warn([...path, 'constraints'], `${name}: constraints are not enforced`);
+      asList(m.columns, [...path, 'columns'], 'columns').forEach((c, j) => {
+        if (c !== null && typeof c === 'object' && (c as Record<string, unknown>).constraints !== undefined) warn([...path, 'columns', j, 'constraints'], `${name}: constraints are not enforced`);
+      });
+      // Access and group govern refs across dbt projects; one smelter project has nothing to restrict.
+      for (const k of ['access', 'group'] as const) {
+        if (m[k] !== undefined && config[k] === undefined) config[k] = m[k];
+      }
       if (m.tags !== undefined) config.tags = [...tags(config.tags, [...path, 'config', 'tags']), ...tags(m.tags, [...path, 'tags'])];
       if (m.meta !== undefined) config.meta = { ...asMap(m.meta, [...path, 'meta'], 'meta'), ...((config.meta as object) ?? {}) };
       if (m.docs !== undefined) config.docs = asMap(m.docs, [...path, 'docs'], 'docs');
@@ -213,7 +257,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         },
         tests: [...testsOf(m, path), ...cols.tests],
       };
-    }, (name) => name !== undefined && broken[key].push(name));
+    }, (name) => name !== undefined && (key === 'models' || key === 'seeds' || key === 'snapshots') && broken[key].push(name));
 
   const root = asMap(yaml.value ?? {}, [], yaml.file);
   checkKeys(root, FILE_KEYS, [], 'a properties file');
@@ -302,9 +346,26 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     };
   }, (name) => (name === undefined ? (broken.unknownSources = true) : broken.sources.push(name)));
 
+  const declared: DeclaredEntry[] = DECLARED_KEYS.flatMap((kind) =>
+    entries(asList(root[kind], [kind], kind), (raw, i): DeclaredEntry => {
+      const m = asMap(raw, [kind, i], `an entry of ${kind}`);
+      const name = str(m.name, [kind, i], `${kind}[${i}].name`, true)!;
+      return { kind, name, line: yaml.locate([kind, i, 'name']).line, properties: m };
+    }, () => {}),
+  );
+  const models = nodeList('models');
+  const seeds = nodeList('seeds');
+  const snapshots = nodeList('snapshots');
+  // Analyses are never built; their properties are checked as a model's and kept nowhere.
+  nodeList('analyses');
+  const singularTests = nodeList('data_tests');
   return {
-    models: nodeList('models'),
-    seeds: nodeList('seeds'),
+    models,
+    seeds,
+    snapshots,
+    singularTests,
+    declared,
+    warnings,
     sources,
     unitTests: entries(asList(root.unit_tests, ['unit_tests'], 'unit_tests'), (raw, i): UnitTestDeclaration => {
       const path: Path = ['unit_tests', i];

@@ -26,7 +26,11 @@ export function folderLayers(tree: FolderConfig, folders: readonly string[], loc
   return layers;
 }
 
-function mergeLayers(layers: readonly ConfigLayer[], keys: Readonly<Record<string, (v: unknown) => CheckResult>>, node: string): Record<string, unknown> {
+/**
+ * `openKeys`: a key smelter does not know is kept as written (dbt accepts any config key: grants,
+ * persist_docs, a project's own keys); otherwise it is an error. Known keys are checked either way.
+ */
+function mergeLayers(layers: readonly ConfigLayer[], keys: Readonly<Record<string, (v: unknown) => CheckResult>>, node: string, openKeys = false): Record<string, unknown> {
   const merged: Record<string, unknown> = {};
   for (const layer of layers) {
     for (const [rawKey, raw] of Object.entries(layer.values)) {
@@ -34,6 +38,10 @@ function mergeLayers(layers: readonly ConfigLayer[], keys: Readonly<Record<strin
       let value = raw;
       if (!layer.checked) {
         const check = keys[key];
+        if (!check && openKeys) {
+          merged[key] = raw;
+          continue;
+        }
         if (!check) {
           throw new ProjectError(`unknown config key '${rawKey}'`, {
             code: 'config',
@@ -65,8 +73,8 @@ function mergeLayers(layers: readonly ConfigLayer[], keys: Readonly<Record<strin
 }
 
 /** Model config by precedence: config() > YAML properties > folders > built-in defaults. */
-export function resolveModelConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string): ModelConfig {
-  const m = mergeLayers(layers, MODEL_CONFIG_KEYS, uniqueId);
+export function resolveModelConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string, openKeys = false): ModelConfig {
+  const m = mergeLayers(layers, MODEL_CONFIG_KEYS, uniqueId, openKeys);
   const config = {
     materialized: 'view',
     schema: 'main',
@@ -131,7 +139,7 @@ function checkScd2Config(config: ModelConfig, layers: readonly ConfigLayer[], un
   }
 }
 
-export function resolveSeedConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string): SeedConfig {
-  const m = mergeLayers(layers, SEED_CONFIG_KEYS, uniqueId);
+export function resolveSeedConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string, openKeys = false): SeedConfig {
+  const m = mergeLayers(layers, SEED_CONFIG_KEYS, uniqueId, openKeys);
   return { schema: 'main', alias: name, tags: [], enabled: true, column_types: {}, ...m } as SeedConfig;
 }

@@ -76,6 +76,8 @@ export const CONTEXT_NAMES = [
   'graph',
   'flags',
   'set_sql_header',
+  // A data test's: whether its failures are stored (render/test-sql.ts).
+  'should_store_failures',
 ] as const;
 
 /**

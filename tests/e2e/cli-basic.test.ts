@@ -281,7 +281,7 @@ describe('basic: seed, run, compile', () => {
 
   it('manifest.json: every node with unique_id, resource_type, depends_on and checksum', () => {
     const manifest = readJson(join(dir, 'target', 'manifest.json'));
-    expect(Object.keys(manifest).sort()).toEqual(['child_map', 'diagnostics', 'disabled', 'macros', 'metadata', 'nodes', 'parent_map', 'sources', 'unit_tests']);
+    expect(Object.keys(manifest).sort()).toEqual(['child_map', 'diagnostics', 'disabled', 'exposures', 'groups', 'macros', 'metadata', 'metrics', 'nodes', 'parent_map', 'saved_queries', 'semantic_models', 'sources', 'unit_tests']);
     const summary = (n: any) => ({ resource_type: n.resource_type, depends_on: n.depends_on });
     expect(Object.fromEntries(Object.entries(manifest.nodes).map(([id, n]: [string, any]) => [id, summary(n)]))).toEqual({
       'model.shop.customer_revenue': {
