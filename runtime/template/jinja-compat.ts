@@ -5,6 +5,7 @@ import { TemplateUserError } from './strict-compiler.js';
 import { makeNamespace } from './jinja-semantics.js';
 import { iterate, pyCompare } from './py-methods.js';
 import { PY_MODULES } from './py-modules.js';
+import { pyIndex } from './py-index.js';
 import { pythonFormat } from './printf.js';
 import { isMapping, mappingKeys, pyEquals, pyStr } from './py-values.js';
 
@@ -97,6 +98,8 @@ export function installJinjaCompat(env: nunjucksTypes.Environment): void {
   env.addFilter('map', (v: unknown, ...args: unknown[]) => {
     const { positional, kw } = keywords(args);
     const items = iterate(v);
+    // attribute= names a key, a dotted path, or an index (`map(attribute=0)` on rows).
+    if (typeof kw.attribute === 'number') return items.map((x) => pyIndex(x, kw.attribute as number) ?? kw.default);
     if (typeof kw.attribute === 'string') return items.map((x) => attribute(x, kw.attribute as string) ?? kw.default);
     const name = positional[0];
     if (typeof name !== 'string') throw new TemplateUserError('map() needs a filter name or attribute=');

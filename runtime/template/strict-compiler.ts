@@ -191,6 +191,10 @@ export function installStrictCompiler(): void {
     }
     try {
       if (typeof key === 'number') return pyIndex(obj, key);
+      // A class-like function (modules.datetime.datetime, with its static now()/strptime()) is
+      // handed as itself: nunjucks would wrap it to bind `this` and lose its attributes.
+      const value = obj === null || obj === undefined ? undefined : (obj as Record<string, unknown>)[key as string];
+      if (typeof value === 'function' && Object.keys(value).length > 0) return value;
       return runtime.memberLookup(obj, key);
     } catch (error) {
       throw locate(error, `.${String(key)}`, line, col, file);
