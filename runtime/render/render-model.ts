@@ -91,12 +91,25 @@ export type TemplateNode = ModelNode | (TestNode & { readonly raw_code: string }
 
 /** The full SQL of a model or singular test, its ephemeral models inlined as CTEs. */
 export function renderTemplateNode(node: TemplateNode, renv: RenderEnvironment): string {
-  const ctes: Array<{ name: string; sql: string }> = [];
+  const ctes: EphemeralCte[] = [];
   const sql = renderOne(node, renv, ctes, [node.unique_id]);
   return injectCtes(sql, ctes);
 }
 
-function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: Array<{ name: string; sql: string }>, stack: string[]): string {
+/** An ephemeral model's SQL as a CTE of the query that reads it. */
+export interface EphemeralCte {
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** The CTEs that make an ephemeral model readable: those it reads, in dependency order, then its own. */
+export function ephemeralCtes(node: ModelNode, renv: RenderEnvironment): EphemeralCte[] {
+  const ctes: EphemeralCte[] = [];
+  const sql = renderOne(node, renv, ctes, [node.unique_id]);
+  return [...ctes, { name: ephemeralCteName(node.name), sql }];
+}
+
+function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: EphemeralCte[], stack: string[]): string {
   const { manifest } = renv;
   const catalog = catalogName(renv.project.config.target);
   const byName = (name: string): ModelNode | SeedNode | undefined => {

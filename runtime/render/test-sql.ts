@@ -6,8 +6,9 @@ import { CALL_ARGUMENT } from '../parse/data-tests.js';
 import { templateLiteral } from '../parse/naming-macros.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import type { RenderScope } from '../template/template-engine.js';
-import { quoteIdentifier as q, quoteLiteral, renderRelation } from './relation.js';
-import { relationKindOf, renderSource, renderTemplateNode, type RenderEnvironment } from './render-model.js';
+import { ephemeralCteName, quoteIdentifier as q, quoteLiteral, renderRelation } from './relation.js';
+import { ephemeralCtes, relationKindOf, renderSource, renderTemplateNode, type EphemeralCte, type RenderEnvironment } from './render-model.js';
+import { injectCtes } from './inject-ctes.js';
 import { catalogName } from './project-context.js';
 import { RelationObject } from './relation-object.js';
 
@@ -25,19 +26,21 @@ export function renderTest(node: TestNode, renv: RenderEnvironment): string {
  */
 export function renderTestQuery(node: TestNode, renv: RenderEnvironment): { sql: string; config: Readonly<Record<string, unknown>> } {
   const config: Record<string, unknown> = {};
-  const sql = renderTestSql(node, renv, (values) => Object.assign(config, values));
-  return { sql, config };
+  // Ephemeral models the test reads (the tested one, ref() arguments) become CTEs of its query, as in dbt.
+  const ctes: EphemeralCte[] = [];
+  const sql = renderTestSql(node, renv, ctes, (values) => Object.assign(config, values));
+  return { sql: injectCtes(sql, ctes), config };
 }
 
-function renderTestSql(node: TestNode, renv: RenderEnvironment, onConfig: (values: Record<string, unknown>) => void): string {
+function renderTestSql(node: TestNode, renv: RenderEnvironment, ctes: EphemeralCte[], onConfig: (values: Record<string, unknown>) => void): string {
   if (node.test_type === 'singular') return renderTemplateNode(node as TestNode & { raw_code: string }, renv);
   const target = renv.manifest.nodes[node.attached_node!] as ModelNode | SeedNode | SourceNode;
-  const model = testedRelation(node, target, renv);
+  const model = testedRelation(node, target, renv, ctes);
   const kwargs = node.test_metadata!.kwargs;
   const column = typeof kwargs.column_name === 'string' ? q(kwargs.column_name) : undefined;
   // A `{% test %}` macro (the project's, or a package's: `dbt_utils.equality`); the project's own test of a built-in's name replaces it.
   const macroId = node.depends_on.macros[0];
-  if (macroId !== undefined && macroId.startsWith('macro.')) return renderCustomTest(node, model, renv, onConfig);
+  if (macroId !== undefined && macroId.startsWith('macro.')) return renderCustomTest(node, model, renv, ctes, onConfig);
   switch (node.test_metadata!.name) {
     case 'not_null':
       return `select * from ${model} where ${column} is null`;
@@ -48,7 +51,7 @@ function renderTestSql(node: TestNode, renv: RenderEnvironment, onConfig: (value
       return `select ${column} as value_field, count(*) as n_records from ${model} where ${column} not in (${values}) group by ${column}`;
     }
     case 'relationships': {
-      const parent = relationOfRef(String(kwargs.to), node, renv);
+      const parent = relationOfRef(String(kwargs.to), node, renv, ctes);
       return (
         `select child.${column} as from_field from ${model} as child ` +
         `where child.${column} is not null and not exists (select 1 from ${parent} as parent where parent.${q(String(kwargs.field))} = child.${column})`
@@ -61,24 +64,25 @@ function renderTestSql(node: TestNode, renv: RenderEnvironment, onConfig: (value
       return `select ${columns}, count(*) as n_records from ${model} group by ${columns} having count(*) > 1`;
     }
     default:
-      return renderCustomTest(node, model, renv, onConfig);
+      return renderCustomTest(node, model, renv, ctes, onConfig);
   }
 }
 
 /** The tested relation, filtered by the test's `where`. */
-function testedRelation(node: TestNode, target: ModelNode | SeedNode | SourceNode, renv: RenderEnvironment): RelationObject {
-  if (target.resource_type === 'model' && target.config.materialized === 'ephemeral') {
-    throw new CompileError(`${node.name}: ${target.name} is ephemeral, so there is no relation to test`, { node: node.unique_id, location: { file: node.original_file_path, line: node.line } });
-  }
-  const relation = relationObjectOf(target, renv);
+function testedRelation(node: TestNode, target: ModelNode | SeedNode | SourceNode, renv: RenderEnvironment, ctes: EphemeralCte[]): RelationObject {
+  const relation = relationObjectOf(target, renv, ctes);
   if (!node.config.where) return relation;
   // dbt tests the filtered rows: the relation keeps its parts (adapter calls still find it) and renders as the subquery.
   return new RelationObject({ database: relation.database, schema: relation.schema, identifier: relation.identifier, type: relation.type, text: `(select * from ${relation} where ${node.config.where})` });
 }
 
 /** A model's, seed's or source's relation as templates see it: its parts, and the text a run reads. */
-function relationObjectOf(dep: ModelNode | SeedNode | SourceNode, renv: RenderEnvironment): RelationObject {
+function relationObjectOf(dep: ModelNode | SeedNode | SourceNode, renv: RenderEnvironment, ctes: EphemeralCte[]): RelationObject {
   const database = catalogName(renv.project.config.target);
+  if (dep.resource_type === 'model' && dep.config.materialized === 'ephemeral') {
+    for (const cte of ephemeralCtes(dep, renv)) if (!ctes.some((c) => c.name === cte.name)) ctes.push(cte);
+    return new RelationObject({ identifier: ephemeralCteName(dep.name), type: 'cte' });
+  }
   if (dep.resource_type === 'source') {
     return new RelationObject({ ...dep.relation, database, type: 'table', text: renv.sourceRelationOf?.(dep) ?? renderSource(dep, renv.project.config.dir) });
   }
@@ -86,11 +90,11 @@ function relationObjectOf(dep: ModelNode | SeedNode | SourceNode, renv: RenderEn
 }
 
 /** relationships' `to` (a ref or source the parser resolved into depends_on). */
-function relationOfRef(to: string, node: TestNode, renv: RenderEnvironment): string {
+function relationOfRef(to: string, node: TestNode, renv: RenderEnvironment, ctes: EphemeralCte[]): string {
   for (const id of node.depends_on.nodes) {
     if (id === node.attached_node && node.depends_on.nodes.length > 1) continue;
     const dep = renv.manifest.nodes[id];
-    if (dep?.resource_type === 'source' || dep?.resource_type === 'model' || dep?.resource_type === 'seed') return String(relationObjectOf(dep, renv));
+    if (dep?.resource_type === 'source' || dep?.resource_type === 'model' || dep?.resource_type === 'seed') return String(relationObjectOf(dep, renv, ctes));
   }
   throw new CompileError(`${node.name}: cannot resolve ${to}`, { node: node.unique_id, location: { file: node.original_file_path, line: node.line } });
 }
@@ -101,13 +105,13 @@ function relationOfRef(to: string, node: TestNode, renv: RenderEnvironment): str
  * (`compare_model: ref('x')`) is that call, and one holding `{{ }}` is rendered first.
  * `model` is the tested relation (`this` in the test's scope); other values are handed as literals.
  */
-function renderCustomTest(node: TestNode, model: RelationObject, renv: RenderEnvironment, onConfig: (values: Record<string, unknown>) => void): string {
+function renderCustomTest(node: TestNode, model: RelationObject, renv: RenderEnvironment, ctes: EphemeralCte[], onConfig: (values: Record<string, unknown>) => void): string {
   const meta = node.test_metadata!;
   const dot = meta.name.indexOf('.');
   const bare = dot === -1 ? meta.name : meta.name.slice(dot + 1);
   const macroPackage = node.depends_on.macros[0]?.startsWith('macro.') ? node.depends_on.macros[0].split('.')[1] : undefined;
   const callee = macroPackage !== undefined && macroPackage !== renv.manifest.project_name ? `${macroPackage}.test_${bare}` : `test_${bare}`;
-  const scope = testScope(node, model, renv, onConfig);
+  const scope = testScope(node, model, renv, ctes, onConfig);
   const render = (text: string) => renv.templates().render(node.original_file_path, text, scope);
   try {
     // `this` is the tested relation, so the macro receives it as a relation object (dbt's `model`).
@@ -127,21 +131,18 @@ function renderCustomTest(node: TestNode, model: RelationObject, renv: RenderEnv
  * What a generic test's template sees: ref() and source() of the nodes the test depends on (parse
  * resolved its arguments' calls into depends_on), config() recorded, should_store_failures().
  */
-function testScope(node: TestNode, tested: RelationObject, renv: RenderEnvironment, onConfig: (values: Record<string, unknown>) => void): RenderScope {
+function testScope(node: TestNode, tested: RelationObject, renv: RenderEnvironment, ctes: EphemeralCte[], onConfig: (values: Record<string, unknown>) => void): RenderScope {
   const dependencies = node.depends_on.nodes.map((id) => renv.manifest.nodes[id]).filter((n) => n !== undefined);
   const resolver: ContextResolver = {
     ref(name, packageName) {
       const dep = dependencies.find((n): n is ModelNode | SeedNode => (n.resource_type === 'model' || n.resource_type === 'seed') && n.name === name && (packageName === undefined || n.package_name === packageName));
       if (!dep) throw new TemplateUserError(`ref('${name}') was not seen when the project was parsed: a test refers to models through its arguments`);
-      if (dep.resource_type === 'model' && dep.config.materialized === 'ephemeral') {
-        throw new TemplateUserError(`ref('${name}'): ${name} is ephemeral, so there is no relation for a test to read`);
-      }
-      return relationObjectOf(dep, renv);
+      return relationObjectOf(dep, renv, ctes);
     },
     source(sourceName, tableName) {
       const dep = dependencies.find((n): n is SourceNode => n.resource_type === 'source' && n.source_name === sourceName && n.name === tableName);
       if (!dep) throw new TemplateUserError(`source('${sourceName}', '${tableName}') was not seen when the project was parsed: a test refers to sources through its arguments`);
-      return relationObjectOf(dep, renv);
+      return relationObjectOf(dep, renv, ctes);
     },
     config: onConfig,
     isIncremental: () => false,

@@ -4,7 +4,7 @@
  * `arguments:`, config beside the arguments or under `config:`, `ref()` arguments as relations and
  * dependencies, fail_calc and warn_if/error_if judged as dbt does, and stored failures.
  */
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,6 +63,42 @@ describe('dbt data tests as real projects declare them', () => {
       '4 of 8 SKIP view analytics.adults .......................... [SKIP]',
       '5 of 8 SKIP yamltests_same_rowcount_adults_ref_people_ ..... [SKIP]',
       'Finished 8 nodes in Ns: 2 OK, 2 PASS, 1 WARN, 1 FAIL, 0 ERROR, 2 SKIP',
+    ]);
+  });
+
+  it('tests an ephemeral model as dbt does: its SQL is a CTE of the test query, for built-in and package tests and ref() arguments', async () => {
+    const dir = await yamlProject();
+    writeFileSync(join(dir, 'models', 'minors.sql'), "{{ config(materialized='ephemeral') }}\nselect * from {{ ref('people') }} where age < 18\n");
+    writeFileSync(join(dir, 'models', 'kids.sql'), "{{ config(materialized='ephemeral') }}\nselect * from {{ ref('minors') }}\n");
+    writeFileSync(
+      join(dir, 'models', 'minors.yml'),
+      [
+        'models:',
+        '  - name: minors',
+        '    columns:',
+        '      - name: name',
+        '        data_tests: [not_null, {accepted_values: {values: [Bo]}}]',
+        '      - name: age',
+        '        data_tests:',
+        '          - yamltests.at_least: {minimum: 18}',
+        '  - name: kids',
+        '    data_tests:',
+        "      - yamltests.same_rowcount: {compare_model: ref('minors')}",
+        '',
+      ].join('\n'),
+    );
+    expect((await smelter(dir, 'seed')).code).toBe(0);
+    const result = await smelter(dir, 'test', '--select', 'minors', 'kids');
+    expect(result.stderr).toBe('');
+    expect(lines(result.stdout)).toEqual([
+      'Running 4 tests with 1 thread',
+      '1 of 4 PASS not_null_minors_name ........................... [PASS in Ns]',
+      '2 of 4 PASS accepted_values_minors_name__Bo ................ [PASS in Ns]',
+      '3 of 4 FAIL 1 yamltests_at_least_minors_age__18 ............ [FAIL 1 in Ns]',
+      // kids reads minors: both are CTEs of the query, minors first.
+      '4 of 4 PASS yamltests_same_rowcount_kids_ref_minors_ ....... [PASS in Ns]',
+      'Finished 4 tests in Ns: 3 PASS, 0 WARN, 1 FAIL, 0 ERROR, 0 SKIP',
+      '  yamltests_at_least_minors_age__18: Got 1 result, configured to fail if != 0',
     ]);
   });
 });
