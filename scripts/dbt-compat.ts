@@ -5,6 +5,9 @@
  * unit tests — by what happened to them:
  *   passed   success, pass, or warn (a test dbt would report as a warning: the build goes on)
  *   failed   error or fail, skipped (a parent failed), or never run
+ * An ephemeral model is never run by itself (dbt leaves it out of run_results too): its SQL runs as
+ * a CTE of the nodes that read it. It passes when one of them ran its query (success, pass, warn
+ * or fail — a failing test ran the SQL) and none of them errored.
  * A project that does not parse builds nothing: every node counts as failed, and the parse errors
  * are printed. The figure is passed / enabled.
  *
@@ -54,6 +57,19 @@ const results = join(targetDir, 'run_results.json');
 if (existsSync(results)) {
   for (const r of (JSON.parse(readFileSync(results, 'utf8')) as { results: Array<{ unique_id: string; status: string; message?: string | null }> }).results) {
     statuses.set(r.unique_id, r.status);
+  }
+}
+// Ephemeral models, and the nodes that read each one directly, from the build's manifest.
+const manifestPath = join(targetDir, 'manifest.json');
+if (existsSync(manifestPath)) {
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { nodes: Record<string, { config?: { materialized?: string }; depends_on?: { nodes?: string[] } }> };
+  const readers = new Map<string, string[]>();
+  for (const [id, node] of Object.entries(manifest.nodes)) for (const parent of node.depends_on?.nodes ?? []) readers.set(parent, [...(readers.get(parent) ?? []), id]);
+  for (const [id, node] of Object.entries(manifest.nodes)) {
+    if (node.config?.materialized !== 'ephemeral' || statuses.has(id)) continue;
+    const seen = (readers.get(id) ?? []).map((r) => statuses.get(r));
+    const ran = seen.some((s) => s === 'success' || s === 'pass' || s === 'warn' || s === 'fail');
+    statuses.set(id, ran && !seen.includes('error') ? 'success' : 'not run');
   }
 }
 if (nodes.length === 0) {
