@@ -7,7 +7,7 @@ import { iterate, pyCompare } from './py-methods.js';
 import { PY_MODULES } from './py-modules.js';
 import { pyIndex } from './py-index.js';
 import { pythonFormat } from './printf.js';
-import { isMapping, mappingKeys, pyEquals, pyStr } from './py-values.js';
+import { isMapping, markSet, mappingKeys, pyEquals, pyStr } from './py-values.js';
 
 /** Names the engine provides the same in every render (a scope cannot override them). */
 export const ENGINE_GLOBALS = ['exceptions', 'log', 'print', 'modules', 'namespace', 'zip', 'set', 'tojson', 'fromjson', 'toyaml', 'fromyaml', 'local_md5', 'dict'] as const;
@@ -166,7 +166,7 @@ export function installJinjaCompat(env: nunjucksTypes.Environment): void {
     set: (v: unknown) => {
       const out: unknown[] = [];
       for (const x of iterate(v)) if (!out.some((y) => pyEquals(x, y))) out.push(x);
-      return out;
+      return markSet(out);
     },
     tojson: (v: unknown, ...args: unknown[]) => {
       const { kw } = keywords(args);

@@ -16,6 +16,14 @@ export function markMapping<T extends object>(obj: T): T {
   return obj;
 }
 
+const sets = new WeakSet<unknown[]>();
+
+/** Mark `items` (distinct values) as a Python set: it equals another set with the same members in any order. */
+export function markSet(items: unknown[]): unknown[] {
+  sets.add(items);
+  return items;
+}
+
 /** A Python dict: a plain object (`{...}` in a template, parsed JSON/YAML) or one marked by `markMapping`. */
 export function isMapping(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object') return false;
@@ -88,6 +96,9 @@ export function pyEquals(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || a === undefined) return b === null || b === undefined;
   if (typeof a === 'boolean' || typeof b === 'boolean') return (typeof a === 'number' || typeof a === 'boolean') && (typeof b === 'number' || typeof b === 'boolean') && Number(a) === Number(b);
+  if (Array.isArray(a) && Array.isArray(b) && sets.has(a) && sets.has(b)) {
+    return a.length === b.length && a.every((x) => b.some((y) => pyEquals(x, y)));
+  }
   if (Array.isArray(a) || Array.isArray(b)) {
     return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
   }

@@ -114,5 +114,12 @@ describe('globals and filters', () => {
     expect(render("{{ modules.re.sub('[ -]+', '_', 'a b-c') }} {{ modules.re.search('(\\\\d+)', 'ab12c').group(1) }} {{ modules.re.findall('[a-z]', 'a1b') }} {{ modules.re.match('x', 'ax') }}")).toBe(
       "a_b_c 12 ['a', 'b'] None",
     );
+    // A class's own methods: datetime.now() (dbt_utils' pretty_time), date.today().
+    expect(render('{{ modules.datetime.datetime.now().year >= 2024 }} {{ modules.datetime.date.today().year >= 2024 }}')).toBe('True True');
+  });
+
+  it("sets compare by members; map(attribute=0) indexes rows (agate's data)", () => {
+    expect(render("{{ set(['a', 'b', 'a']) == set(['b', 'a']) }} {{ set(['a']) != set(['a', 'b']) }} {{ ['a', 'b'] == ['b', 'a'] }}")).toBe('True True False');
+    expect(render('{{ [[1, 2], [3, 4]] | map(attribute=0) | list }}')).toBe('[1, 3]');
   });
 });
