@@ -73,6 +73,18 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     }
   }
 
+  // A seed's hooks render when they run, as dbt's do: a post-hook sees (and may drop) the loaded table.
+  const seedHooks = node.resource_type === 'seed' ? databaseOn(connection) : undefined;
+  const renderSeedHooks = async (hooks: readonly string[]): Promise<string[]> => {
+    if (hooks.length === 0 || !seedHooks) return [];
+    const thisRelation = new RelationObject({ ...node.relation, database: catalogName(project.config.target), type: 'table', text: relation });
+    const before = seedHooks.executed.length;
+    const rendered = await seedHooks.render(node.name, () => hooks.map((h) => renv.templates().render(node.original_file_path, h, hookScope({ ...renv, database: seedHooks }, thisRelation))), signal);
+    executed.push(...seedHooks.executed.slice(before));
+    return rendered.filter((sql) => sql.trim() !== '');
+  };
+  const seedPostHooks = node.resource_type === 'seed' ? node.config.post_hook : [];
+
   // Compile: render the model and its hooks, and plan its statements (or its build program).
   type Work = { kind: 'statements'; statements: PlannedStatement[] } | { kind: 'program'; strategy: ProgramStrategy; input: MaterializationInput };
   let work: Work;
@@ -81,7 +93,8 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   let newSourceFiles: NewSourceFiles | undefined;
   try {
     if (node.resource_type === 'seed') {
-      work = { kind: 'statements', statements: seedStatements(node, project.config.dir, relation) };
+      const preHooks = await renderSeedHooks(node.config.pre_hook);
+      work = { kind: 'statements', statements: [...preHooks.map((sql) => ({ sql, role: 'hook' as const })), ...seedStatements(node, project.config.dir, relation)] };
     } else {
       const chosen = materializationFor(node.config.materialized, node.config.external);
       if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
@@ -131,7 +144,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     const audit = auditFor(node, connection, scope, signal);
     if (work.kind === 'statements') {
       const { statements } = work;
-      if (statements.length === 1 && !audit) {
+      if (statements.length === 1 && !audit && seedPostHooks.length === 0) {
         // One statement is its own transaction; BEGIN/COMMIT around it would only cost round trips.
         rows = (await run(statements[0].sql)).rowsAffected;
       } else {
@@ -141,6 +154,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
             const r = await run(st.sql);
             if (st.role === 'main') main = r.rowsAffected;
           }
+          for (const sql of await renderSeedHooks(seedPostHooks)) await run(sql);
           // Inside the transaction the tests see the new table; nobody else does until COMMIT.
           await audit?.();
           return main;

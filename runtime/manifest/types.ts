@@ -59,6 +59,12 @@ export interface SeedConfig {
   readonly tags: readonly string[];
   readonly enabled: boolean;
   readonly column_types: Readonly<Record<string, string>>;
+  /** SQL run before the seed's table is loaded, and after (rendered then, as dbt does). */
+  readonly pre_hook: readonly string[];
+  readonly post_hook: readonly string[];
+  /** The CSV's field separator. */
+  readonly delimiter: string;
+  readonly quote_columns?: boolean;
 }
 
 /** Where a node is written in the database. */

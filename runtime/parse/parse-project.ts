@@ -334,7 +334,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       const named = relationNamed({ resource_type: 'seed', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: relativePath, fqn, config: resolved }, layers);
       const seedConfig = { ...resolved, ...named };
       const text = read(path);
-      checkSeedCsv(text, path);
+      checkSeedCsv(text, path, seedConfig.delimiter);
       const seed: SeedNode = {
         resource_type: 'seed',
         unique_id: uniqueId,

@@ -141,5 +141,5 @@ function checkScd2Config(config: ModelConfig, layers: readonly ConfigLayer[], un
 
 export function resolveSeedConfig(name: string, layers: readonly ConfigLayer[], uniqueId: string, openKeys = false): SeedConfig {
   const m = mergeLayers(layers, SEED_CONFIG_KEYS, uniqueId, openKeys);
-  return { schema: 'main', alias: name, tags: [], enabled: true, column_types: {}, ...m } as SeedConfig;
+  return { schema: 'main', alias: name, tags: [], enabled: true, column_types: {}, pre_hook: [], post_hook: [], delimiter: ',', ...m } as SeedConfig;
 }

@@ -4,10 +4,10 @@ import { ProjectError } from '../errors.js';
  * A seed's CSV checked at parse, before anything loads it: a header of distinct, non-empty names,
  * and as many values in every row as the header has names. DuckDB's CSV reader would otherwise
  * guess: a row with one value too many makes it pick another delimiter and load the whole file as
- * one column, and a repeated name becomes `name_1`. RFC 4180: commas, double quotes around a value
+ * one column, and a repeated name becomes `name_1`. RFC 4180: commas (or the seed's `delimiter`), double quotes around a value
  * that holds a comma, a quote (doubled) or a line break.
  */
-export function checkSeedCsv(text: string, path: string): void {
+export function checkSeedCsv(text: string, path: string, delimiter = ','): void {
   const fail = (message: string, line?: number, column?: number) => new ProjectError(message, { code: 'config', location: { file: path, line, column } });
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
   if (body.trim() === '') throw fail('the seed is empty: it needs a header line naming its columns');
@@ -49,7 +49,7 @@ export function checkSeedCsv(text: string, path: string): void {
         value += ch;
       }
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') (values.push(value), (value = ''));
+    else if (ch === delimiter) (values.push(value), (value = ''));
     else if (ch === '\n') {
       endRow();
       line++;

@@ -88,12 +88,20 @@ export const MODEL_CONFIG_KEYS: Readonly<Record<string, Check>> = {
   retain_superseded: duration,
 };
 
+/** One character that separates a CSV's fields (dbt's seed `delimiter`). */
+const delimiter: Check = (v) => (typeof v === 'string' && v.length === 1 ? ok(v) : fail('one character, such as \',\' or \'|\''));
+
 export const SEED_CONFIG_KEYS: Readonly<Record<string, Check>> = {
   schema: identifier,
   alias: identifier,
   tags: stringList,
   enabled: boolean,
   column_types: stringMap,
+  pre_hook: stringList,
+  post_hook: stringList,
+  delimiter,
+  // DuckDB keeps a column's case quoted or not, so quoting changes nothing: accepted for dbt projects.
+  quote_columns: boolean,
 };
 
 /** dbt spells hooks with a dash in YAML; both spellings mean the same key. */

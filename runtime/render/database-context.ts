@@ -105,6 +105,12 @@ export function databaseContext(answers: DatabaseAnswers | undefined): DatabaseC
       )!;
       return table.rows.map(([name, type, size, precision, scale]) => new ColumnObject(String(name), String(type), numberOrNull(size), numberOrNull(precision), numberOrNull(scale)));
     },
+    /** Drops the relation now (dbt runs it at once); its kind picks DROP VIEW or DROP TABLE. */
+    drop_relation(relation: unknown): string {
+      const r = asRelation(relation, 'adapter.drop_relation');
+      if (answers && !r.is_cte && r.identifier !== null) ask(`DROP ${r.type === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${r}`);
+      return '';
+    },
     list_relations_without_caching(relation: unknown): RelationObject[] {
       const r = asRelation(relation, 'adapter.list_relations_without_caching');
       if (!answers) return [];

@@ -86,7 +86,7 @@ function seed(name: string): SeedNode {
     columns: {},
     resource_type: 'seed',
     checksum: `sum-${name}`,
-    config: { schema: 'main', alias: name, tags: [], enabled: true, column_types: {} },
+    config: { schema: 'main', alias: name, tags: [], enabled: true, column_types: {}, pre_hook: [], post_hook: [], delimiter: ',' },
     relation: { schema: 'main', identifier: name },
     depends_on: { nodes: [], macros: [] },
   };
