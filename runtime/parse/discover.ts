@@ -25,8 +25,5 @@ export function discoverFiles(projectDir: string, roots: readonly string[], exte
   return out.sort();
 }
 
-/**
- * dbt's default snapshot-paths. smelter does not run snapshots; this folder is read only so that
- * its files are reported as unsupported instead of being left out without a word.
- */
+/** dbt's default snapshot-paths: `{% snapshot %}` blocks there are built on the scd2 engine. */
 export const SNAPSHOT_PATHS: readonly string[] = ['snapshots'];

@@ -38,7 +38,7 @@ export interface ScanResult {
    * unclosed or stray block): the parser should then be asked for the exact error.
    */
   readonly suspect?: { readonly line: number; readonly column: number };
-  /** The first `{% snapshot name %}` block: dbt's snapshots, which smelter does not run. */
+  /** The first `{% snapshot name %}` block: a dbt snapshot, valid only in a file under the snapshot paths. */
   readonly snapshot?: { readonly name: string; readonly line: number; readonly column: number };
 }
 

@@ -404,6 +404,10 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   const candidates: Candidate[] = [];
   for (const pkg of layouts) {
     for (const path of discoverFiles(config.dir, pkg.modelPaths, ['.sql'])) candidates.push({ path, pkg, name: basename(path, '.sql'), text: read(path) });
+    // dbt's Python models: DuckDB runs SQL only here, and a model left out would vanish from the graph without a word.
+    for (const path of discoverFiles(config.dir, pkg.modelPaths, ['.py'])) {
+      report(new ProjectError(`${basename(path)} is a Python model: smelter runs SQL models only`, { code: 'project', location: { file: path, line: 1 }, hint: 'rewrite it as a .sql model, or move it out of the model paths' }));
+    }
     for (const path of discoverFiles(config.dir, pkg.snapshotPaths, ['.sql'])) {
       try {
         const blocks = readSnapshotBlocks(path, read(path));

@@ -111,6 +111,16 @@ describe('a dbt project with a package', () => {
     ]);
   });
 
+  it('a Python model is one located error, not a model left out of the graph', async () => {
+    const dir = await shopProject();
+    writeFileSync(join(dir, 'models', 'scores.py'), 'def model(dbt, session):\n    return dbt.ref("orders")\n');
+    expect(await smelter(dir, 'ls')).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: models/scores.py:1: scores.py is a Python model: smelter runs SQL models only (rewrite it as a .sql model, or move it out of the model paths)\n',
+    });
+  });
+
   it("config paths in dbt_project.yml that match nothing are warnings, as in dbt; the build goes on", async () => {
     const dir = await shopProject();
     const file = join(dir, 'dbt_project.yml');
