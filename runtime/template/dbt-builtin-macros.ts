@@ -7,6 +7,7 @@ import { ARRAY_MACROS } from './dbt-builtins/arrays.js';
 import { TYPE_AND_CAST_MACROS } from './dbt-builtins/types-and-casts.js';
 import { SET_OPERATOR_MACROS } from './dbt-builtins/set-operators.js';
 import { SERIES_MACROS } from './dbt-builtins/series.js';
+import { NAMING_MACROS_FILE } from './dbt-builtins/naming.js';
 
 export type { BuiltinMacroFile };
 
@@ -24,6 +25,7 @@ export const CROSS_DATABASE_MACROS = [
 /**
  * dbt's cross-database macros written for DuckDB, as the macro files of the internal package
  * `dbt`. They are Jinja in TypeScript strings so that the Lambda bundle carries them. Each macro X
- * is a dispatcher (`adapter.dispatch('X', 'dbt')`) and `default__X`, DuckDB's SQL.
+ * is a dispatcher (`adapter.dispatch('X', 'dbt')`) and `default__X`, DuckDB's SQL. With them, the
+ * naming macros a project's `generate_schema_name` may delegate to (dbt-builtins/naming.ts).
  */
-export const DBT_BUILTIN_MACRO_FILES: readonly BuiltinMacroFile[] = [HELPER_MACROS_FILE, ...CROSS_DATABASE_MACROS.map(crossDatabaseMacroFile)];
+export const DBT_BUILTIN_MACRO_FILES: readonly BuiltinMacroFile[] = [HELPER_MACROS_FILE, NAMING_MACROS_FILE, ...CROSS_DATABASE_MACROS.map(crossDatabaseMacroFile)];

@@ -111,6 +111,38 @@ describe('a dbt project with a package', () => {
     ]);
   });
 
+  it("a project's naming macros may delegate to dbt's own: default__generate_schema_name, generate_schema_name_for_env, default__generate_alias_name", async () => {
+    const dir = await shopProject();
+    writeFileSync(
+      join(dir, 'macros', 'naming.sql'),
+      [
+        '{% macro generate_schema_name(custom_schema_name, node) -%}',
+        "  {%- if node.resource_type == 'seed' -%}{{ generate_schema_name_for_env('raw', node) }}",
+        '  {%- else -%}{{ default__generate_schema_name(custom_schema_name, node) }}{%- endif -%}',
+        '{%- endmacro %}',
+        '{% macro generate_alias_name(custom_alias_name=none, node=none) -%}',
+        "  {{ default__generate_alias_name(custom_alias_name, node) }}{% if node.resource_type == 'seed' %}_seed{% endif %}",
+        '{%- endmacro %}',
+        '',
+      ].join('\n'),
+    );
+    const relations = async (target?: string) => {
+      const ls = await smelter(dir, 'ls', '--output', 'json', '--select', 'shop', ...(target ? ['--target', target] : []));
+      expect(ls.code, ls.stderr).toBe(0);
+      return ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; config: { schema: string; alias: string } }).map((n) => `${n.name}: ${n.config.schema}.${n.config.alias}`);
+    };
+    expect(await relations()).toEqual([
+      'orders_big: analytics.orders_big',
+      'shouted: analytics.shouted',
+      'stg_orders: analytics_stg.stg_orders',
+      // dev is not prod: generate_schema_name_for_env gives the target's schema.
+      'raw_customers: analytics.raw_customers_seed',
+      'raw_orders: analytics.raw_orders_seed',
+      // A snapshot's target_schema is used as written, as dbt's legacy snapshot config is.
+      'customers_snapshot: snapshots.customers_snapshot',
+    ]);
+  });
+
   it('a Python model is one located error, not a model left out of the graph', async () => {
     const dir = await shopProject();
     writeFileSync(join(dir, 'models', 'scores.py'), 'def model(dbt, session):\n    return dbt.ref("orders")\n');
