@@ -8,10 +8,11 @@ import { MODEL_CONFIG_KEYS, SEED_CONFIG_KEYS, canonicalConfigKey, type CheckResu
 import type { LoadedProject, LoadProjectOptions } from './load-project.js';
 import { envVar, ProjectReader } from './project-reader.js';
 import { varTypeOf } from './var-types.js';
-import type { DeclaredVar, FolderConfig, PackageLayout, ProjectConfig } from './project-config.js';
+import type { DeclaredVar, FolderConfig, PackageLayout, ProjectConfig, TargetConfig } from './project-config.js';
 import { nativeValue, readDbtProfile } from './dbt-profile.js';
 import { findMissingPackages } from '../packages/installed-check.js';
 import { lookupVar } from '../render/context.js';
+import { targetContext } from '../render/project-context.js';
 
 export const DBT_PROJECT_FILE = 'dbt_project.yml';
 
@@ -40,6 +41,7 @@ export function loadDbtProject(projectDir: string, options: LoadProjectOptions &
 
 class DbtProjectReader extends ProjectReader {
   private varValues: Record<string, unknown> = {};
+  private target: TargetConfig | undefined;
   private readonly warnings: ProjectError[] = [];
 
   readDbt(projectDir: string, options: LoadProjectOptions & { readonly profilesDir?: string }): LoadedProject {
@@ -79,6 +81,8 @@ class DbtProjectReader extends ProjectReader {
       varValues: this.varValues,
     });
 
+    // Config values below may read the target (`+schema: "{{ target.name }}_x"`), as in dbt.
+    this.target = { ...profile.target, vars: {} };
     const vars: Record<string, DeclaredVar> = {};
     for (const [k, v] of Object.entries(ownVars)) vars[k] = { name: k, default: v, type: varTypeOf(v), typed: false };
 
@@ -289,7 +293,7 @@ class DbtProjectReader extends ProjectReader {
         env_var: (name: unknown, fallback?: unknown) => envVar(this.env, name, fallback),
         var: (name: unknown, ...rest: unknown[]) => lookupVar(varValues, String(name), rest.length > 0, rest[0]),
       },
-      values: {},
+      values: this.target === undefined ? {} : { target: targetContext(this.target) },
     };
   }
 

@@ -143,6 +143,14 @@ describe('a dbt project with a package', () => {
     ]);
   });
 
+  it("config values in dbt_project.yml may read the target, as in dbt", async () => {
+    const dir = await shopProject();
+    const file = join(dir, 'dbt_project.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('      +schema: stg\n', '      +schema: stg\n      +tags: "{{ target.name }}_{{ target.schema }}"\n'));
+    const ls = await smelter(dir, 'ls', '--select', 'tag:dev_analytics');
+    expect(ls).toEqual({ code: 0, stdout: 'stg_orders\n', stderr: '' });
+  });
+
   it('a Python model is one located error, not a model left out of the graph', async () => {
     const dir = await shopProject();
     writeFileSync(join(dir, 'models', 'scores.py'), 'def model(dbt, session):\n    return dbt.ref("orders")\n');
