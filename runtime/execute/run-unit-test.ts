@@ -39,6 +39,7 @@ export async function runUnitTest(
       const sql = renderModel(model, {
         ...renv,
         project: { ...renv.project, varValues: { ...renv.project.varValues, ...test.overrides.vars } },
+        env: { ...renv.env, ...test.overrides.env_vars },
         relationOf: (n) =>
           n.unique_id === model.unique_id
             ? tables.has('this')

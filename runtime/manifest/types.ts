@@ -218,7 +218,7 @@ export interface UnitTestNode extends NodeBase {
   /** Each input (`ref('x')`, `source('s', 't')` or `this`) with the node it stands for and its rows. */
   readonly given: ReadonlyArray<{ readonly input: string; readonly node?: string; readonly rows: ReadonlyArray<Record<string, unknown>> }>;
   readonly expect: ReadonlyArray<Record<string, unknown>>;
-  readonly overrides: { readonly vars: Readonly<Record<string, unknown>>; readonly is_incremental?: boolean };
+  readonly overrides: { readonly vars: Readonly<Record<string, unknown>>; readonly env_vars?: Readonly<Record<string, string>>; readonly is_incremental?: boolean };
   readonly config: { readonly enabled: boolean; readonly tags: readonly string[] };
   readonly checksum: string;
   readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };

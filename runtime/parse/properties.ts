@@ -31,6 +31,8 @@ export interface UnitTestDeclaration {
   readonly given: ReadonlyArray<{ readonly input: string; readonly rows: ReadonlyArray<Record<string, unknown>>; readonly line?: number; readonly location: SourceLocation }>;
   readonly expect: ReadonlyArray<Record<string, unknown>>;
   readonly vars: Readonly<Record<string, unknown>>;
+  /** overrides.env_vars: what env_var() reads while the model renders. */
+  readonly envVars: Readonly<Record<string, string>>;
   /** overrides.macros.is_incremental */
   readonly isIncremental?: boolean;
   readonly enabled: boolean;
@@ -400,6 +402,12 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         given,
         expect,
         vars: overrides.vars === undefined ? {} : asMap(overrides.vars, [...path, 'overrides', 'vars'], 'overrides.vars'),
+        envVars: Object.fromEntries(
+          Object.entries(overrides.env_vars === undefined ? {} : asMap(overrides.env_vars, [...path, 'overrides', 'env_vars'], 'overrides.env_vars')).map(([k, v]) => {
+            if (v === null || typeof v === 'object') throw fail([...path, 'overrides', 'env_vars', k], `env var ${k} must be a string, number or boolean`);
+            return [k, String(v)];
+          }),
+        ),
         ...(macros.is_incremental !== undefined ? { isIncremental: macros.is_incremental as boolean } : {}),
         enabled: (config.enabled as boolean | undefined) ?? true,
         tags: tags(config.tags, [...path, 'config', 'tags']),

@@ -59,7 +59,7 @@ export function unitTestNode(declaration: UnitTestDeclaration, ctx: UnitTestCont
     model: model.unique_id,
     given,
     expect: declaration.expect,
-    overrides: { vars: declaration.vars, ...(declaration.isIncremental !== undefined ? { is_incremental: declaration.isIncremental } : {}) },
+    overrides: { vars: declaration.vars, ...(Object.keys(declaration.envVars).length > 0 ? { env_vars: declaration.envVars } : {}), ...(declaration.isIncremental !== undefined ? { is_incremental: declaration.isIncremental } : {}) },
     config: { enabled: declaration.enabled, tags: declaration.tags },
     checksum: createHash('sha256').update(JSON.stringify([declaration.model, given, declaration.expect, declaration.vars, declaration.isIncremental])).digest('hex'),
     // Not an edge of the graph: a unit test reads no data, and `build` runs it before its model.

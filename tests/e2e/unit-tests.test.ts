@@ -89,6 +89,25 @@ describe('unit tests', () => {
     expect(tables).toEqual([]);
   });
 
+  it('overrides.env_vars is what env_var() reads while the model renders', async () => {
+    const dir = project(
+      `  - name: tax_from_env
+    model: taxed
+    overrides:
+      env_vars: { TAX_RATE: 3 }
+    given:
+      - input: source('raw', 'orders')
+        rows: [{ id: 1, amount: 5, status: paid }]
+    expect:
+      rows: [{ id: 1, taxed: 15 }]
+`,
+      { 'models/taxed.sql': "select id, amount * {{ env_var('TAX_RATE', '1') }} as taxed from {{ source('raw', 'orders') }}" },
+    );
+    const r = await smelter(['test', '--select', 'taxed'], { projectDir: dir });
+    expect(r.stderr).toBe('');
+    expect(withoutTimings(r.stdout)[1]).toBe('1 of 1 PASS tax_from_env ................................... [PASS in Ns]');
+  });
+
   it('build runs a model after its unit tests pass, and skips it when one fails', async () => {
     const good = project(PAID_OK);
     expect(withoutTimings((await smelter(['build', '--threads', '1'], { projectDir: good })).stdout)).toEqual([
