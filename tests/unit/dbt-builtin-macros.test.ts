@@ -456,16 +456,24 @@ describe('the dispatchers', () => {
 });
 
 describe('the macro files', () => {
-  it('are one file per macro under smelter/dbt/cross_database/, with its helpers', () => {
+  it('are one file per macro under smelter/dbt/cross_database/, with its helpers, and the naming macros', () => {
     expect(DBT_BUILTIN_MACRO_FILES.map((f) => f.path)).toEqual([
       'smelter/dbt/cross_database/smelter_helpers.sql',
+      'smelter/dbt/naming.sql',
       ...CROSS_DATABASE_MACROS.map((m) => `smelter/dbt/cross_database/${m.name}.sql`),
     ]);
   });
 
-  it('define exactly the dispatcher and default__ of each macro, plus the helpers', () => {
+  it('define exactly the dispatcher and default__ of each macro, plus the helpers and the naming macros', () => {
     expect([...engine.macroNames].sort()).toEqual(
-      [...CROSS_DATABASE_MACROS.flatMap((m) => [m.name, `default__${m.name}`]), 'smelter_datepart', 'smelter_temporal'].sort(),
+      [
+        ...CROSS_DATABASE_MACROS.flatMap((m) => [m.name, `default__${m.name}`]),
+        'smelter_datepart',
+        'smelter_temporal',
+        'default__generate_schema_name',
+        'generate_schema_name_for_env',
+        'default__generate_alias_name',
+      ].sort(),
     );
   });
 });
