@@ -93,6 +93,8 @@ export function readDbtProfile(options: DbtProfileOptions): { target: TargetConf
   if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw fail(at('settings'), 'settings must be a mapping of DuckDB settings');
   for (const [k, v] of Object.entries(settings)) {
     if (!['string', 'number', 'boolean'].includes(typeof v)) throw fail([...at('settings'), k], `settings.${k} must be a string, number or boolean`);
+    // Every connection runs in UTC (README, Microbatch): a run's times must not depend on a zone.
+    if (k.toLowerCase() === 'timezone') throw fail([...at('settings'), k], `settings.${k}: smelter runs every connection in UTC, so the time zone cannot be set`);
   }
   const extensions = value('extensions') ?? [];
   for (const [i, ext] of (Array.isArray(extensions) ? extensions : [extensions]).entries()) {

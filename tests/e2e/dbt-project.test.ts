@@ -94,6 +94,13 @@ describe('a dbt project with a package', () => {
       stdout: '',
       stderr: 'error: profiles.yml:10:7: output warehouse of profile shop is type "postgres": smelter runs dbt-duckdb profiles (type: duckdb) (add a duckdb output and choose it with --target or target:)\n',
     });
+    // Connections run in UTC: a time zone in the settings is refused at its line, not when the database opens.
+    writeFileSync(join(elsewhere, 'profiles.yml'), 'shop:\n  target: other\n  outputs:\n    other:\n      type: duckdb\n      settings:\n        TimeZone: Europe/Paris\n');
+    expect(await smelter(dir, 'ls', '--profiles-dir', elsewhere)).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: ${join(elsewhere, 'profiles.yml')}:7:9: settings.TimeZone: smelter runs every connection in UTC, so the time zone cannot be set\n`,
+    });
   });
 
   it('a ref to a missing package or model, a dispatch that finds nothing and a macro a package lacks are each one located error', async () => {
