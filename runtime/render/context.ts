@@ -55,6 +55,13 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
     if (typeof v !== 'string' || v === '') throw new TemplateUserError(`${fn}() needs ${what} as a string, got ${JSON.stringify(v)}`);
     return v;
   };
+  // config.get() sees the node's resolved config (at run time) and what config() set in this render.
+  const configSet: Record<string, unknown> = {};
+  const nodeConfig = (inputs.node && 'config' in inputs.node ? inputs.node.config : {}) as Readonly<Record<string, unknown>>;
+  const configValue = (key: string): unknown => {
+    const canonical = key.replace(/-/g, '_');
+    return configSet[key] ?? configSet[canonical] ?? nodeConfig[canonical];
+  };
   const functions = {
     ref(...args: unknown[]) {
       const { positional } = splitArgs(args);
@@ -67,16 +74,38 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
       if (positional.length !== 2) throw new TemplateUserError(`source() takes a source name and a table name, got ${positional.length} arguments`);
       return asRelation(resolver.source(needString('source', 'a source name', positional[0]), needString('source', 'a table name', positional[1])));
     },
-    config(...args: unknown[]) {
-      const { positional, kwargs } = splitArgs(args);
-      const values = { ...kwargs };
-      for (const p of positional) {
-        if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new TemplateUserError('config() takes keyword arguments, e.g. config(materialized=\'table\')');
-        Object.assign(values, p);
-      }
-      resolver.config(values);
-      return '';
-    },
+    config: Object.assign(
+      (...args: unknown[]) => {
+        const { positional, kwargs } = splitArgs(args);
+        const values = { ...kwargs };
+        for (const p of positional) {
+          if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new TemplateUserError('config() takes keyword arguments, e.g. config(materialized=\'table\')');
+          Object.assign(values, p);
+        }
+        Object.assign(configSet, values);
+        resolver.config(values);
+        return '';
+      },
+      {
+        /** dbt's `config.get(key, default)`: the node's config, with what this render set by config() over it. */
+        get(...args: unknown[]) {
+          const { positional, kwargs } = splitArgs(args);
+          const key = needString('config.get', 'a config key', positional[0] ?? kwargs.name);
+          const value = configValue(key);
+          return value === undefined ? (positional.length > 1 ? positional[1] : (kwargs.default ?? null)) : value;
+        },
+        /** dbt's `config.require(key)`: the value, or (when the node renders to run) an error naming the key. */
+        require(...args: unknown[]) {
+          const { positional, kwargs } = splitArgs(args);
+          const key = needString('config.require', 'a config key', positional[0] ?? kwargs.name);
+          const value = configValue(key);
+          if (value !== undefined && value !== null) return value;
+          // At parse the node's config is not resolved yet: dbt checks only when the node runs.
+          if (!inputs.node) return '';
+          throw new TemplateUserError(`config.require('${key}'): the config has no ${key}`);
+        },
+      },
+    ),
     var(...args: unknown[]) {
       const { positional, kwargs } = splitArgs(args);
       const name = needString('var', 'a variable name', positional[0]);

@@ -158,6 +158,27 @@ describe('a dbt project with a package', () => {
     expect(ls).toEqual({ code: 0, stdout: 'stg_orders\n', stderr: '' });
   });
 
+  it("config.get and config.require read the model's config: config() in the model over dbt_project.yml's", async () => {
+    const dir = await shopProject();
+    writeFileSync(
+      join(dir, 'models', 'staging', 'configured.sql'),
+      "{{ config(tags=['daily']) }}\nselect '{{ config.get('materialized') }}' as materialized, '{{ config.require('schema') }}' as schema_written, " +
+        "'{{ config.get('tags') | join(',') }}' as tags, '{{ config.get('owner', 'nobody') }}' as owner\n",
+    );
+    writeFileSync(join(dir, 'models', 'needs_owner.sql'), "select '{{ config.require('owner') }}' as owner\n");
+    const compiled = await smelter(dir, 'compile', '--select', 'configured');
+    expect(compiled.code, compiled.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'target', 'compiled', 'models', 'staging', 'configured.sql'), 'utf8').trim()).toBe(
+      "select 'view' as materialized, 'analytics_stg' as schema_written, 'daily' as tags, 'nobody' as owner",
+    );
+    // Parse does not check (the config is not resolved yet, as in dbt); compiling the model does.
+    expect(await smelter(dir, 'compile', '--select', 'needs_owner')).toEqual({
+      code: 2,
+      stdout: 'Compiled 0 models to target/compiled/; 1 failed\n',
+      stderr: "error: models/needs_owner.sql:1:18: config.require('owner'): the config has no owner\n",
+    });
+  });
+
   it('a Python model is one located error, not a model left out of the graph', async () => {
     const dir = await shopProject();
     writeFileSync(join(dir, 'models', 'scores.py'), 'def model(dbt, session):\n    return dbt.ref("orders")\n');
