@@ -221,6 +221,9 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     entries(asList(root[key], [key], key), (raw, i) => {
       const path: Path = [key, i];
       const m = asMap(raw, path, `an entry of ${key}`);
+      if (key === 'snapshots' && m.relation !== undefined) {
+        throw fail([...path, 'relation'], `${String(m.name)}: snapshots defined in YAML (relation:) are not supported`, 'write a {% snapshot %} block selecting from the relation, in a .sql file under snapshots/');
+      }
       checkKeys(m, NODE_KEYS, path, `${key}[${i}]`);
       const name = str(m.name, path, `${key}[${i}].name`, true)!;
       if (m.versions !== undefined) {

@@ -384,6 +384,12 @@ function namespaceObject(pkg: string, macros: ReadonlyMap<string, unknown>): obj
 }
 
 /** Nunjucks' own errors carry lineno/colno and a decorated message; give them our shape. */
+/** Block tags of dbt features smelter does not run, and what to write instead. */
+const DBT_FEATURE_TAGS: Readonly<Record<string, string>> = {
+  materialization:
+    "custom materializations ({% materialization %}) are not supported: smelter's are view, table, ephemeral, incremental and scd2 (with external: true for Parquet)",
+};
+
 function locateError(error: unknown, path: string, what: string): Error {
   if (error instanceof TemplateLocatedError) return error;
   const e = error as { message?: string; lineno?: number; colno?: number; cause?: unknown };
@@ -394,6 +400,11 @@ function locateError(error: unknown, path: string, what: string): Error {
     .replace(/^\(.*?\)( \[Line \d+(, Column \d+)?\])?\n\s*/, '')
     .replace(/^parse[A-Za-z]*: /, '')
     .trim();
+  // dbt's own block tags name the feature they belong to, not a syntax slip.
+  const dbtTag = /^unknown block tag: (\w+)$/.exec(message)?.[1];
+  if (dbtTag !== undefined && DBT_FEATURE_TAGS[dbtTag] !== undefined) {
+    return new TemplateLocatedError(DBT_FEATURE_TAGS[dbtTag], path, e.lineno || 1, e.colno || 1, { cause: error });
+  }
   return new TemplateLocatedError(`${what}: ${message}`, path, e.lineno || 1, e.colno || 1, { cause: error });
 }
 

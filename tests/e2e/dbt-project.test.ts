@@ -179,6 +179,20 @@ describe('a dbt project with a package', () => {
     });
   });
 
+  it('dbt features smelter does not run are each one error naming the feature, the file and the line', async () => {
+    const dir = await shopProject();
+    writeFileSync(join(dir, 'macros', 'mine.sql'), '{% materialization mine, default %}\n{{ return({"relations": []}) }}\n{% endmaterialization %}\n');
+    writeFileSync(join(dir, 'snapshots', 'from_yaml.yml'), "snapshots:\n  - name: orders_history\n    relation: ref('orders_big')\n    config: {unique_key: id, strategy: check, check_cols: all}\n");
+    writeFileSync(join(dir, 'models', 'versions.yml'), 'models:\n  - name: orders_big\n    latest_version: 2\n    versions:\n      - v: 2\n');
+    const result = await smelter(dir, 'ls');
+    expect(result.code).toBe(2);
+    expect(lines(result.stderr).sort()).toEqual([
+      "error: macros/mine.sql:1:4: custom materializations ({% materialization %}) are not supported: smelter's are view, table, ephemeral, incremental and scd2 (with external: true for Parquet)",
+      'error: models/versions.yml:4:5: orders_big: model versions (versions:) are not supported (keep one version of the model, in its own file, without versions:)',
+      'error: snapshots/from_yaml.yml:3:5: orders_history: snapshots defined in YAML (relation:) are not supported (write a {% snapshot %} block selecting from the relation, in a .sql file under snapshots/)',
+    ]);
+  });
+
   it('a Python model is one located error, not a model left out of the graph', async () => {
     const dir = await shopProject();
     writeFileSync(join(dir, 'models', 'scores.py'), 'def model(dbt, session):\n    return dbt.ref("orders")\n');
