@@ -2,7 +2,7 @@ import { ExecutionError, InterruptedError, SmelterError } from '../errors.js';
 import type { EngineConnection } from '../engine/engine.js';
 import { locateNodeError } from '../parse/parse-project.js';
 import { buildRenderScope } from '../render/context.js';
-import type { RenderEnvironment } from '../render/render-model.js';
+import { runContext, type RenderEnvironment } from '../render/render-model.js';
 import type { RelationObject } from '../render/relation-object.js';
 import { databaseOn } from './database-access.js';
 import { databaseMessage } from './node-results.js';
@@ -11,16 +11,9 @@ import type { RunEvent } from './results.js';
 /** The template scope of hooks: the run's vars, target and identity; no ref() or source(). */
 export function hookScope(renv: RenderEnvironment, thisRelation?: string | RelationObject) {
   return buildRenderScope({
+    ...runContext(renv),
     resolver: { ref: noHookRef, source: noHookRef, config: () => undefined, isIncremental: () => false, watermark: () => 'NULL' },
-    varValues: renv.project.varValues,
-    env: renv.env,
-    target: renv.project.config.target,
     thisRelation,
-    runStartedAt: renv.runStartedAt,
-    invocationId: renv.invocationId,
-    database: renv.database,
-    manifest: renv.manifest,
-    flags: renv.flags,
   });
 }
 

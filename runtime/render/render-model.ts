@@ -36,6 +36,20 @@ export interface RenderEnvironment {
   readonly sqlHeader?: (sql: string) => void;
 }
 
+/** The parts of a template's context that come from the run, not from the node rendered. */
+export function runContext(renv: RenderEnvironment) {
+  return {
+    varValues: renv.project.varValues,
+    env: renv.env,
+    target: renv.project.config.target,
+    runStartedAt: renv.runStartedAt,
+    invocationId: renv.invocationId,
+    database: renv.database,
+    manifest: renv.manifest,
+    flags: renv.flags,
+  };
+}
+
 /** What a model is in the database, as dbt's relation types name it. */
 export function relationKindOf(node: ModelNode | SeedNode): RelationKind {
   if (node.resource_type === 'seed') return 'table';
@@ -164,20 +178,13 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: EphemeralC
       node.original_file_path,
       node.raw_code,
       buildRenderScope({
+        ...runContext(renv),
         resolver,
-        varValues: renv.project.varValues,
-        env: renv.env,
-        target: renv.project.config.target,
         thisRelation:
           node.resource_type === 'model'
             ? new RelationObject({ ...node.relation, database: catalog, type: relationKindOf(node), text: renv.relationOf ? renv.relationOf(node) : renderRelation(node.relation) })
             : undefined,
-        runStartedAt: renv.runStartedAt,
-        invocationId: renv.invocationId,
-        database: renv.database,
-        manifest: renv.manifest,
         node,
-        flags: renv.flags,
         sqlHeader: stack.length === 1 ? renv.sqlHeader : undefined,
       }),
     );

@@ -7,7 +7,7 @@ import { templateLiteral } from '../parse/naming-macros.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import type { RenderScope } from '../template/template-engine.js';
 import { ephemeralCteName, quoteIdentifier as q, quoteLiteral, renderRelation } from './relation.js';
-import { ephemeralCtes, relationKindOf, renderSource, renderTemplateNode, type EphemeralCte, type RenderEnvironment } from './render-model.js';
+import { ephemeralCtes, relationKindOf, renderSource, renderTemplateNode, runContext, type EphemeralCte, type RenderEnvironment } from './render-model.js';
 import { injectCtes } from './inject-ctes.js';
 import { catalogName } from './project-context.js';
 import { RelationObject } from './relation-object.js';
@@ -150,18 +150,6 @@ function testScope(node: TestNode, tested: RelationObject, renv: RenderEnvironme
       throw new TemplateUserError('watermark() is only available in an incremental model');
     },
   };
-  const scope = buildRenderScope({
-    resolver,
-    varValues: renv.project.varValues,
-    env: renv.env,
-    target: renv.project.config.target,
-    thisRelation: tested,
-    runStartedAt: renv.runStartedAt,
-    invocationId: renv.invocationId,
-    database: renv.database,
-    manifest: renv.manifest,
-    node,
-    flags: renv.flags,
-  });
+  const scope = buildRenderScope({ ...runContext(renv), resolver, thisRelation: tested, node });
   return { functions: { ...scope.functions, should_store_failures: () => node.config.store_failures }, values: scope.values };
 }
