@@ -335,7 +335,7 @@ function touchedBy(plan: RunPlan, manifest: Manifest): Set<string> {
 }
 
 /** The target's `storage:` for external models: a local folder (relative to the project), or a backend's (S3). */
-async function openStorage(p: ParsedProject, backends: Backends | undefined): Promise<Storage> {
+export async function openStorage(p: ParsedProject, backends: Backends | undefined): Promise<Storage> {
   const target = p.project.config.target;
   if (!target.storage) {
     throw new ProjectError(`target ${target.name} has no storage: external models need a folder for their Parquet files`, {

@@ -14,18 +14,21 @@ export const COMMANDS = {
   snapshot: "build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   ls: 'list the selected nodes (parse only, no database)',
   deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
+  docs: 'docs generate: write target/catalog.json, target/manifest.json (with column lineage) and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
   state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['docs', 'clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
+export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;
+export type DocsSubcommand = (typeof DOCS_SUBCOMMANDS)[number];
 
 export interface CliArgs {
   readonly command?: CliCommand;
-  /** For `state`. */
-  readonly subcommand?: StateSubcommand;
+  /** For `state` and `docs`. */
+  readonly subcommand?: StateSubcommand | DocsSubcommand;
   readonly help: boolean;
   readonly version: boolean;
   readonly projectDir: string;
@@ -52,6 +55,8 @@ export interface CliArgs {
   readonly granularity: 'level' | 'model';
   /** deps: resolve again from packages.yml even when package-lock.yml matches it. */
   readonly upgrade: boolean;
+  /** docs serve: the port on 127.0.0.1 (0: any free port). */
+  readonly port: number;
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -77,6 +82,7 @@ const FLAGS: Flag[] = [
   { name: '--function-arn', takes: 'one' },
   { name: '--granularity', takes: 'one' },
   { name: '--upgrade', takes: 'none' },
+  { name: '--port', takes: 'one' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -89,7 +95,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-') || arg === '-') {
-      if (command === 'state' && subcommand === undefined) subcommand = arg;
+      if ((command === 'state' || command === 'docs') && subcommand === undefined) subcommand = arg;
       else if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
       else command = arg;
       continue;
@@ -133,6 +139,14 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       hint: didYouMean(subcommand ?? '', [...STATE_SUBCOMMANDS]) ?? 'smelter state show | verify | reset --select ... | adopt --select ...',
     });
   }
+  if (command === 'docs' && !(DOCS_SUBCOMMANDS as readonly (string | undefined)[]).includes(subcommand)) {
+    throw new UsageError(subcommand === undefined ? `docs needs ${DOCS_SUBCOMMANDS.join(' or ')}` : `unknown docs command '${subcommand}'`, {
+      hint: didYouMean(subcommand ?? '', [...DOCS_SUBCOMMANDS]) ?? 'smelter docs generate | serve [--port N]',
+    });
+  }
+  const portText = one('--port') ?? '8080';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got '${portText}'`);
   const threadsText = one('--threads');
   let threads: number | undefined;
   if (threadsText !== undefined) {
@@ -175,6 +189,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     functionArn: one('--function-arn'),
     granularity,
     upgrade: has('--upgrade'),
+    port,
   };
 }
 

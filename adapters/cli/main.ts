@@ -12,11 +12,17 @@ import {
   installPackages,
   installedLine,
   isLeaseHeld,
+  generateDocs,
+  serveDocs,
+  loadProject,
+  UsageError,
   type ManifestNode,
   type InvocationOptions,
   type BuildCommand,
   type StateRecord,
 } from '../../runtime/index.js';
+import { existsSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs, helpText, type CliArgs } from './args.js';
 import { stateMachineFor } from '../stepfunctions/state-machine.js';
 import { createRunReporter, jsonLine, processOutput, type Output } from './reporter.js';
@@ -129,6 +135,23 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       });
       output.out(JSON.stringify(definition, null, 2));
       return 0;
+    }
+    case 'docs': {
+      if (args.subcommand === 'serve') {
+        const targetDir = join(resolve(args.projectDir), loadProject(args.projectDir, { target: args.target, profilesDir: args.profilesDir }).config.targetPath);
+        if (!existsSync(join(targetDir, 'index.html'))) {
+          throw new UsageError(`${join(relative(process.cwd(), targetDir) || '.', 'index.html')} does not exist yet`, { hint: 'run smelter docs generate first' });
+        }
+        const { server, url } = await serveDocs(targetDir, args.port);
+        output.out(`Serving ${relative(process.cwd(), targetDir) || '.'} at ${url} (Ctrl-C to stop)`);
+        await new Promise<void>((done) => process.once('SIGINT', () => server.close(() => done())));
+        return 0;
+      }
+      const outcome = await generateDocs(options);
+      for (const e of outcome.problems) printError(e, output, args);
+      const catalogued = Object.keys(outcome.catalog.nodes).length + Object.keys(outcome.catalog.sources).length;
+      output.out(`Wrote ${outcome.targetPath}/manifest.json and ${outcome.targetPath}/catalog.json (${catalogued} relation${catalogued === 1 ? '' : 's'})`);
+      return outcome.problems.length > 0 ? 2 : 0;
     }
     case 'state': {
       if (args.subcommand === 'verify') {

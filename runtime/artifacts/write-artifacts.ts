@@ -13,8 +13,14 @@ function writeJson(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
+/** What `docs generate` adds to model nodes: their compiled SQL and column-level lineage. */
+export interface ManifestExtras {
+  readonly compiledCode?: Readonly<Record<string, string>>;
+  readonly columnLineage?: Readonly<Record<string, Readonly<Record<string, ReadonlyArray<{ readonly node: string; readonly column: string }>>>>>;
+}
+
 /** target/manifest.json, shaped like dbt's v12 manifest where the concepts match. */
-export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: string, generatedAt: Date): unknown {
+export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: string, generatedAt: Date, extras: ManifestExtras = {}): unknown {
   const node = (n: ManifestNode) => {
     const common = {
       unique_id: n.unique_id,
@@ -42,6 +48,8 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
           checksum: { name: 'sha256', checksum: n.checksum },
           refs: n.refs.map((r) => ({ name: r.name, package: null, version: null })),
           sources: n.sources.map((s) => [s.source, s.table]),
+          ...(extras.compiledCode?.[n.unique_id] !== undefined ? { compiled: true, compiled_code: extras.compiledCode[n.unique_id] } : {}),
+          ...(extras.columnLineage?.[n.unique_id] !== undefined ? { column_lineage: extras.columnLineage[n.unique_id] } : {}),
         };
       case 'seed':
         return { ...common, schema: n.relation.schema, alias: n.relation.identifier, relation_name: `${n.relation.schema}.${n.relation.identifier}`, checksum: { name: 'sha256', checksum: n.checksum } };
@@ -117,9 +125,28 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
   };
 }
 
-export function writeManifest(dir: string, manifest: Manifest, dag: Dag, invocationId: string, generatedAt = new Date()): void {
+export function writeManifest(dir: string, manifest: Manifest, dag: Dag, invocationId: string, generatedAt = new Date(), extras: ManifestExtras = {}): void {
   mkdirSync(dir, { recursive: true });
-  writeJson(join(dir, 'manifest.json'), manifestArtifact(manifest, dag, invocationId, generatedAt));
+  writeJson(join(dir, 'manifest.json'), manifestArtifact(manifest, dag, invocationId, generatedAt, extras));
+}
+
+/** target/catalog.json, dbt's v1 catalog. */
+export function writeCatalog(dir: string, catalog: { nodes: unknown; sources: unknown; errors: unknown }, invocationId: string, generatedAt = new Date()): unknown {
+  const artifact = {
+    metadata: {
+      dbt_schema_version: 'https://schemas.getdbt.com/dbt/catalog/v1.json',
+      generator: `smelter ${SMELTER_VERSION}`,
+      generated_at: generatedAt.toISOString(),
+      invocation_id: invocationId,
+      env: {},
+    },
+    nodes: catalog.nodes,
+    sources: catalog.sources,
+    errors: catalog.errors,
+  };
+  mkdirSync(dir, { recursive: true });
+  writeJson(join(dir, 'catalog.json'), artifact);
+  return artifact;
 }
 
 /** target/run_results.json, shaped like dbt's v6 run results. */

@@ -1,0 +1,103 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { SmelterError } from '../errors.js';
+import type { Engine, EngineConnection } from '../engine/engine.js';
+import { DatabaseAccess } from '../execute/database-access.js';
+import type { ModelNode } from '../manifest/types.js';
+import { isStateful } from '../materializations/traits.js';
+import { catalogName } from '../render/project-context.js';
+import { renderModel, type RenderEnvironment } from '../render/render-model.js';
+import type { StateRecord } from '../state/state-record.js';
+import { writeCatalog, writeManifest } from '../artifacts/write-artifacts.js';
+import { openProject, openStorage, openTargetDatabase, withStateStoreOn, type InvocationOptions, type ParsedProject } from '../invocation.js';
+import { buildCatalog, type Catalog } from './catalog.js';
+
+export interface DocsOutcome {
+  /** target/, relative to the project directory. */
+  readonly targetPath: string;
+  readonly catalog: Catalog;
+  /** Models whose SQL could not be rendered for the docs (compiled SQL is then absent), with why. */
+  readonly problems: readonly SmelterError[];
+  readonly warnings: readonly string[];
+}
+
+/**
+ * `smelter docs generate`: the project's manifest.json (every model with its compiled SQL — the
+ * non-incremental render — and column lineage), catalog.json from the target's database, and the
+ * docs site. The database is only read (and its state table opened, as `state show` does); a target
+ * that was never built gives an empty catalog and no database file is created: `docs generate`
+ * works before the first run.
+ */
+export async function generateDocs(options: InvocationOptions): Promise<DocsOutcome> {
+  const p = openProject(options);
+  const target = p.project.config.target;
+  const targetDir = join(p.project.config.dir, p.project.config.targetPath);
+  const invocationId = randomUUID();
+  const generatedAt = new Date();
+  const built = target.databasePath !== ':memory:' && existsSync(target.databasePath);
+  const engine = built ? await openTargetDatabase(target) : undefined;
+  const connection = engine ? await engine.connect() : undefined;
+  try {
+    const states = engine ? await readStates(p, engine, options) : new Map<string, StateRecord>();
+    const needsStorage = Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && n.config.external && states.has(`${n.relation.schema}.${n.name}`));
+    const storage = needsStorage ? await openStorage(p, options.backends) : undefined;
+    const catalog = await buildCatalog({ manifest: p.manifest, connection, database: catalogName(target), projectDir: p.project.config.dir, states, storage });
+    const { compiledCode, problems } = await compileForDocs(p, options, connection, generatedAt, invocationId);
+    writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode });
+    writeCatalog(targetDir, catalog, invocationId, generatedAt);
+    return { targetPath: p.project.config.targetPath, catalog, problems, warnings: [] };
+  } finally {
+    connection?.close();
+    engine?.close();
+  }
+}
+
+/** Each enabled model's SQL as a full build would run it (is_incremental() false). */
+async function compileForDocs(
+  p: ParsedProject,
+  options: InvocationOptions,
+  connection: EngineConnection | undefined,
+  runStartedAt: Date,
+  invocationId: string,
+): Promise<{ compiledCode: Record<string, string>; problems: SmelterError[] }> {
+  const renv: RenderEnvironment = {
+    manifest: p.manifest,
+    project: p.project,
+    templates: p.parsed.templates,
+    env: options.env ?? process.env,
+    runStartedAt,
+    invocationId,
+    flags: { which: 'compile' },
+  };
+  const compiledCode: Record<string, string> = {};
+  const problems: SmelterError[] = [];
+  for (const node of Object.values(p.manifest.nodes)) {
+    if (node.resource_type !== 'model') continue;
+    try {
+      if (connection) {
+        const database = new DatabaseAccess(async () => connection);
+        compiledCode[node.unique_id] = await database.render(node.name, () => renderModel(node, { ...renv, database }));
+      } else {
+        compiledCode[node.unique_id] = renderModel(node, renv);
+      }
+    } catch (error) {
+      if (!(error instanceof SmelterError)) throw error;
+      problems.push(error);
+    }
+  }
+  return { compiledCode, problems };
+}
+
+/** The committed state records, by state key (a target without state yet has none). */
+async function readStates(p: ParsedProject, engine: Engine, options: InvocationOptions): Promise<Map<string, StateRecord>> {
+  if (!Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && isStateful(n as ModelNode))) return new Map();
+  const records = await withStateStoreOn(p, engine, options, (store) => store.readAll());
+  return new Map(records.map((r) => [r.table_name, r]));
+}
+
+/** target/run_results.json of the last run, when there is one. */
+export function lastRunResults(targetDir: string): unknown {
+  const path = join(targetDir, 'run_results.json');
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { smelter } from '../helpers/cli.js';
+import { writeTempProject } from '../helpers/temp-project.js';
+
+/**
+ * `smelter docs generate`: catalog.json in dbt's shape from the target's database (tables, views,
+ * seeds, external sources; row counts where cheap) and manifest.json with each model's compiled SQL
+ * of the non-incremental render. The database is only read; a target never built gives an empty catalog.
+ */
+function project(): string {
+  return writeTempProject({
+    'project.yml': 'name: shop\ntargets:\n  dev: { database: target/dev.duckdb, threads: 1 }\n',
+    'seeds/customers.csv': 'id,name\n1,Ann\n2,Bo\n',
+    'data/orders.csv': 'id,amount\n1,5\n2,7\n3,1\n',
+    'models/sources.yml': 'version: 2\nsources:\n  - name: raw\n    external_location: data/orders.csv\n    tables:\n      - name: orders\n',
+    'models/schema.yml': 'version: 2\nmodels:\n  - name: big_orders\n    description: Orders over 2\n    columns:\n      - { name: amount, description: In dollars }\n',
+    'models/big_orders.sql': "{{ config(materialized='table') }}\nselect id, amount from {{ source('raw', 'orders') }} where amount > 2",
+    'models/named.sql': "select o.id, c.name from {{ ref('big_orders') }} o join {{ ref('customers') }} c using (id)",
+    'models/growing.sql':
+      "{{ config(materialized='incremental', unique_key='id') }}\nselect id from {{ ref('big_orders') }}\n{% if is_incremental() %}where id > (select max(id) from {{ this }}){% endif %}",
+  });
+}
+
+describe('smelter docs generate', () => {
+  it('writes catalog.json from the built database and manifest.json with the compiled SQL', async () => {
+    const dir = project();
+    expect((await smelter(['build'], { projectDir: dir })).code).toBe(0);
+    const r = await smelter(['docs', 'generate'], { projectDir: dir });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe('Wrote target/manifest.json and target/catalog.json (5 relations)\n');
+    const catalog = JSON.parse(readFileSync(join(dir, 'target', 'catalog.json'), 'utf8'));
+    expect(catalog.metadata.dbt_schema_version).toBe('https://schemas.getdbt.com/dbt/catalog/v1.json');
+    expect(catalog.nodes['model.shop.big_orders']).toEqual({
+      unique_id: 'model.shop.big_orders',
+      metadata: { type: 'BASE TABLE', schema: 'main', name: 'big_orders', database: 'dev', comment: 'Orders over 2', owner: null },
+      columns: {
+        id: { type: 'BIGINT', index: 1, name: 'id', comment: null },
+        amount: { type: 'BIGINT', index: 2, name: 'amount', comment: 'In dollars' },
+      },
+      stats: {
+        row_count: { id: 'row_count', label: 'Row Count', value: 2, include: true, description: "Rows in the relation (a stateful model's committed total, or DuckDB's estimate)" },
+        has_stats: { id: 'has_stats', label: 'Has Stats?', value: true, include: false, description: 'Indicates whether there are statistics for this table' },
+      },
+    });
+    expect(catalog.nodes['model.shop.named'].metadata.type).toBe('VIEW');
+    expect(catalog.nodes['model.shop.named'].stats.row_count).toBeUndefined();
+    expect(catalog.nodes['seed.shop.customers'].columns).toEqual({
+      id: { type: 'BIGINT', index: 1, name: 'id', comment: null },
+      name: { type: 'VARCHAR', index: 2, name: 'name', comment: null },
+    });
+    // The incremental model's row count is its committed total.
+    expect(catalog.nodes['model.shop.growing'].stats.row_count.value).toBe(2);
+    // An external source is described from its files.
+    expect(catalog.sources['source.shop.raw.orders'].metadata.type).toBe('EXTERNAL');
+    expect(Object.keys(catalog.sources['source.shop.raw.orders'].columns)).toEqual(['id', 'amount']);
+    expect(catalog.errors).toBeNull();
+
+    const manifest = JSON.parse(readFileSync(join(dir, 'target', 'manifest.json'), 'utf8'));
+    // The non-incremental render: the is_incremental() branch is left out even though the model has state.
+    expect(manifest.nodes['model.shop.growing'].compiled_code).toBe('\nselect id from "main"."big_orders"\n');
+    expect(manifest.nodes['model.shop.named'].compiled_code).toBe('select o.id, c.name from "main"."big_orders" o join "main"."customers" c using (id)');
+  });
+
+  it('before the first build: an empty catalog, and no database file is created', async () => {
+    const dir = project();
+    const r = await smelter(['docs', 'generate'], { projectDir: dir });
+    expect(r).toEqual({ code: 0, stdout: 'Wrote target/manifest.json and target/catalog.json (0 relations)\n', stderr: '' });
+    expect(existsSync(join(dir, 'target', 'dev.duckdb'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(dir, 'target', 'catalog.json'), 'utf8'))).toMatchObject({ nodes: {}, sources: {}, errors: null });
+  });
+
+  it('docs needs generate or serve', async () => {
+    expect(await smelter(['docs'], { projectDir: project() })).toMatchObject({ code: 2, stderr: 'error: docs needs generate or serve (smelter docs generate | serve [--port N])\n' });
+    expect(await smelter(['docs', 'genrate'], { projectDir: project() })).toMatchObject({ code: 2, stderr: "error: unknown docs command 'genrate' (did you mean generate?)\n" });
+  });
+});
