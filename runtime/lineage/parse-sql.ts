@@ -35,11 +35,21 @@ export async function expressionName(connection: EngineConnection, expression: A
   const ast = JSON.parse(shell) as { statements: Array<{ node: { select_list: unknown[] } }> };
   ast.statements[0].node.select_list = [{ ...expression, alias: '' }];
   try {
-    const rows = await connection.query(`select json_deserialize_sql(${quoteLiteral(JSON.stringify(ast))}) as sql`);
+    const rows = await connection.query(`select json_deserialize_sql(${quoteLiteral(JSON.stringify(withoutLocations(ast)))}) as sql`);
     const text = String(rows[0]?.sql ?? '');
     return text.startsWith('SELECT ') ? text.slice('SELECT '.length) : undefined;
   } catch {
     // An expression the deserializer cannot print: the column keeps a positional name.
     return undefined;
   }
+}
+
+/**
+ * The AST with every `query_location` 0: "no location" is 2^64-1, which JSON.parse rounds to a
+ * double the deserializer refuses as a uint64.
+ */
+function withoutLocations(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutLocations);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === 'query_location' ? 0 : withoutLocations(v)]));
 }

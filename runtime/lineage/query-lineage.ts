@@ -143,7 +143,7 @@ class Walker {
       }
       const refs = this.refs(expr, scope, out, new Set());
       const names = list(expr.column_names).map(str);
-      const name = str(expr.alias) || (expr.class === 'COLUMN_REF' ? names[names.length - 1] : this.ctx.nameOf(expr)) || `col${i}`;
+      const name = str(expr.alias) || (expr.class === 'COLUMN_REF' ? this.columnName(names, scope) : this.ctx.nameOf(expr)) || `col${i}`;
       out.push({ name, refs });
     });
     return out;
@@ -309,6 +309,24 @@ class Walker {
     // DuckDB lets a select expression use an earlier one's alias.
     const earlier = parts.length === 1 ? selected.find((c) => lower(c.name) === lower(parts[0])) : undefined;
     return earlier?.refs ?? [];
+  }
+
+  /**
+   * An unaliased column reference's output name: DuckDB names it as its relation spells the
+   * column (`"Amount"` over a column `amount` is `amount`); a struct field by the field.
+   */
+  private columnName(parts: string[], scope: Scope): string {
+    const lowered = parts.map(lower);
+    const last = parts[parts.length - 1];
+    for (const n of [2, 1, 0]) {
+      if (lowered.length !== n + 1) continue;
+      const item = n === 0
+        ? scope.items.find((i) => i.columns?.some((c) => lower(c.name) === lowered[0]))
+        : scope.items.find((i) => i.names.includes(lowered.slice(0, n).join('.')));
+      const column = item?.columns?.find((c) => lower(c.name) === lower(last));
+      if (column) return column.name;
+    }
+    return last;
   }
 
   private columnIn(parts: string[], scope: Scope): readonly ColumnRef[] | undefined {
