@@ -45,9 +45,16 @@ export async function computeColumnLineage(input: LineageInput): Promise<Lineage
   const outputColumns: Record<string, readonly string[]> = {};
   const undeclared: Record<string, readonly UndeclaredRead[]> = {};
   const problems: Record<string, string> = {};
-  // A model analysed cleanly knows its own columns best; otherwise the catalog's, then the partial list.
-  const knownColumns = (id: string): readonly string[] | undefined =>
-    (problems[id] === undefined ? outputColumns[id] : undefined) ?? columnsOf(id) ?? outputColumns[id];
+  // A model analysed cleanly knows its own columns best, and those its materialization adds
+  // (scd2's surrogate key and validity) come after them from the catalog or YAML; a model with a
+  // problem takes the catalog's, then its partial list.
+  const knownColumns = (id: string): readonly string[] | undefined => {
+    const own = problems[id] === undefined ? outputColumns[id] : undefined;
+    const other = columnsOf(id);
+    if (own === undefined) return other ?? outputColumns[id];
+    const seen = new Set(own.map(lower));
+    return [...own, ...(other ?? []).filter((c) => !seen.has(lower(c)))];
+  };
 
   const order = topologicalOrder(buildDag(manifest)).filter((id) => manifest.nodes[id]?.resource_type === 'model');
   for (const id of order) {

@@ -198,7 +198,9 @@ class Walker {
       }
       case 'TABLE_FUNCTION': {
         const fn = str(obj(table.function)?.function_name);
-        this.ctx.problem(`reads the table function ${fn}(): its columns are not known`);
+        // range(...) or read_parquet('...') reads nothing of the project, like a table outside it;
+        // one whose arguments read columns or queries hides lineage it cannot be asked for.
+        if (readsSomething(obj(table.function)?.children)) this.ctx.problem(`reads the table function ${fn}() over columns or a query: its lineage is not known`);
         scope.items.push({ names: [lower(alias || fn)], label: `${fn}()`, columns: undefined });
         return;
       }
@@ -274,10 +276,13 @@ class Walker {
           visit(e.default_expr, params);
           return;
         case 'FUNCTION':
-        case 'AGGREGATE':
-          // Arguments only: an aggregate's FILTER and ORDER BY choose rows and order, not values.
-          visit(e.children, params);
+        case 'AGGREGATE': {
+          // Arguments only: an aggregate's FILTER and ORDER BY choose rows and order, not values;
+          // arg_max(value, key) and its kin take the value of the first and only order by the second.
+          const children = list(e.children);
+          visit(BY_KEY_FUNCTIONS.has(lower(str(e.function_name))) ? children.slice(0, 1) : children, params);
           return;
+        }
         case 'SUBQUERY': {
           const body = obj(obj(e.subquery)?.node);
           // A scalar subquery's value is the output; `x IN (...)` tests x; EXISTS tests rows only.
@@ -346,6 +351,18 @@ class Walker {
     }
     return undefined;
   }
+}
+
+/** Aggregates whose later arguments only choose which row's first argument is the value. */
+const BY_KEY_FUNCTIONS = new Set(['arg_max', 'arg_min', 'argmax', 'argmin', 'max_by', 'min_by', 'arg_max_null', 'arg_min_null']);
+
+/** Whether an argument list reads a column or a query (not only constants). */
+function readsSomething(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(readsSomething);
+  const e = obj(value);
+  if (!e) return false;
+  if (e.class === 'COLUMN_REF' || e.class === 'SUBQUERY' || e.class === 'STAR') return true;
+  return Object.values(e).some(readsSomething);
 }
 
 function columnOf(item: Item, name: string): readonly ColumnRef[] {

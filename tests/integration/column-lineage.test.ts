@@ -140,7 +140,7 @@ describe('column lineage of SQL it cannot fully analyse', () => {
       'project.yml': 'name: odd\ntargets:\n  dev: { database: target/dev.duckdb }\n',
       'seeds/nums.csv': 'n,m\n1,2\n',
       'models/broken.sql': 'select from where',
-      'models/from_function.sql': "select n, r.range as k from {{ ref('nums') }}, range(3) r",
+      'models/from_function.sql': "select n, r.range as k, u.unnest as l from {{ ref('nums') }}, range(3) r, unnest([n, m]) u",
       'models/outside.sql': 'select * from elsewhere.things',
       'models/shapes.sql': [
         'with recursive steps(i, v) as (',
@@ -163,12 +163,13 @@ describe('column lineage of SQL it cannot fully analyse', () => {
     const nums = 'seed.odd.nums';
     expect(result.problems).toEqual({
       'model.odd.broken': 'its SQL does not parse: syntax error at or near "where"',
-      'model.odd.from_function': 'reads the table function range(): its columns are not known',
+      'model.odd.from_function': 'reads the table function unnest() over columns or a query: its lineage is not known',
       'model.odd.outside': '* over elsewhere.things: its columns are not known',
     });
     expect(result.columnLineage).toEqual({
       'model.odd.broken': {},
-      'model.odd.from_function': { n: [col(nums, 'n')], k: [] },
+      // range() of constants reads nothing of the project; unnest() over columns hides what it reads.
+      'model.odd.from_function': { n: [col(nums, 'n')], k: [], l: [] },
       'model.odd.outside': {},
       // The recursive CTE's values come from n; EXCEPT's right side only removes rows; BY NAME matches names.
       'model.odd.shapes': { v: [col(nums, 'm'), col(nums, 'n')], extra: [col(nums, 'n')] },
@@ -179,3 +180,42 @@ describe('column lineage of SQL it cannot fully analyse', () => {
     });
   });
 });
+
+describe('column lineage of the Gold project', () => {
+  it('traces agg_trending_stocks.total_volume back to the Silver amounts', async () => {
+    const p = openProject({ projectDir: join(import.meta.dirname, '..', '..'), env: {} });
+    // The Silver sources declare their columns; models' columns come from their own SQL.
+    const columnsOf = (id: string) => {
+      const names = Object.keys(p.manifest.nodes[id]?.columns ?? {});
+      return names.length > 0 ? names : undefined;
+    };
+    const result = await computeColumnLineage({ manifest: p.manifest, renv: renvOf(p), connection, columnsOf });
+    expect(result.problems).toEqual({});
+    expect(result.undeclared).toEqual({});
+    const gold = (name: string) => `model.congress_gold.${name}`;
+    const transactions = 'source.congress_gold.silver.transactions';
+    expect(result.columnLineage[gold('agg_trending_stocks')].total_volume).toEqual([col(gold('fact_ptr_transactions'), 'amount_midpoint')]);
+    expect(result.columnLineage[gold('fact_ptr_transactions')].amount_midpoint).toEqual([col(transactions, 'amount_high'), col(transactions, 'amount_low')]);
+    // Through the models in between, to the Silver columns only.
+    expect(upstream(result, gold('agg_trending_stocks'), 'total_volume')).toEqual([col(transactions, 'amount_high'), col(transactions, 'amount_low')]);
+    // scd2's surrogate key is dim_member's (the materialization adds it; YAML declares it).
+    expect(result.columnLineage[gold('fact_ptr_transactions')].member_key).toEqual([col(gold('dim_member'), 'member_key')]);
+    // arg_min(asset_name, (doc_id, line_number)): the key only chooses the row.
+    expect(result.columnLineage[gold('dim_asset')].asset_name).toEqual([col(transactions, 'asset_name')]);
+  });
+});
+
+/** The columns of seeds and sources a model's column comes from, through every model between. */
+function upstream(result: LineageResult, node: string, column: string): Array<{ node: string; column: string }> {
+  const found = new Map<string, { node: string; column: string }>();
+  const visit = (n: string, c: string) => {
+    const refs = result.columnLineage[n]?.[c];
+    if (refs === undefined) {
+      found.set(`${n}.${c}`, col(n, c));
+      return;
+    }
+    for (const r of refs) visit(r.node, r.column);
+  };
+  visit(node, column);
+  return [...found.values()].sort((a, b) => `${a.node}.${a.column}`.localeCompare(`${b.node}.${b.column}`));
+}
