@@ -77,12 +77,12 @@ export async function computeColumnLineage(input: LineageInput): Promise<Lineage
         }
         return { node: node.unique_id, columns: knownColumns(node.unique_id) };
       };
-      const columns = queryLineage(statement, {
+      const columns = distinctNames(queryLineage(statement, {
         resolveTable,
         isNodeCte: (name) => ephemeralOfCte.has(lower(name)),
         nameOf: (expression) => names.get(expression),
         problem: (message) => found.push(message),
-      });
+      }));
       outputColumns[id] = columns.map((c) => c.name);
       columnLineage[id] = Object.fromEntries(columns.map((c) => [c.name, sortRefs(c.refs)]));
     } catch (error) {
@@ -93,6 +93,24 @@ export async function computeColumnLineage(input: LineageInput): Promise<Lineage
     if (found.length > 0) problems[id] = [...new Set(found)].join('; ');
   }
   return { columnLineage, outputColumns, undeclared, problems };
+}
+
+/**
+ * The names the built relation has: DuckDB gives a repeated name (compared without case) a
+ * suffix counting its repeats, `id`, `id_1`, `ID_2`, when it creates a table or view.
+ */
+function distinctNames<T extends { readonly name: string }>(columns: readonly T[]): T[] {
+  const seen = new Map<string, number>();
+  const taken = new Set(columns.map((c) => lower(c.name)));
+  return columns.map((c) => {
+    const repeats = seen.get(lower(c.name)) ?? 0;
+    seen.set(lower(c.name), repeats + 1);
+    if (repeats === 0) return c;
+    let n = repeats;
+    while (taken.has(lower(`${c.name}_${n}`))) n++;
+    taken.add(lower(`${c.name}_${n}`));
+    return { ...c, name: `${c.name}_${n}` };
+  });
 }
 
 /** Models (not ephemeral), seeds and sources by the relation they are in the database. */

@@ -151,7 +151,7 @@ describe('column lineage of SQL it cannot fully analyse', () => {
         'union all by name',
         "select m as v, n as extra from {{ ref('nums') }}",
       ].join('\n'),
-      'models/bare.sql': 'select v from shapes',
+      'models/bare.sql': 'select v, s.v, v as V from shapes s',
     });
     const p = openProject({ projectDir: dir, env: {} });
     const result = await computeColumnLineage({
@@ -173,7 +173,8 @@ describe('column lineage of SQL it cannot fully analyse', () => {
       'model.odd.outside': {},
       // The recursive CTE's values come from n; EXCEPT's right side only removes rows; BY NAME matches names.
       'model.odd.shapes': { v: [col(nums, 'm'), col(nums, 'n')], extra: [col(nums, 'n')] },
-      'model.odd.bare': { v: [col('model.odd.shapes', 'v')] },
+      // Repeated names as the built table has them.
+      'model.odd.bare': { v: [col('model.odd.shapes', 'v')], v_1: [col('model.odd.shapes', 'v')], V_2: [col('model.odd.shapes', 'v')] },
     });
     expect(result.undeclared).toEqual({
       'model.odd.bare': [{ relation: 'shapes', node: 'model.odd.shapes', suggestion: "{{ ref('shapes') }}" }],
