@@ -56,9 +56,10 @@ export async function computeColumnLineage(input: LineageInput): Promise<Lineage
     return [...own, ...(other ?? []).filter((c) => !seen.has(lower(c)))];
   };
 
-  const order = topologicalOrder(buildDag(manifest)).filter((id) => manifest.nodes[id]?.resource_type === 'model');
-  for (const id of order) {
+  const analyse = async (id: string): Promise<void> => {
     const model = manifest.nodes[id] as ModelNode;
+    delete problems[id];
+    delete undeclared[id];
     const found: string[] = [];
     const reads: UndeclaredRead[] = [];
     try {
@@ -87,11 +88,17 @@ export async function computeColumnLineage(input: LineageInput): Promise<Lineage
       columnLineage[id] = Object.fromEntries(columns.map((c) => [c.name, sortRefs(c.refs)]));
     } catch (error) {
       found.unshift((error as Error).message);
-      columnLineage[id] ??= {};
+      columnLineage[id] = {};
     }
     if (reads.length > 0) undeclared[id] = reads;
     if (found.length > 0) problems[id] = [...new Set(found)].join('; ');
-  }
+  };
+
+  const order = topologicalOrder(buildDag(manifest)).filter((id) => manifest.nodes[id]?.resource_type === 'model');
+  for (const id of order) await analyse(id);
+  // A read without ref() is no edge of the graph, so the model read may have come later in the
+  // order, its columns unknown then: a second pass sees every model's columns from the first.
+  if (Object.keys(undeclared).length > 0) for (const id of order) await analyse(id);
   return { columnLineage, outputColumns, undeclared, problems };
 }
 

@@ -152,6 +152,7 @@ describe('column lineage of SQL it cannot fully analyse', () => {
         "select m as v, n as extra from {{ ref('nums') }}",
       ].join('\n'),
       'models/bare.sql': 'select v, s.v, v as V from shapes s',
+      'models/bare_star.sql': 'select * from main.shapes',
     });
     const p = openProject({ projectDir: dir, env: {} });
     const result = await computeColumnLineage({
@@ -175,9 +176,12 @@ describe('column lineage of SQL it cannot fully analyse', () => {
       'model.odd.shapes': { v: [col(nums, 'm'), col(nums, 'n')], extra: [col(nums, 'n')] },
       // Repeated names as the built table has them.
       'model.odd.bare': { v: [col('model.odd.shapes', 'v')], v_1: [col('model.odd.shapes', 'v')], V_2: [col('model.odd.shapes', 'v')] },
+      // Before shapes in the order (no ref, no edge), yet its `*` expands to shapes' columns.
+      'model.odd.bare_star': { v: [col('model.odd.shapes', 'v')], extra: [col('model.odd.shapes', 'extra')] },
     });
     expect(result.undeclared).toEqual({
       'model.odd.bare': [{ relation: 'shapes', node: 'model.odd.shapes', suggestion: "{{ ref('shapes') }}" }],
+      'model.odd.bare_star': [{ relation: 'main.shapes', node: 'model.odd.shapes', suggestion: "{{ ref('shapes') }}" }],
     });
   });
 });
