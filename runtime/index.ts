@@ -54,3 +54,5 @@ export { installPackages, type InstallOptions, type InstallOutcome } from './pac
 export { installedLine, type InstalledPackage } from './packages/installed-package.js';
 export { PackageInstallError } from './packages/install-error.js';
 export { findMissingPackages } from './packages/installed-check.js';
+export { computeColumnLineage, type LineageInput } from './lineage/column-lineage.js';
+export type { ColumnRef, ColumnLineage, UndeclaredRead, LineageResult } from './lineage/types.js';

@@ -1,0 +1,2 @@
+export { computeColumnLineage, type LineageInput } from './column-lineage.js';
+export type { ColumnRef, ColumnLineage, UndeclaredRead, LineageResult } from './types.js';
