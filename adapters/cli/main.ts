@@ -148,6 +148,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
         return 0;
       }
       const outcome = await generateDocs(options);
+      for (const w of outcome.warnings) options.onWarning!(w);
       for (const e of outcome.problems) printError(e, output, args);
       const catalogued = Object.keys(outcome.catalog.nodes).length + Object.keys(outcome.catalog.sources).length;
       output.out(`Wrote ${outcome.targetPath}/manifest.json and ${outcome.targetPath}/catalog.json (${catalogued} relation${catalogued === 1 ? '' : 's'})`);

@@ -12,11 +12,13 @@ import type { StateRecord } from '../state/state-record.js';
 import { writeCatalog, writeManifest } from '../artifacts/write-artifacts.js';
 import { openProject, openStorage, openTargetDatabase, withStateStoreOn, type InvocationOptions, type ParsedProject } from '../invocation.js';
 import { buildCatalog, type Catalog } from './catalog.js';
+import { computeColumnLineage, type LineageResult, type UndeclaredRead } from '../lineage/index.js';
 
 export interface DocsOutcome {
   /** target/, relative to the project directory. */
   readonly targetPath: string;
   readonly catalog: Catalog;
+  readonly lineage: LineageResult;
   /** Models whose SQL could not be rendered for the docs (compiled SQL is then absent), with why. */
   readonly problems: readonly SmelterError[];
   readonly warnings: readonly string[];
@@ -44,13 +46,69 @@ export async function generateDocs(options: InvocationOptions): Promise<DocsOutc
     const storage = needsStorage ? await openStorage(p, options.backends) : undefined;
     const catalog = await buildCatalog({ manifest: p.manifest, connection, database: catalogName(target), projectDir: p.project.config.dir, states, storage });
     const { compiledCode, problems } = await compileForDocs(p, options, connection, generatedAt, invocationId);
-    writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode });
+    const lineage = await lineageOf(p, options, catalog, connection, generatedAt, invocationId);
+    writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode, columnLineage: lineage.columnLineage });
     writeCatalog(targetDir, catalog, invocationId, generatedAt);
-    return { targetPath: p.project.config.targetPath, catalog, problems, warnings: [] };
+    return { targetPath: p.project.config.targetPath, catalog, lineage, problems, warnings: lineageWarnings(p, lineage) };
   } finally {
     connection?.close();
     engine?.close();
   }
+}
+
+/**
+ * Column lineage from DuckDB's parser. It needs a connection only to parse: the target's when it
+ * is built, else an in-memory database. `*` expands to the catalog's columns, or the declared ones.
+ */
+async function lineageOf(
+  p: ParsedProject,
+  options: InvocationOptions,
+  catalog: Catalog,
+  connection: EngineConnection | undefined,
+  runStartedAt: Date,
+  invocationId: string,
+): Promise<LineageResult> {
+  const columnsOf = (id: string): readonly string[] | undefined => {
+    const described = catalog.nodes[id] ?? catalog.sources[id];
+    if (described) return Object.values(described.columns).sort((a, b) => a.index - b.index).map((c) => c.name);
+    const node = p.manifest.nodes[id];
+    const declared = node && 'columns' in node ? Object.keys(node.columns) : [];
+    return declared.length > 0 ? declared : undefined;
+  };
+  const renv: RenderEnvironment = {
+    manifest: p.manifest,
+    project: p.project,
+    templates: p.parsed.templates,
+    env: options.env ?? process.env,
+    runStartedAt,
+    invocationId,
+    flags: { which: 'compile' },
+  };
+  if (connection) return computeColumnLineage({ manifest: p.manifest, renv, connection, columnsOf });
+  const scratch = await openTargetDatabase({ ...p.project.config.target, databasePath: ':memory:', settings: {} });
+  const parser = await scratch.connect();
+  try {
+    return await computeColumnLineage({ manifest: p.manifest, renv, connection: parser, columnsOf });
+  } finally {
+    parser.close();
+    scratch.close();
+  }
+}
+
+/** What the docs could not trace, and reads that bypass ref()/source(), as warnings. */
+function lineageWarnings(p: ParsedProject, lineage: LineageResult): string[] {
+  const warnings: string[] = [];
+  for (const [id, reads] of Object.entries(lineage.undeclared)) {
+    const node = p.manifest.nodes[id];
+    for (const read of reads) warnings.push(undeclaredWarning(node.original_file_path, node.name, read));
+  }
+  for (const [id, problem] of Object.entries(lineage.problems)) warnings.push(`${p.manifest.nodes[id].original_file_path}: column lineage of ${p.manifest.nodes[id].name} is partial: ${problem}`);
+  return warnings;
+}
+
+/** One undeclared read: the relation read by name, and the call that declares it. */
+export function undeclaredWarning(file: string, model: string, read: UndeclaredRead): string {
+  return `${file}: ${model} reads ${read.relation} without ref() or source(), so it is not in the graph: write ${read.suggestion}`;
 }
 
 /** Each enabled model's SQL as a full build would run it (is_incremental() false). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { smelter } from '../helpers/cli.js';
 import { writeTempProject } from '../helpers/temp-project.js';
@@ -61,6 +61,30 @@ describe('smelter docs generate', () => {
     // The non-incremental render: the is_incremental() branch is left out even though the model has state.
     expect(manifest.nodes['model.shop.growing'].compiled_code).toBe('\nselect id from "main"."big_orders"\n');
     expect(manifest.nodes['model.shop.named'].compiled_code).toBe('select o.id, c.name from "main"."big_orders" o join "main"."customers" c using (id)');
+    // Column lineage: values only (the join key is not lineage of name), through to the source.
+    expect(manifest.nodes['model.shop.named'].column_lineage).toEqual({
+      id: [{ node: 'model.shop.big_orders', column: 'id' }],
+      name: [{ node: 'seed.shop.customers', column: 'name' }],
+    });
+    expect(manifest.nodes['model.shop.big_orders'].column_lineage).toEqual({
+      id: [{ node: 'source.shop.raw.orders', column: 'id' }],
+      amount: [{ node: 'source.shop.raw.orders', column: 'amount' }],
+    });
+  });
+
+  it('warns about a model that reads another model by name, without ref(): the relation and the ref() to write', async () => {
+    const dir = project();
+    expect((await smelter(['build'], { projectDir: dir })).code).toBe(0);
+    // Not in the graph, so a build may run it before big_orders exists: what the warning is for.
+    writeFileSync(join(dir, 'models', 'sneaky.sql'), 'select count(*) as n, max(amount) as top from main.big_orders');
+    const r = await smelter(['docs', 'generate'], { projectDir: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      "warning: models/sneaky.sql: sneaky reads main.big_orders without ref() or source(), so it is not in the graph: write {{ ref('big_orders') }}\n",
+    );
+    // The lineage still follows the read.
+    const manifest = JSON.parse(readFileSync(join(dir, 'target', 'manifest.json'), 'utf8'));
+    expect(manifest.nodes['model.shop.sneaky'].column_lineage).toEqual({ n: [], top: [{ node: 'model.shop.big_orders', column: 'amount' }] });
   });
 
   it('before the first build: an empty catalog, and no database file is created', async () => {
