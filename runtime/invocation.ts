@@ -30,6 +30,7 @@ import type { StateStore } from './state/state-store.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
 import { BoundedWrites } from './util/bounded-writes.js';
+import { UndeclaredReads, undeclaredWarning } from './lineage/index.js';
 
 export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'snapshot' | 'test' | 'build' | 'state';
 
@@ -189,6 +190,15 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
     invocationId,
     flags: { which: 'compile' },
   };
+  // Reads that bypass ref(): DuckDB's parser is asked only about SQL that names another relation,
+  // on the target's database when a render opened it, else on a scratch in-memory one.
+  const undeclared = UndeclaredReads.of(p.manifest, p.project.config.target.schema);
+  let scratch: Promise<{ engine: Engine; connection: EngineConnection }> | undefined;
+  const parser = async () => {
+    if (opened) return (await opened).connection;
+    scratch ??= openTargetDatabase({ ...p.project.config.target, databasePath: ':memory:', settings: {} }).then(async (engine) => ({ engine, connection: await engine.connect() }));
+    return (await scratch).connection;
+  };
   const writes = new BoundedWrites(64);
   try {
     for (const node of nodes as ModelNode[]) {
@@ -208,10 +218,16 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
       const path = join(targetDir, 'compiled', node.original_file_path);
       await writes.add(path, sql);
       compiled.push({ unique_id: node.unique_id, path, sql });
+      for (const read of await undeclared.find(node, sql, parser)) options.onWarning?.(undeclaredWarning(node.original_file_path, node.name, read));
     }
   } finally {
     if (opened) {
       const { engine, connection } = await opened;
+      connection.close();
+      engine.close();
+    }
+    if (scratch) {
+      const { engine, connection } = await scratch;
       connection.close();
       engine.close();
     }

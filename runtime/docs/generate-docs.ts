@@ -12,7 +12,7 @@ import type { StateRecord } from '../state/state-record.js';
 import { writeCatalog, writeManifest } from '../artifacts/write-artifacts.js';
 import { openProject, openStorage, openTargetDatabase, withStateStoreOn, type InvocationOptions, type ParsedProject } from '../invocation.js';
 import { buildCatalog, type Catalog } from './catalog.js';
-import { computeColumnLineage, type LineageResult, type UndeclaredRead } from '../lineage/index.js';
+import { computeColumnLineage, undeclaredWarning, type LineageResult } from '../lineage/index.js';
 
 export interface DocsOutcome {
   /** target/, relative to the project directory. */
@@ -106,10 +106,6 @@ function lineageWarnings(p: ParsedProject, lineage: LineageResult): string[] {
   return warnings;
 }
 
-/** One undeclared read: the relation read by name, and the call that declares it. */
-export function undeclaredWarning(file: string, model: string, read: UndeclaredRead): string {
-  return `${file}: ${model} reads ${read.relation} without ref() or source(), so it is not in the graph: write ${read.suggestion}`;
-}
 
 /** Each enabled model's SQL as a full build would run it (is_incremental() false). */
 async function compileForDocs(

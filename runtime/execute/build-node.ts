@@ -27,6 +27,7 @@ import { readFileSetManifest } from './file-sets.js';
 import { NewSourceFiles } from './new-source-files.js';
 import { priorRecord } from './state-guard.js';
 import { inTransaction } from './transaction.js';
+import { UndeclaredReads, undeclaredWarning } from '../lineage/index.js';
 
 /**
  * One model or seed: compile (render the model and its hooks, choose its materialization), then
@@ -117,6 +118,8 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
         signal,
       );
       executed.push(...database.executed);
+      const undeclared = UndeclaredReads.of(renv.manifest, project.config.target.schema);
+      for (const read of await undeclared.find(node, rendered.sql, async () => connection)) scope.warn(undeclaredWarning(node.original_file_path, node.name, read));
       const input: MaterializationInput = {
         node,
         sql: rendered.sql,

@@ -5,6 +5,7 @@ import { renderModel, type RenderEnvironment } from '../render/render-model.js';
 import { ephemeralCteName, renderRelation } from '../render/relation.js';
 import { expressionName, parseSql, type AstNode } from './parse-sql.js';
 import { queryLineage, type TableTarget } from './query-lineage.js';
+import { suggestionFor } from './undeclared-reads.js';
 import { sortRefs, type ColumnLineage, type LineageResult, type UndeclaredRead } from './types.js';
 
 export interface LineageInput {
@@ -137,9 +138,6 @@ function relationKey(relation: Relation): string {
   return `${lower(relation.schema)}\u0000${lower(relation.identifier)}`;
 }
 
-function suggestionFor(node: ManifestNode): string {
-  return node.resource_type === 'source' ? `{{ source('${node.source_name}', '${node.name}') }}` : `{{ ref('${node.name}') }}`;
-}
 
 /** DuckDB's names for the unaliased expressions of every select list in the query. */
 async function unaliasedNames(connection: EngineConnection, statement: AstNode): Promise<Map<AstNode, string>> {

@@ -85,6 +85,15 @@ describe('smelter docs generate', () => {
     // The lineage still follows the read.
     const manifest = JSON.parse(readFileSync(join(dir, 'target', 'manifest.json'), 'utf8'));
     expect(manifest.nodes['model.shop.sneaky'].column_lineage).toEqual({ n: [], top: [{ node: 'model.shop.big_orders', column: 'amount' }] });
+    // compile and run warn the same way; a model whose SQL only mentions the name in a CTE does not.
+    writeFileSync(join(dir, 'models', 'shadow.sql'), 'with big_orders as (select 1 as id) select id from big_orders');
+    const compiled = await smelter(['compile'], { projectDir: dir });
+    expect(compiled.stderr).toBe(
+      "warning: models/sneaky.sql: sneaky reads main.big_orders without ref() or source(), so it is not in the graph: write {{ ref('big_orders') }}\n",
+    );
+    const run = await smelter(['run', '--select', 'sneaky'], { projectDir: dir });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain("warning: models/sneaky.sql: sneaky reads main.big_orders without ref() or source(), so it is not in the graph: write {{ ref('big_orders') }}\n");
   });
 
   it('before the first build: an empty catalog, and no database file is created', async () => {
