@@ -26,7 +26,7 @@ export class UndeclaredReads {
   private readonly byIdentifier = new Map<string, Array<ModelNode | SeedNode | SourceNode>>();
 
   constructor(
-    manifest: Manifest,
+    private readonly manifest: Manifest,
     readonly defaultSchema: string,
   ) {
     for (const node of Object.values(manifest.nodes)) {
@@ -37,9 +37,24 @@ export class UndeclaredReads {
     }
   }
 
+  /** What the model declares it reads: its dependencies, and theirs through ephemeral models (inlined as CTEs). */
+  private declaredReads(model: ModelNode): Set<string> {
+    const declared = new Set<string>();
+    const visit = (ids: readonly string[]) => {
+      for (const id of ids) {
+        if (declared.has(id)) continue;
+        declared.add(id);
+        const node = this.manifest.nodes[id];
+        if (node?.resource_type === 'model' && node.config.materialized === 'ephemeral') visit(node.depends_on.nodes);
+      }
+    };
+    visit(model.depends_on.nodes);
+    return declared;
+  }
+
   /** The undeclared reads of `model` in its rendered `sql`; `parser` is asked only when a word suggests one. */
   async find(model: ModelNode, sql: string, parser: () => Promise<EngineConnection>): Promise<UndeclaredRead[]> {
-    const declared = new Set(model.depends_on.nodes);
+    const declared = this.declaredReads(model);
     const suspects = new Set<string>();
     for (const word of sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? []) {
       if (this.byIdentifier.get(word)?.some((n) => n.unique_id !== model.unique_id && !declared.has(n.unique_id))) suspects.add(word);
