@@ -53,8 +53,8 @@ export function renderDocsSite(data: DocsSiteData): string {
     '<head>',
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    // Nothing leaves the page: no fonts, scripts or images from elsewhere.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">`,
+    // Nothing leaves the page: no fonts, scripts or images from elsewhere. The layout worker starts from a blob.
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; worker-src blob:">`,
     `<title>${escapeHtml(title)}</title>`,
     `<style>${inlineSafe(css, 'style')}</style>`,
     '</head>',

@@ -1,16 +1,17 @@
 /**
- * The lineage graph: dagre lays the drawn nodes out left to right, the SVG draws them, and the
+ * The lineage graph: dagre lays the drawn nodes out left to right (layout.ts, in a worker when the
+ * graph is large), the SVG draws them, and the
  * view pans (drag), zooms (wheel, +/-) and fits. A filter redraws only the nodes it leaves, laid
  * out again so a selection reads as a compact graph of its own.
  */
-import dagre from '@dagrejs/dagre';
 import { svg } from './dom.js';
 import type { SiteData } from './data.js';
+import { LayoutClient } from './layout-client.js';
+import type { LayoutResult } from './layout.js';
 
 const NODE_HEIGHT = 30;
 const CHAR_WIDTH = 7.2;
-/** Above this many nodes, dagre's longest-path ranker: network simplex is too slow to stay interactive. */
-const FAST_RANKER_ABOVE = 300;
+const LAYOUT_CACHE_SIZE = 8;
 
 interface ViewBox {
   x: number;
@@ -25,6 +26,10 @@ export class GraphView {
   private view: ViewBox = { x: 0, y: 0, w: 100, h: 100 };
   private bounds: ViewBox = { x: 0, y: 0, w: 100, h: 100 };
   private readonly nodeElements = new Map<string, SVGGElement>();
+  private readonly layouts = new LayoutClient();
+  private drawSeq = 0;
+  /** Recent layouts by their node list: clearing a filter back to all nodes needs no new one. */
+  private readonly cache = new Map<string, LayoutResult>();
 
   constructor(
     private readonly data: SiteData,
@@ -41,43 +46,43 @@ export class GraphView {
     this.element.addEventListener('pointerdown', (e) => this.onPointerDown(e));
   }
 
-  /** Lays out and draws exactly `ids` (edges between them only). */
-  draw(ids: readonly string[]): void {
+  /**
+   * Lays out and draws exactly `ids` (edges between them only). Resolves false when a later call
+   * superseded this one before its layout came back (nothing drawn).
+   */
+  async draw(ids: readonly string[]): Promise<boolean> {
+    const seq = ++this.drawSeq;
     const shown = new Set(ids);
-    const g = new dagre.graphlib.Graph();
-    g.setGraph({ rankdir: 'LR', nodesep: 12, ranksep: 56, marginx: 16, marginy: 16, ranker: ids.length > FAST_RANKER_ABOVE ? 'longest-path' : 'network-simplex' });
-    g.setDefaultEdgeLabel(() => ({}));
-    for (const id of ids) g.setNode(id, { width: nodeWidth(this.data.label(id)), height: NODE_HEIGHT });
     const edges: Array<[string, string]> = [];
-    for (const id of ids) {
-      for (const child of this.data.dag.outNeighbors(id)) {
-        if (shown.has(child)) {
-          g.setEdge(id, child);
-          edges.push([id, child]);
-        }
-      }
-    }
-    dagre.layout(g);
+    for (const id of ids) for (const child of this.data.dag.outNeighbors(id)) if (shown.has(child)) edges.push([id, child]);
+    const widths = new Map(ids.map((id) => [id, nodeWidth(this.data.label(id))]));
+    const key = ids.join('\n');
+    const layout = this.cache.get(key) ?? (await this.layouts.layout({ nodes: ids.map((id) => ({ id, width: widths.get(id)!, height: NODE_HEIGHT })), edges }));
+    this.cache.delete(key);
+    this.cache.set(key, layout);
+    if (this.cache.size > LAYOUT_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    if (seq !== this.drawSeq) return false;
+    performance.mark('docs:layout');
 
     const edgeLayer = svg('g', { class: 'edges' });
-    for (const [from, to] of edges) {
-      const points: ReadonlyArray<{ x: number; y: number }> = g.edge(from, to).points ?? [];
-      if (points.length === 0) continue;
-      const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
+    edges.forEach(([from, to], i) => {
+      const points = layout.edges[i];
+      if (points.length === 0) return;
+      const d = points.map((p, k) => `${k === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
       edgeLayer.append(svg('path', { class: 'edge', d, 'marker-end': 'url(#arrow)', 'data-from': from, 'data-to': to }));
-    }
+    });
     const nodeLayer = svg('g', { class: 'nodes' });
     this.nodeElements.clear();
     for (const id of ids) {
-      const box = g.node(id);
-      const element = this.nodeElement(id, box.x, box.y, box.width);
+      const centre = layout.nodes[id];
+      const element = this.nodeElement(id, centre.x, centre.y, widths.get(id)!);
       this.nodeElements.set(id, element);
       nodeLayer.append(element);
     }
     this.layer.replaceChildren(edgeLayer, nodeLayer);
-    const size = g.graph();
-    this.bounds = { x: 0, y: 0, w: Math.max(size.width ?? 100, 100), h: Math.max(size.height ?? 100, 100) };
+    this.bounds = { x: 0, y: 0, w: Math.max(layout.width, 100), h: Math.max(layout.height, 100) };
     this.fit();
+    return true;
   }
 
   private nodeElement(id: string, x: number, y: number, width: number): SVGGElement {
