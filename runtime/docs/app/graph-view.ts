@@ -141,8 +141,11 @@ export class GraphView {
     if (!inside) this.setView({ ...this.view, x: cx - this.view.w / 2, y: cy - this.view.h / 2 });
   }
 
+  /** The whole graph in view, never magnified: a small graph stays at its drawn size, centred. */
   fit(): void {
-    this.setView({ ...this.bounds });
+    const w = Math.max(this.bounds.w, this.element.clientWidth);
+    const h = Math.max(this.bounds.h, this.element.clientHeight);
+    this.setView({ x: this.bounds.x - (w - this.bounds.w) / 2, y: this.bounds.y - (h - this.bounds.h) / 2, w, h });
   }
 
   zoom(factor: number, cx = this.view.x + this.view.w / 2, cy = this.view.y + this.view.h / 2): void {
