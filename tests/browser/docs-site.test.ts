@@ -176,6 +176,9 @@ describe('docs site on the Gold project', () => {
   it('filters with the CLI selector: +fact_ptr_transactions leaves exactly its ancestors', async () => {
     const { p, data } = goldSiteData();
     const { page } = await openSite(data, 'gold-filter');
+    // `/` anywhere focuses the filter box.
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('filter');
     await applyFilter(page, '+fact_ptr_transactions');
     const cli = [...selectNodes(p.manifest, p.dag, { select: ['+fact_ptr_transactions'], exclude: [], resourceTypes: GRAPH_RESOURCE_TYPES }).selected].sort();
     expect(await drawnIds(page)).toEqual(cli);
@@ -193,6 +196,9 @@ describe('docs site on the Gold project', () => {
     await applyFilter(page, 'foo:bar');
     expect(await drawnIds(page)).toEqual([]);
     expect(await page.textContent('#filter-status')).toBe("unknown selector method 'foo' in 'foo:bar'");
+    // A selection of one node: Enter opens its page.
+    await applyFilter(page, 'dim_date');
+    await page.waitForSelector(`#panel .panel-body[data-node="${GOLD}.dim_date"]`);
     // Escape clears the filter.
     await page.press('#filter', 'Escape');
     await page.waitForFunction(() => document.body.dataset.filter === '');
