@@ -48,7 +48,7 @@ function start(): void {
       status,
       h('span', { class: 'generated muted' }, `generated ${data.raw.generatedAt}`),
     ),
-    h('div', { class: 'layout' }, h('nav', { class: 'list', 'aria-label': 'Nodes' }, list), h('main', { class: 'graph-wrap' }, toolbar, graph.element), panel),
+    h('div', { class: 'layout' }, h('nav', { class: 'list', 'aria-label': 'Nodes' }, list), h('main', { class: 'graph-wrap' }, toolbar, graph.element, legend()), panel),
   );
 
   let current: FilterResult | undefined;
@@ -139,6 +139,21 @@ function start(): void {
     document.body.dataset.graph = 'drawn';
     performance.mark('docs:graph-drawn');
   });
+}
+
+/** What the node outlines mean. */
+function legend(): HTMLElement {
+  const item = (cls: string, text: string) => h('li', {}, h('span', { class: `swatch ${cls}` }), text);
+  return h(
+    'ul',
+    { class: 'legend', 'aria-label': 'Legend' },
+    item('type-model', 'model'),
+    item('mat-ephemeral', 'ephemeral'),
+    item('mat-snapshot', 'snapshot / scd2'),
+    item('type-seed', 'seed'),
+    item('type-source', 'source'),
+    item('undeclared', '⚠ undeclared dependency'),
+  );
 }
 
 try {
