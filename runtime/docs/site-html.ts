@@ -8,8 +8,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOCS_DATA_ELEMENT_ID, type DocsSiteData } from './site-data.js';
 
-/** dist/docs-app seen from this module: compiled (dist/runtime/docs) or run from the sources (runtime/docs, under vitest). */
-const ASSET_DIRS = [new URL('../../docs-app/', import.meta.url), new URL('../../dist/docs-app/', import.meta.url)].map((u) => fileURLToPath(u));
+/**
+ * dist/docs-app seen from this module: compiled (dist/runtime/docs) or run from the sources
+ * (runtime/docs, under vitest). Resolved when a site is rendered, not at import: a bundle without
+ * `import.meta.url` (the CommonJS Lambda package) may import this module and never render.
+ */
+function assetDirs(): string[] {
+  return [new URL('../../docs-app/', import.meta.url), new URL('../../dist/docs-app/', import.meta.url)].map((u) => fileURLToPath(u));
+}
 
 interface DocsAssets {
   readonly js: string;
@@ -20,8 +26,9 @@ let cached: DocsAssets | undefined;
 
 function docsAssets(): DocsAssets {
   if (cached !== undefined) return cached;
-  const dir = ASSET_DIRS.find((d) => existsSync(join(d, 'app.js')) && existsSync(join(d, 'app.css')));
-  if (dir === undefined) throw new Error(`the docs app is not built (looked in ${ASSET_DIRS.join(', ')}): run npm run build`);
+  const dirs = assetDirs();
+  const dir = dirs.find((d) => existsSync(join(d, 'app.js')) && existsSync(join(d, 'app.css')));
+  if (dir === undefined) throw new Error(`the docs app is not built (looked in ${dirs.join(', ')}): run npm run build`);
   cached = { js: readFileSync(join(dir, 'app.js'), 'utf8'), css: readFileSync(join(dir, 'app.css'), 'utf8') };
   return cached;
 }

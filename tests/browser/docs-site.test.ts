@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,7 +48,7 @@ afterAll(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-async function openSite(data: DocsSiteData, name: string): Promise<{ page: Page; readyMs: number; drawnMs: number }> {
+async function openSite(data: DocsSiteData, name: string): Promise<{ page: Page; readyMs: number; drawnMs: number; bytes: number }> {
   const file = writeDocsSite(join(workDir, name), data);
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   pageOpen = page;
@@ -67,7 +67,7 @@ async function openSite(data: DocsSiteData, name: string): Promise<{ page: Page;
   const readyMs = performance.now() - started;
   await page.waitForSelector('body[data-graph="drawn"]', { state: 'attached' });
   const drawnMs = performance.now() - started;
-  return { page, readyMs, drawnMs };
+  return { page, readyMs, drawnMs, bytes: statSync(file).size };
 }
 
 afterEach(async () => {
@@ -310,7 +310,7 @@ describe('a 1,000-model project', () => {
     const p = syntheticProject();
     expect(graphNodeIds(p.manifest)).toHaveLength(1000);
     const data: DocsSiteData = { manifest: p.manifest, artifact: manifestArtifact(p.manifest, p.dag, 'big', new Date()), catalog: {}, generatedAt: new Date().toISOString() };
-    const { page, readyMs, drawnMs } = await openSite(data, 'big');
+    const { page, readyMs, drawnMs, bytes } = await openSite(data, 'big');
     expect(await page.locator('svg.graph g.node').count()).toBe(1000);
     const filterStart = performance.now();
     await applyFilter(page, 'tag:daily');
@@ -323,7 +323,7 @@ describe('a 1,000-model project', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'synthetic-1000.png') });
     const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)])));
     console.log(
-      `docs site, 1,000 models, from navigation start: interactive (filter, list, panels answer) ${readyMs.toFixed(0)} ms, graph drawn ${drawnMs.toFixed(0)} ms ` +
+      `docs site, 1,000 models (index.html ${(bytes / 1048576).toFixed(1)} MB), from navigation start: interactive (filter, list, panels answer) ${readyMs.toFixed(0)} ms, graph drawn ${drawnMs.toFixed(0)} ms ` +
         `(in-page marks: data read ${marks['docs:data']} ms, interactive ${marks['docs:interactive']} ms, graph drawn ${marks['docs:graph-drawn']} ms); tag:daily filter applied in ${filterMs.toFixed(0)} ms`,
     );
   });
