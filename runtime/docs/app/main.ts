@@ -23,7 +23,7 @@ function start(): void {
   const filter = h('input', {
     id: 'filter',
     type: 'search',
-    placeholder: 'Filter: +fact_ptr_transactions, tag:daily, or a name  ( / )',
+    placeholder: 'Select: +my_model, tag:daily, path:models/x — or a name   ( / )',
     'aria-label': 'Filter nodes by selector or name',
     autocomplete: 'off',
     spellcheck: 'false',
