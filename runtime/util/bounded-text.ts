@@ -46,7 +46,8 @@ export function capBytes(text: string, maxBytes: number = MESSAGE_LIMIT_BYTES): 
   // Every UTF-16 unit costs at most 6 bytes: short text needs no walk.
   if (text.length * 6 + 2 <= maxBytes) return text;
   // Room for the quotes and for the note (its digits included).
-  const budget = maxBytes - 2 - Buffer.byteLength(cutNote(text.length));
+  // TextEncoder rather than Buffer: the docs site runs error messages through here in a browser.
+  const budget = maxBytes - 2 - new TextEncoder().encode(cutNote(text.length)).length;
   let used = 0;
   let i = 0;
   while (i < text.length) {
