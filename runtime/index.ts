@@ -43,8 +43,6 @@ export {
   type Selected,
   type ParsedProject,
 } from './invocation.js';
-export { generateDocs, type DocsOutcome } from './docs/generate-docs.js';
-export { serveDocs } from './docs/serve-docs.js';
 export type { VerifiedModel } from './maintenance/verify-state.js';
 export type { AdoptedModel } from './maintenance/adopt-state.js';
 export { Session, type SessionOptions, type SessionRunOptions } from './session.js';

@@ -12,8 +12,6 @@ import {
   installPackages,
   installedLine,
   isLeaseHeld,
-  generateDocs,
-  serveDocs,
   loadProject,
   UsageError,
   type ManifestNode,
@@ -22,8 +20,11 @@ import {
   type StateRecord,
 } from '../../runtime/index.js';
 import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs, helpText, type CliArgs } from './args.js';
+// Not through runtime/index.ts: the docs site reads its assets beside the module, which the Lambda bundle has not.
+import { generateDocs } from '../../runtime/docs/generate-docs.js';
+import { serveDocs } from '../../runtime/docs/serve-docs.js';
 import { stateMachineFor } from '../stepfunctions/state-machine.js';
 import { createRunReporter, jsonLine, processOutput, type Output } from './reporter.js';
 import { awsBackends } from '../aws/backends.js';
@@ -138,12 +139,11 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
     }
     case 'docs': {
       if (args.subcommand === 'serve') {
-        const targetDir = join(resolve(args.projectDir), loadProject(args.projectDir, { target: args.target, profilesDir: args.profilesDir }).config.targetPath);
-        if (!existsSync(join(targetDir, 'index.html'))) {
-          throw new UsageError(`${join(relative(process.cwd(), targetDir) || '.', 'index.html')} does not exist yet`, { hint: 'run smelter docs generate first' });
-        }
+        const targetPath = loadProject(args.projectDir, { target: args.target, profilesDir: args.profilesDir }).config.targetPath;
+        const targetDir = join(resolve(args.projectDir), targetPath);
+        if (!existsSync(join(targetDir, 'index.html'))) throw new UsageError(`${targetPath}/index.html does not exist yet`, { hint: 'run smelter docs generate first' });
         const { server, url } = await serveDocs(targetDir, args.port);
-        output.out(`Serving ${relative(process.cwd(), targetDir) || '.'} at ${url} (Ctrl-C to stop)`);
+        output.out(`Serving ${targetPath}/ at ${url} (Ctrl-C to stop)`);
         await new Promise<void>((done) => process.once('SIGINT', () => server.close(() => done())));
         return 0;
       }
@@ -151,7 +151,7 @@ async function runCommand(args: CliArgs, output: Output): Promise<number> {
       for (const w of outcome.warnings) options.onWarning!(w);
       for (const e of outcome.problems) printError(e, output, args);
       const catalogued = Object.keys(outcome.catalog.nodes).length + Object.keys(outcome.catalog.sources).length;
-      output.out(`Wrote ${outcome.targetPath}/manifest.json and ${outcome.targetPath}/catalog.json (${catalogued} relation${catalogued === 1 ? '' : 's'})`);
+      output.out(`Wrote ${outcome.targetPath}/manifest.json, ${outcome.targetPath}/catalog.json (${catalogued} relation${catalogued === 1 ? '' : 's'}) and the docs site ${outcome.targetPath}/index.html`);
       return outcome.problems.length > 0 ? 2 : 0;
     }
     case 'state': {

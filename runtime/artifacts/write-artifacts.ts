@@ -125,9 +125,12 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
   };
 }
 
-export function writeManifest(dir: string, manifest: Manifest, dag: Dag, invocationId: string, generatedAt = new Date(), extras: ManifestExtras = {}): void {
+/** Writes target/manifest.json; returns what it wrote. */
+export function writeManifest(dir: string, manifest: Manifest, dag: Dag, invocationId: string, generatedAt = new Date(), extras: ManifestExtras = {}): unknown {
   mkdirSync(dir, { recursive: true });
-  writeJson(join(dir, 'manifest.json'), manifestArtifact(manifest, dag, invocationId, generatedAt, extras));
+  const artifact = manifestArtifact(manifest, dag, invocationId, generatedAt, extras);
+  writeJson(join(dir, 'manifest.json'), artifact);
+  return artifact;
 }
 
 /** target/catalog.json, dbt's v1 catalog. */

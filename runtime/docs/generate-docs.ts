@@ -5,13 +5,15 @@ import { SmelterError } from '../errors.js';
 import type { Engine, EngineConnection } from '../engine/engine.js';
 import { DatabaseAccess } from '../execute/database-access.js';
 import type { ModelNode } from '../manifest/types.js';
-import { isStateful } from '../materializations/traits.js';
+import { isStateful, stateKey } from '../materializations/traits.js';
 import { catalogName } from '../render/project-context.js';
 import { renderModel, type RenderEnvironment } from '../render/render-model.js';
 import type { StateRecord } from '../state/state-record.js';
 import { writeCatalog, writeManifest } from '../artifacts/write-artifacts.js';
 import { openProject, openStorage, openTargetDatabase, withStateStoreOn, type InvocationOptions, type ParsedProject } from '../invocation.js';
 import { buildCatalog, type Catalog } from './catalog.js';
+import { writeDocsSite } from './site-html.js';
+import type { DocsNodeState } from './site-data.js';
 import { computeColumnLineage, undeclaredWarning, type LineageResult } from '../lineage/index.js';
 
 export interface DocsOutcome {
@@ -47,8 +49,17 @@ export async function generateDocs(options: InvocationOptions): Promise<DocsOutc
     const catalog = await buildCatalog({ manifest: p.manifest, connection, database: catalogName(target), projectDir: p.project.config.dir, states, storage });
     const { compiledCode, problems } = await compileForDocs(p, options, connection, generatedAt, invocationId);
     const lineage = await lineageOf(p, options, catalog, connection, generatedAt, invocationId);
-    writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode, columnLineage: lineage.columnLineage });
-    writeCatalog(targetDir, catalog, invocationId, generatedAt);
+    const artifact = writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode, columnLineage: lineage.columnLineage });
+    const catalogArtifact = writeCatalog(targetDir, catalog, invocationId, generatedAt);
+    writeDocsSite(targetDir, {
+      manifest: p.manifest,
+      artifact,
+      catalog: catalogArtifact,
+      runResults: lastRunResults(targetDir),
+      state: stateByNode(p, states),
+      undeclared: lineage.undeclared,
+      generatedAt: generatedAt.toISOString(),
+    });
     return { targetPath: p.project.config.targetPath, catalog, lineage, problems, warnings: lineageWarnings(p, lineage) };
   } finally {
     connection?.close();
@@ -148,6 +159,24 @@ async function readStates(p: ParsedProject, engine: Engine, options: InvocationO
   if (!Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && isStateful(n as ModelNode))) return new Map();
   const records = await withStateStoreOn(p, engine, options, (store) => store.readAll());
   return new Map(records.map((r) => [r.table_name, r]));
+}
+
+/** Each stateful model's committed state, by unique_id, as the site shows it. */
+function stateByNode(p: ParsedProject, states: ReadonlyMap<string, StateRecord>): Record<string, DocsNodeState> {
+  const out: Record<string, DocsNodeState> = {};
+  for (const node of Object.values(p.manifest.nodes)) {
+    if (node.resource_type !== 'model' || !isStateful(node)) continue;
+    const record = states.get(stateKey(node));
+    if (!record) continue;
+    out[node.unique_id] = {
+      watermark: record.last_processed_value,
+      rows: record.rows_total,
+      version: record.version,
+      batches: record.batches,
+      committed_at: record.last_processed_timestamp,
+    };
+  }
+  return out;
 }
 
 /** target/run_results.json of the last run, when there is one. */

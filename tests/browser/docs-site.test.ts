@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -276,6 +277,33 @@ describe('docs site on the Gold project', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('#panel .section-undeclared');
     expect(await page.locator('#panel .section-undeclared li').textContent()).toBe("gold.dim_asset is dim_asset — write {{ ref('dim_asset') }}");
+  });
+});
+
+describe('the site `smelter docs generate` writes for the Gold project', () => {
+  it("traces agg_trending_stocks.total_volume back to the Silver amount columns, from the generated lineage", async () => {
+    // A copy of the project, never built: lineage comes from DuckDB's parser and the declared columns.
+    const dir = join(workDir, 'gold-generated');
+    mkdirSync(dir, { recursive: true });
+    for (const entry of ['project.yml', 'models', 'macros']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+    const generated = spawnSync(process.execPath, [join(ROOT, 'bin', 'smelter.js'), 'docs', 'generate', '--project-dir', dir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(generated.stderr).toBe('');
+    expect(generated.status).toBe(0);
+    const file = join(dir, 'target', 'index.html');
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    pageOpen = page;
+    problems = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(`${pathToFileURL(file).href}#column/${GOLD}.agg_trending_stocks/total_volume`);
+    await page.waitForSelector('body[data-graph="drawn"]', { state: 'attached' });
+    await page.waitForSelector('#panel [data-column-lineage]');
+    expect(await page.textContent('#panel h2')).toBe('agg_trending_stocks.total_volume');
+    const upstream = await page.locator('#panel .lineage-upstream li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-ref')));
+    expect(upstream).toEqual([`${GOLD}.fact_ptr_transactions.amount_midpoint`, `${SOURCE}.transactions.amount_high`, `${SOURCE}.transactions.amount_low`]);
+    await page.screenshot({ path: join(ARTIFACTS, 'gold-generated-lineage.png') });
   });
 });
 

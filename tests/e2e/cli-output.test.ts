@@ -18,7 +18,7 @@ const COMMAND_LINES = [
   "  snapshot       build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   '  ls             list the selected nodes (parse only, no database)',
   '  deps           install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
-  '  docs           docs generate: write target/manifest.json (with compiled SQL) and target/catalog.json; docs serve [--port N]: serve target/ on 127.0.0.1',
+  '  docs           docs generate: write target/manifest.json (compiled SQL, column lineage), target/catalog.json and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
   '  state          state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 ];
 

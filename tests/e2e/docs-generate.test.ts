@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { smelter } from '../helpers/cli.js';
 import { writeTempProject } from '../helpers/temp-project.js';
@@ -29,7 +30,7 @@ describe('smelter docs generate', () => {
     expect((await smelter(['build'], { projectDir: dir })).code).toBe(0);
     const r = await smelter(['docs', 'generate'], { projectDir: dir });
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toBe('Wrote target/manifest.json and target/catalog.json (5 relations)\n');
+    expect(r.stdout).toBe('Wrote target/manifest.json, target/catalog.json (5 relations) and the docs site target/index.html\n');
     const catalog = JSON.parse(readFileSync(join(dir, 'target', 'catalog.json'), 'utf8'));
     expect(catalog.metadata.dbt_schema_version).toBe('https://schemas.getdbt.com/dbt/catalog/v1.json');
     expect(catalog.nodes['model.shop.big_orders']).toEqual({
@@ -99,9 +100,32 @@ describe('smelter docs generate', () => {
   it('before the first build: an empty catalog, and no database file is created', async () => {
     const dir = project();
     const r = await smelter(['docs', 'generate'], { projectDir: dir });
-    expect(r).toEqual({ code: 0, stdout: 'Wrote target/manifest.json and target/catalog.json (0 relations)\n', stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: 'Wrote target/manifest.json, target/catalog.json (0 relations) and the docs site target/index.html\n', stderr: '' });
     expect(existsSync(join(dir, 'target', 'dev.duckdb'))).toBe(false);
     expect(JSON.parse(readFileSync(join(dir, 'target', 'catalog.json'), 'utf8'))).toMatchObject({ nodes: {}, sources: {}, errors: null });
+  });
+
+  it('docs serve serves the generated site and its artifacts on 127.0.0.1 until Ctrl-C', async () => {
+    const dir = project();
+    expect(await smelter(['docs', 'serve'], { projectDir: dir })).toMatchObject({ code: 2, stderr: 'error: target/index.html does not exist yet (run smelter docs generate first)\n' });
+    expect((await smelter(['docs', 'generate'], { projectDir: dir })).code).toBe(0);
+    const server = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'smelter.js'), 'docs', 'serve', '--port', '0', '--project-dir', dir], { cwd: dir });
+    const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
+    const url = await new Promise<string>((done) => {
+      let out = '';
+      server.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) done(m[1]);
+      });
+    });
+    const page = await fetch(url);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script type="application/json" id="smelter-docs-data">');
+    expect((await (await fetch(`${url}catalog.json`)).json()).metadata.dbt_schema_version).toBe('https://schemas.getdbt.com/dbt/catalog/v1.json');
+    expect((await fetch(`${url}../project.yml`)).status).toBe(404);
+    server.kill('SIGINT');
+    expect(await exited).toBe(0);
   });
 
   it('docs needs generate or serve', async () => {
