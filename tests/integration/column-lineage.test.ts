@@ -208,6 +208,93 @@ describe('column lineage of the Gold project', () => {
     // arg_min(asset_name, (doc_id, line_number)): the key only chooses the row.
     expect(result.columnLineage[gold('dim_asset')].asset_name).toEqual([col(transactions, 'asset_name')]);
   });
+
+  it('is exactly this for every Gold model: values only (counts, CASE conditions, keys and generated columns have none)', async () => {
+    const p = openProject({ projectDir: join(import.meta.dirname, '..', '..'), env: {} });
+    const columnsOf = (id: string) => {
+      const names = Object.keys(p.manifest.nodes[id]?.columns ?? {});
+      return names.length > 0 ? names : undefined;
+    };
+    const result = await computeColumnLineage({ manifest: p.manifest, renv: renvOf(p), connection, columnsOf });
+    const gold = (name: string) => `model.congress_gold.${name}`;
+    const transactions = 'source.congress_gold.silver.transactions';
+    const members = 'source.congress_gold.silver.members';
+    expect(result.columnLineage).toEqual({
+      [gold('agg_trending_stocks')]: {
+        ticker: [col(gold('fact_ptr_transactions'), 'ticker')],
+        time_window: [],
+        as_of: [col(gold('fact_ptr_transactions'), 'transaction_date')],
+        total_transactions: [],
+        total_volume: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        num_buyers: [col(gold('fact_ptr_transactions'), 'bioguide_id')],
+        num_sellers: [col(gold('fact_ptr_transactions'), 'bioguide_id')],
+        buy_volume: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        sell_volume: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        net_volume: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        dem_transactions: [],
+        rep_transactions: [],
+        dem_buy_volume: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        rep_buy_volume: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        sentiment_score: [col(gold('fact_ptr_transactions'), 'amount_midpoint')],
+        first_trade_date: [col(gold('fact_ptr_transactions'), 'transaction_date')],
+        last_trade_date: [col(gold('fact_ptr_transactions'), 'transaction_date')],
+      },
+      [gold('dim_asset')]: {
+        asset_key: [],
+        ticker: [col(transactions, 'ticker')],
+        asset_name: [col(transactions, 'asset_name')],
+        asset_type: [col(transactions, 'asset_type')],
+      },
+      [gold('dim_date')]: {
+        date_key: [],
+        date: [],
+        year: [],
+        quarter: [],
+        month: [],
+        month_name: [],
+        day_of_month: [],
+        day_of_week: [],
+        day_name: [],
+        week_of_year: [],
+        is_weekend: [],
+      },
+      [gold('dim_member')]: {
+        bioguide_id: [col(members, 'bioguide_id')],
+        first_name: [col(members, 'first_name')],
+        last_name: [col(members, 'last_name')],
+        party: [col(members, 'party')],
+        state: [col(members, 'state')],
+        district: [col(members, 'district')],
+        committees: [col(members, 'committees')],
+        leadership_role: [col(members, 'leadership_role')],
+        effective_date: [col(members, 'effective_date')],
+        gold_ingest_ts: [],
+      },
+      [gold('fact_ptr_transactions')]: {
+        transaction_key: [],
+        member_key: [col(gold('dim_member'), 'member_key')],
+        asset_key: [col(gold('dim_asset'), 'asset_key')],
+        transaction_date_key: [col(gold('dim_date'), 'date_key')],
+        amount_midpoint: [col(transactions, 'amount_high'), col(transactions, 'amount_low')],
+        days_to_notification: [col(transactions, 'notification_date'), col(transactions, 'transaction_date')],
+        doc_id: [col(transactions, 'doc_id')],
+        line_number: [col(transactions, 'line_number')],
+        filing_date: [col(transactions, 'filing_date')],
+        notification_date: [col(transactions, 'notification_date')],
+        transaction_date: [col(transactions, 'transaction_date')],
+        bioguide_id: [col(transactions, 'bioguide_id')],
+        owner: [col(transactions, 'owner')],
+        ticker: [col(transactions, 'ticker')],
+        asset_name: [col(transactions, 'asset_name')],
+        asset_type: [col(transactions, 'asset_type')],
+        transaction_type: [col(transactions, 'transaction_type')],
+        amount_low: [col(transactions, 'amount_low')],
+        amount_high: [col(transactions, 'amount_high')],
+        silver_ingest_ts: [col(transactions, 'silver_ingest_ts')],
+        gold_ingest_ts: [],
+      },
+    });
+  });
 });
 
 /** The columns of seeds and sources a model's column comes from, through every model between. */
