@@ -4,7 +4,6 @@ import { readFileSetManifest } from '../execute/file-sets.js';
 import type { Manifest, ModelNode, SeedNode, SourceNode } from '../manifest/types.js';
 import { readParquetFiles } from '../materializations/parquet-files.js';
 import { isStateful, stateKey } from '../materializations/traits.js';
-import { quoteLiteral } from '../render/relation.js';
 import { renderSource } from '../render/render-model.js';
 import type { StateRecord } from '../state/state-record.js';
 import type { Storage } from '../storage/storage.js';
@@ -69,12 +68,13 @@ export async function buildCatalog(inputs: CatalogInputs): Promise<Catalog> {
   if (inputs.connection === undefined) return { nodes, sources, errors: null };
   const connection = inputs.connection;
   const estimates = await tableEstimates(connection);
+  const relations = await describeDatabase(connection);
   for (const node of Object.values(inputs.manifest.nodes)) {
     if (node.resource_type !== 'model' && node.resource_type !== 'seed' && node.resource_type !== 'source') continue;
     if (node.resource_type === 'model' && node.config.materialized === 'ephemeral') continue;
     let described: Described | undefined;
     try {
-      described = await describe(node, inputs, connection, estimates);
+      described = await describe(node, inputs, connection, estimates, relations);
     } catch (error) {
       errors.push(`${node.unique_id}: ${firstLine(error)}`);
       continue;
@@ -87,7 +87,13 @@ export async function buildCatalog(inputs: CatalogInputs): Promise<Catalog> {
   return { nodes, sources, errors: errors.length === 0 ? null : errors };
 }
 
-async function describe(node: ModelNode | SeedNode | SourceNode, inputs: CatalogInputs, connection: EngineConnection, estimates: ReadonlyMap<string, number>): Promise<Described | undefined> {
+async function describe(
+  node: ModelNode | SeedNode | SourceNode,
+  inputs: CatalogInputs,
+  connection: EngineConnection,
+  estimates: ReadonlyMap<string, number>,
+  relations: ReadonlyMap<string, DatabaseRelation>,
+): Promise<Described | undefined> {
   if (node.resource_type === 'source' && node.external_location !== undefined) {
     if (/^s3:\/\//i.test(node.external_location)) return undefined; // DuckDB reads S3 only through a run's fetched copies
     return { type: 'EXTERNAL', columns: await describeQuery(connection, `SELECT * FROM ${renderSource(node, inputs.projectDir)}`) };
@@ -105,19 +111,36 @@ async function describe(node: ModelNode | SeedNode | SourceNode, inputs: Catalog
     }
   }
   const { schema, identifier } = node.relation;
-  const kind = await connection.query(
-    `SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(identifier)}`,
-  );
-  if (kind.length === 0) return undefined;
-  const columns = await connection.query(
-    `SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(identifier)} ORDER BY ordinal_position`,
-  );
-  const type = String(kind[0].table_type);
+  const relation = relations.get(relationKey(schema, identifier));
+  if (relation === undefined) return undefined;
   return {
-    type,
-    columns: columns.map((c) => ({ name: String(c.column_name), type: String(c.data_type) })),
-    rows: state?.rows_total ?? (type === 'BASE TABLE' ? estimates.get(`${schema}.${identifier}`) : undefined),
+    type: relation.type,
+    columns: relation.columns,
+    rows: state?.rows_total ?? (relation.type === 'BASE TABLE' ? estimates.get(`${schema}.${identifier}`) : undefined),
   };
+}
+
+type DatabaseRelation = { type: string; columns: Array<{ name: string; type: string }> };
+
+/**
+ * Every relation of the database with its columns, in two queries: asking information_schema once
+ * per relation costs milliseconds each, seconds for a thousand models.
+ */
+async function describeDatabase(connection: EngineConnection): Promise<Map<string, DatabaseRelation>> {
+  const relations = new Map<string, DatabaseRelation>();
+  for (const t of await connection.query('SELECT table_schema, table_name, table_type FROM information_schema.tables WHERE table_catalog = current_database()')) {
+    relations.set(relationKey(String(t.table_schema), String(t.table_name)), { type: String(t.table_type), columns: [] });
+  }
+  const columns = await connection.query(
+    'SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() ORDER BY table_schema, table_name, ordinal_position',
+  );
+  for (const c of columns) relations.get(relationKey(String(c.table_schema), String(c.table_name)))?.columns.push({ name: String(c.column_name), type: String(c.data_type) });
+  return relations;
+}
+
+/** DuckDB's identifiers are case-insensitive. */
+function relationKey(schema: string, identifier: string): string {
+  return `${schema.toLowerCase()}\u0000${identifier.toLowerCase()}`;
 }
 
 /** DuckDB's row estimate of every table: kept in its metadata, so it costs no scan. */
