@@ -97,6 +97,28 @@ describe('smelter docs generate', () => {
     expect(run.stderr).toContain("warning: models/sneaky.sql: sneaky reads main.big_orders without ref() or source(), so it is not in the graph: write {{ ref('big_orders') }}\n");
   });
 
+  it('describes an external model from its committed files, and gives the site its state and last run', async () => {
+    const dir = writeTempProject({
+      'project.yml': 'name: ext\ntargets:\n  dev: { database: target/dev.duckdb, storage: target/lake, threads: 1 }\n',
+      'models/facts.sql': "{{ config(materialized='table', external=true, schema='gold') }}\nselect i as id, 'm' || i as name from range(4) t(i)\n",
+    });
+    expect((await smelter(['run'], { projectDir: dir })).code).toBe(0);
+    expect((await smelter(['docs', 'generate'], { projectDir: dir })).code).toBe(0);
+    // EXTERNAL: described from the committed file set (its state record's manifest), not the view.
+    const catalog = JSON.parse(readFileSync(join(dir, 'target', 'catalog.json'), 'utf8'));
+    expect(catalog.nodes['model.ext.facts'].metadata).toMatchObject({ type: 'EXTERNAL', schema: 'gold', name: 'facts' });
+    expect(catalog.nodes['model.ext.facts'].columns).toEqual({
+      id: { type: 'BIGINT', index: 1, name: 'id', comment: null },
+      name: { type: 'VARCHAR', index: 2, name: 'name', comment: null },
+    });
+    expect(catalog.nodes['model.ext.facts'].stats.row_count.value).toBe(4);
+    // The site's data: the committed state and the last run's result.
+    const html = readFileSync(join(dir, 'target', 'index.html'), 'utf8');
+    const data = JSON.parse(/<script type="application\/json" id="smelter-docs-data">(.*?)<\/script>/s.exec(html)![1]);
+    expect(data.state['model.ext.facts']).toMatchObject({ rows: 4, version: 1, watermark: null });
+    expect(data.runResults.results.map((r: { unique_id: string; status: string }) => [r.unique_id, r.status])).toEqual([['model.ext.facts', 'success']]);
+  });
+
   it('before the first build: an empty catalog, and no database file is created', async () => {
     const dir = project();
     const r = await smelter(['docs', 'generate'], { projectDir: dir });
