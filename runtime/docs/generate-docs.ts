@@ -47,8 +47,18 @@ export async function generateDocs(options: InvocationOptions): Promise<DocsOutc
     const needsStorage = Object.values(p.manifest.nodes).some((n) => n.resource_type === 'model' && n.config.external && states.has(`${n.relation.schema}.${n.name}`));
     const storage = needsStorage ? await openStorage(p, options.backends) : undefined;
     const catalog = await buildCatalog({ manifest: p.manifest, connection, database: catalogName(target), projectDir: p.project.config.dir, states, storage });
-    const { compiledCode, problems } = await compileForDocs(p, options, connection, generatedAt, invocationId);
-    const lineage = await lineageOf(p, options, catalog, connection, generatedAt, invocationId);
+    // The render of a full build (is_incremental() false), as `compile` renders.
+    const renv: RenderEnvironment = {
+      manifest: p.manifest,
+      project: p.project,
+      templates: p.parsed.templates,
+      env: options.env ?? process.env,
+      runStartedAt: generatedAt,
+      invocationId,
+      flags: { which: 'compile' },
+    };
+    const { compiledCode, problems } = await compileForDocs(p, renv, connection);
+    const lineage = await lineageOf(p, renv, catalog, connection);
     const artifact = writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode, columnLineage: lineage.columnLineage });
     const catalogArtifact = writeCatalog(targetDir, catalog, invocationId, generatedAt);
     writeDocsSite(targetDir, {
@@ -71,29 +81,13 @@ export async function generateDocs(options: InvocationOptions): Promise<DocsOutc
  * Column lineage from DuckDB's parser. It needs a connection only to parse: the target's when it
  * is built, else an in-memory database. `*` expands to the catalog's columns, or the declared ones.
  */
-async function lineageOf(
-  p: ParsedProject,
-  options: InvocationOptions,
-  catalog: Catalog,
-  connection: EngineConnection | undefined,
-  runStartedAt: Date,
-  invocationId: string,
-): Promise<LineageResult> {
+async function lineageOf(p: ParsedProject, renv: RenderEnvironment, catalog: Catalog, connection: EngineConnection | undefined): Promise<LineageResult> {
   const columnsOf = (id: string): readonly string[] | undefined => {
     const described = catalog.nodes[id] ?? catalog.sources[id];
     if (described) return Object.values(described.columns).sort((a, b) => a.index - b.index).map((c) => c.name);
     const node = p.manifest.nodes[id];
     const declared = node && 'columns' in node ? Object.keys(node.columns) : [];
     return declared.length > 0 ? declared : undefined;
-  };
-  const renv: RenderEnvironment = {
-    manifest: p.manifest,
-    project: p.project,
-    templates: p.parsed.templates,
-    env: options.env ?? process.env,
-    runStartedAt,
-    invocationId,
-    flags: { which: 'compile' },
   };
   if (connection) return computeColumnLineage({ manifest: p.manifest, renv, connection, columnsOf });
   const scratch = await openTargetDatabase({ ...p.project.config.target, databasePath: ':memory:', settings: {} });
@@ -117,24 +111,8 @@ function lineageWarnings(p: ParsedProject, lineage: LineageResult): string[] {
   return warnings;
 }
 
-
 /** Each enabled model's SQL as a full build would run it (is_incremental() false). */
-async function compileForDocs(
-  p: ParsedProject,
-  options: InvocationOptions,
-  connection: EngineConnection | undefined,
-  runStartedAt: Date,
-  invocationId: string,
-): Promise<{ compiledCode: Record<string, string>; problems: SmelterError[] }> {
-  const renv: RenderEnvironment = {
-    manifest: p.manifest,
-    project: p.project,
-    templates: p.parsed.templates,
-    env: options.env ?? process.env,
-    runStartedAt,
-    invocationId,
-    flags: { which: 'compile' },
-  };
+async function compileForDocs(p: ParsedProject, renv: RenderEnvironment, connection: EngineConnection | undefined): Promise<{ compiledCode: Record<string, string>; problems: SmelterError[] }> {
   const compiledCode: Record<string, string> = {};
   const problems: SmelterError[] = [];
   for (const node of Object.values(p.manifest.nodes)) {
