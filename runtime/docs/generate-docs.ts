@@ -70,7 +70,8 @@ export async function generateDocs(options: InvocationOptions): Promise<DocsOutc
       undeclared: lineage.undeclared,
       generatedAt: generatedAt.toISOString(),
     });
-    return { targetPath: p.project.config.targetPath, catalog, lineage, problems, warnings: lineageWarnings(p, lineage) };
+    const catalogWarnings = (catalog.errors ?? []).map((e) => `catalog.json leaves out ${e}`);
+    return { targetPath: p.project.config.targetPath, catalog, lineage, problems, warnings: [...catalogWarnings, ...lineageWarnings(p, lineage)] };
   } finally {
     connection?.close();
     engine?.close();
