@@ -1,6 +1,6 @@
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { UsageError } from '../../runtime/errors.js';
-import { INDIRECT_SELECTION_MODES, type IndirectSelection } from '../../runtime/index.js';
+import { INDIRECT_SELECTION_MODES, type IndirectSelection } from '../../runtime/select/select.js';
 import { didYouMean } from '../../runtime/util/did-you-mean.js';
 import { parseUtcTime } from '../../runtime/util/utc-time.js';
 
@@ -204,6 +204,8 @@ function parseVars(text: string | undefined): Record<string, unknown> | undefine
   if (text === undefined) return undefined;
   let value: unknown;
   try {
+    // Loaded only for --vars: every command that has none starts without the YAML parser.
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     value = parseYaml(text);
   } catch (error) {
     throw new UsageError(`--vars is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { code: 'vars' });

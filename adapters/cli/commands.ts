@@ -1,0 +1,235 @@
+/**
+ * The commands behind `smelter`: loaded only once the arguments name one, so `--help`, `--version`
+ * and a usage error never load the runtime, DuckDB's binding or the AWS SDK.
+ */
+import {
+  listNodes,
+  compileProject,
+  runProject,
+  openProject,
+  selectFrom,
+  showState,
+  resetState,
+  verifyState,
+  adoptState,
+  installPackages,
+  installedLine,
+  isLeaseHeld,
+  loadProject,
+  UsageError,
+  type ManifestNode,
+  type InvocationOptions,
+  type BuildCommand,
+  type StateRecord,
+} from '../../runtime/index.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CliArgs } from './args.js';
+import { printError } from './print-error.js';
+// Not through runtime/index.ts: the docs site reads its assets beside the module, which the Lambda bundle has not.
+import { generateDocs } from '../../runtime/docs/generate-docs.js';
+import { serveDocs } from '../../runtime/docs/serve-docs.js';
+import { stateMachineFor } from '../stepfunctions/state-machine.js';
+import { createRunReporter, jsonLine, type Output } from './reporter.js';
+import { awsBackends } from '../aws/backends.js';
+
+export async function runCommand(args: CliArgs, output: Output): Promise<number> {
+  const options: InvocationOptions = {
+    projectDir: args.projectDir,
+    profilesDir: args.profilesDir,
+    target: args.target,
+    vars: args.vars,
+    select: args.select,
+    exclude: args.exclude,
+    indirectSelection: args.indirectSelection,
+    threads: args.threads,
+    failFast: args.failFast,
+    stateDir: args.state,
+    fullRefresh: args.fullRefresh,
+    force: args.force,
+    eventTimeStart: args.eventTimeStart,
+    eventTimeEnd: args.eventTimeEnd,
+    backends: awsBackends,
+    onWarning: (w) => {
+      // ls prints data on stdout: its warnings stay on stderr even in JSON mode.
+      if (args.logFormat === 'json' && args.command !== 'ls') output.out(jsonLine({ level: 'warn', event: 'warning', message: w }));
+      else output.err(`warning: ${w}`);
+    },
+  };
+  switch (args.command!) {
+    case 'deps': {
+      const say = (event: string, message: string) => output.out(args.logFormat === 'json' ? jsonLine({ level: 'info', event, message }) : message);
+      const outcome = await installPackages({ projectDir: args.projectDir, upgrade: args.upgrade, onWarning: options.onWarning });
+      if (outcome.packagesFile === undefined) {
+        say('deps_finish', 'No packages.yml or dependencies.yml: no packages to install');
+        return 0;
+      }
+      if (outcome.fromLock) say('deps_lock', `Installing the versions pinned in ${outcome.lockFile} (it matches ${outcome.packagesFile})`);
+      for (const pkg of outcome.installed) say('package_installed', installedLine(pkg));
+      const n = outcome.installed.length;
+      say('deps_finish', `Installed ${n} package${n === 1 ? '' : 's'} into ${outcome.installPath}/${outcome.fromLock ? '' : `; wrote ${outcome.lockFile}`}`);
+      return 0;
+    }
+    case 'ls': {
+      const { nodes } = listNodes(options);
+      // One write: ten thousand small writes to a pipe cost more than listing the project.
+      if (nodes.length > 0) output.out(nodes.map((node) => formatListed(node, args.output)).join('\n'));
+      return 0;
+    }
+    case 'compile': {
+      const outcome = await compileProject(options);
+      for (const e of outcome.errors) printError(e, output, args);
+      const n = outcome.compiled.length;
+      if (args.logFormat === 'json') {
+        output.out(jsonLine({ level: outcome.errors.length ? 'error' : 'info', event: 'compile_finish', message: `${n} compiled, ${outcome.errors.length} failed` }));
+      } else {
+        output.out(`Compiled ${n} model${n === 1 ? '' : 's'} to ${outcome.outputDir}/${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
+      }
+      return outcome.errors.length > 0 ? 2 : 0;
+    }
+    case 'stepfunctions': {
+      // The selection as `build` would run it, tests included; the generator puts each test in
+      // the invocation that builds the last of its parents.
+      // The definition holds no environment value, yet the target renders env_var() (the Lambda's
+      // S3_BUCKET_NAME, ...): a variable that is not set reads as a placeholder, so a deploy
+      // pipeline can print the definition without the function's environment.
+      const env = new Proxy(process.env, { get: (vars, name) => (typeof name === 'string' ? (vars[name] ?? `\${${name}}`) : undefined) });
+      // Its --vars go into every event: checked as an event's are, so the machine is not refused at run time.
+      const p = openProject({ ...options, env, from: 'event' });
+      const { nodes } = selectFrom(p, options, ['model', 'test', 'unit_test']);
+      const definition = stateMachineFor(p.manifest, p.dag, new Set(nodes.map((n) => n.unique_id)), {
+        functionArn: args.functionArn!,
+        granularity: args.granularity,
+        command: 'build',
+        target: args.target,
+        vars: args.vars,
+        fullRefresh: args.fullRefresh,
+        eventTimeStart: args.eventTimeStart,
+        eventTimeEnd: args.eventTimeEnd,
+        leaseSeconds: p.project.config.target.state.lease_seconds,
+      });
+      output.out(JSON.stringify(definition, null, 2));
+      return 0;
+    }
+    case 'docs': {
+      if (args.subcommand === 'serve') {
+        const targetPath = loadProject(args.projectDir, { target: args.target, profilesDir: args.profilesDir }).config.targetPath;
+        const targetDir = join(resolve(args.projectDir), targetPath);
+        if (!existsSync(join(targetDir, 'index.html'))) throw new UsageError(`${targetPath}/index.html does not exist yet`, { hint: 'run smelter docs generate first' });
+        const { server, url } = await serveDocs(targetDir, args.port);
+        output.out(`Serving ${targetPath}/ at ${url} (Ctrl-C to stop)`);
+        await new Promise<void>((done) => process.once('SIGINT', () => server.close(() => done())));
+        return 0;
+      }
+      const outcome = await generateDocs(options);
+      for (const w of outcome.warnings) options.onWarning!(w);
+      for (const e of outcome.problems) printError(e, output, args);
+      const catalogued = Object.keys(outcome.catalog.nodes).length + Object.keys(outcome.catalog.sources).length;
+      output.out(`Wrote ${outcome.targetPath}/manifest.json, ${outcome.targetPath}/catalog.json (${catalogued} relation${catalogued === 1 ? '' : 's'}) and the docs site ${outcome.targetPath}/index.html`);
+      return outcome.problems.length > 0 ? 2 : 0;
+    }
+    case 'state': {
+      if (args.subcommand === 'verify') {
+        const verified = await verifyState(options);
+        if (args.output === 'json') output.out(JSON.stringify(verified, null, 2));
+        else if (verified.length === 0) output.out('No incremental, scd2 or external models selected');
+        else for (const v of verified) output.out(`${VERIFY_LABEL[v.status]} ${v.table_name}: ${v.detail}${v.hint ? ` (${v.hint})` : ''}`);
+        const problems = verified.filter((v) => v.status === 'problem').length;
+        if (args.output !== 'json') output.out(problems === 0 ? `Verified ${verified.length} models: state and data agree` : `${problems} of ${verified.length} models: state and data disagree`);
+        return problems === 0 ? 0 : 1;
+      }
+      if (args.subcommand === 'adopt') {
+        await adoptState(options, (a) => output.out(`Adopted ${a.table_name}: ${a.detail}`));
+        return 0;
+      }
+      if (args.subcommand === 'reset') {
+        const { reset, kept } = await resetState(options);
+        if (kept.length > 0) {
+          output.err(`warning: kept the state of ${kept.join(', ')} (scd2: a rebuild loses history the source no longer holds); add --force to reset ${kept.length === 1 ? 'it' : 'them'} too`);
+        }
+        output.out(reset.length === 0 ? 'No state to reset for the selected models' : `Reset the state of ${reset.join(', ')}: the next run rebuilds ${reset.length === 1 ? 'it' : 'them'}`);
+        return 0;
+      }
+      const records = await showState(options);
+      if (args.output === 'json') output.out(JSON.stringify(records, null, 2));
+      else if (records.length === 0) output.out('No committed state');
+      else output.out(formatStateTable(records));
+      return 0;
+    }
+    case 'test':
+    case 'build':
+    case 'run':
+    case 'snapshot':
+    case 'seed': {
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        interrupts++;
+        if (interrupts > 1) process.exit(130);
+        output.err('interrupting: rolling back running models (press Ctrl-C again to quit at once)');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      try {
+        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : args.command === 'build' ? 'node' : args.command === 'snapshot' ? 'snapshot' : 'seed';
+        const invocation = {
+          ...options,
+          signal: controller.signal,
+          onEvent: createRunReporter(output, args.logFormat, what),
+          args: { select: args.select, exclude: args.exclude, indirect_selection: args.indirectSelection, target: args.target, threads: args.threads },
+        };
+        const { run } = await runProject(args.command as BuildCommand, invocation);
+        if (run.interrupted) return 130;
+        const failed = run.results.filter((r) => r.status === 'error' || r.status === 'fail');
+        // Refused only because other runs hold the models' leases (DynamoDB): the target is locked
+        // by another run, as when another process holds the local database file.
+        if (!run.error && failed.length > 0 && failed.every((r) => isLeaseHeld(r.error))) return 3;
+        if (run.error || failed.length > 0) return 1;
+        return 0;
+      } finally {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+    }
+  }
+}
+
+const VERIFY_LABEL = { ok: 'OK', problem: 'ERROR', reset: 'RESET', none: 'NO STATE' } as const;
+
+function formatStateTable(records: readonly StateRecord[]): string {
+  const rows = [
+    ['table_name', 'watermark', 'value', 'rows_processed', 'rows_total', 'committed', 'version', 'batches'],
+    ...records.map((r) => [
+      r.table_name,
+      r.watermark_type ?? '-',
+      r.last_processed_value === null ? '-' : `${r.last_processed_value} (${r.watermark_data_type})`,
+      String(r.rows_processed),
+      String(r.rows_total),
+      r.origin ? `${r.origin} ${r.last_processed_timestamp}` : r.last_processed_timestamp,
+      String(r.version),
+      r.batches === null ? '-' : r.batches.map(([s, e]) => `${shortTime(s)}..${shortTime(e)}`).join(', '),
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** `2024-06-01` for a midnight, the full timestamp otherwise. */
+function shortTime(iso: string): string {
+  return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
+}
+
+function formatListed(node: ManifestNode, format: CliArgs['output']): string {
+  if (format === 'path') return node.original_file_path;
+  const name = node.resource_type === 'source' ? `${node.source_name}.${node.name}` : node.name;
+  if (format === 'name') return name;
+  return JSON.stringify({
+    name,
+    resource_type: node.resource_type === 'model' && node.snapshot ? 'snapshot' : node.resource_type,
+    unique_id: node.unique_id,
+    original_file_path: node.original_file_path,
+    depends_on: node.depends_on,
+    config: node.config,
+  });
+}
