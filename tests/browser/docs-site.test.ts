@@ -50,7 +50,11 @@ afterAll(async () => {
 });
 
 async function openSite(data: DocsSiteData, name: string): Promise<{ page: Page; readyMs: number; drawnMs: number; bytes: number }> {
-  const file = writeDocsSite(join(workDir, name), data);
+  return openFile(writeDocsSite(join(workDir, name), data));
+}
+
+/** A site file in a new page (at `hash`, e.g. a column's page), watched for errors and requests, once it is drawn. */
+async function openFile(file: string, hash = ''): Promise<{ page: Page; readyMs: number; drawnMs: number; bytes: number }> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   pageOpen = page;
   problems = [];
@@ -63,7 +67,7 @@ async function openSite(data: DocsSiteData, name: string): Promise<{ page: Page;
     if (r.url() !== pathToFileURL(file).href && !r.url().startsWith('blob:')) problems.push(`request: ${r.url()}`);
   });
   const started = performance.now();
-  await page.goto(pathToFileURL(file).href);
+  await page.goto(pathToFileURL(file).href + hash);
   await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
   const readyMs = performance.now() - started;
   await page.waitForSelector('body[data-graph="drawn"]', { state: 'attached' });
@@ -289,16 +293,7 @@ describe('the site `smelter docs generate` writes for the Gold project', () => {
     const generated = spawnSync(process.execPath, [join(ROOT, 'bin', 'smelter.js'), 'docs', 'generate', '--project-dir', dir], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     expect(generated.stderr).toBe('');
     expect(generated.status).toBe(0);
-    const file = join(dir, 'target', 'index.html');
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    pageOpen = page;
-    problems = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await page.goto(`${pathToFileURL(file).href}#column/${GOLD}.agg_trending_stocks/total_volume`);
-    await page.waitForSelector('body[data-graph="drawn"]', { state: 'attached' });
+    const { page } = await openFile(join(dir, 'target', 'index.html'), `#column/${GOLD}.agg_trending_stocks/total_volume`);
     await page.waitForSelector('#panel [data-column-lineage]');
     expect(await page.textContent('#panel h2')).toBe('agg_trending_stocks.total_volume');
     const upstream = await page.locator('#panel .lineage-upstream li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-ref')));
