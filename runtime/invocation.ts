@@ -89,7 +89,15 @@ export function openProject(options: Pick<InvocationOptions, 'projectDir' | 'pro
   const parsed = parseProject(project, { env: options.env });
   const errors = parsed.manifest.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new DiagnosticsError(errors.map(errorFromDiagnostic));
-  return { project, parsed, manifest: parsed.manifest, dag: parsed.dag };
+  return {
+    project,
+    parsed,
+    manifest: parsed.manifest,
+    // Built on first use, like the parse result's own.
+    get dag() {
+      return parsed.dag;
+    },
+  };
 }
 
 export interface Selected {
@@ -99,7 +107,7 @@ export interface Selected {
 
 export function selectFrom(p: ParsedProject, options: InvocationOptions, resourceTypes?: readonly string[]): Selected {
   const stateManifest = options.stateDir === undefined ? undefined : readStateManifest(options.stateDir);
-  const { selected, warnings } = selectNodes(p.manifest, p.dag, {
+  const { selected, warnings } = selectNodes(p.manifest, () => p.dag, {
     select: options.select ?? [],
     exclude: options.exclude ?? [],
     indirectSelection: options.indirectSelection,
@@ -121,7 +129,7 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
 function requireMatches(p: ParsedProject, select: readonly string[], stateManifest: StateManifest | undefined): void {
   for (const text of select) {
     for (const expression of parseSelector(text).parts) {
-      const { selected } = selectNodes(p.manifest, p.dag, { select: [expression.text], exclude: [], indirectSelection: 'empty', stateManifest });
+      const { selected } = selectNodes(p.manifest, () => p.dag, { select: [expression.text], exclude: [], indirectSelection: 'empty', stateManifest });
       if (selected.size > 0) continue;
       const names = Object.values(p.manifest.nodes).map((n) => n.name);
       throw new ProjectError(`select '${boundText(expression.text)}' matches no enabled node`, {
@@ -233,7 +241,7 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
     }
   }
   await writes.done();
-  writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
+  writeManifest(targetDir, p.manifest, invocationId, runStartedAt);
   return { compiled, errors, warnings, manifest: p.manifest, outputDir: join(p.project.config.targetPath, 'compiled') };
 }
 
@@ -291,7 +299,7 @@ export async function runParsed(command: BuildCommand, p: ParsedProject, options
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
   const invocationId = randomUUID();
   const runStartedAt = options.runStartedAt ?? new Date();
-  writeManifest(targetDir, p.manifest, p.dag, invocationId, runStartedAt);
+  writeManifest(targetDir, p.manifest, invocationId, runStartedAt);
   if (options.fullRefresh && !options.force) {
     for (const node of nodes) {
       if (node.resource_type === 'model' && traitsOf(node.config.materialized).keepsHistory && node.config.full_refresh === null) {

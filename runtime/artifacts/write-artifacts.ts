@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest, ManifestNode } from '../manifest/types.js';
 import type { RunResult } from '../execute/results.js';
-import type { Dag } from '../graph/dag.js';
 
 const SMELTER_VERSION = '0.1.0';
 
@@ -20,7 +19,7 @@ export interface ManifestExtras {
 }
 
 /** target/manifest.json, shaped like dbt's v12 manifest where the concepts match. */
-export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: string, generatedAt: Date, extras: ManifestExtras = {}): unknown {
+export function manifestArtifact(manifest: Manifest, invocationId: string, generatedAt: Date, extras: ManifestExtras = {}): unknown {
   const node = (n: ManifestNode) => {
     const common = {
       unique_id: n.unique_id,
@@ -84,9 +83,14 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
   const pick = (type: string) => Object.fromEntries(all.filter((n) => n.resource_type === type).map((n) => [n.unique_id, node(n)]));
   const parentMap: Record<string, string[]> = {};
   const childMap: Record<string, string[]> = {};
-  for (const id of dag.nodes()) {
-    parentMap[id] = dag.inNeighbors(id).sort();
-    childMap[id] = dag.outNeighbors(id).sort();
+  // The graph's edges, read from depends_on (the Dag holds the same edges: buildDag) so that
+  // writing a manifest never needs the graph built.
+  for (const id of Object.keys(manifest.nodes)) childMap[id] = [];
+  for (const n of all) parentMap[n.unique_id] = n.depends_on.nodes.filter((p) => p in childMap);
+  for (const n of all) for (const p of parentMap[n.unique_id]) childMap[p].push(n.unique_id);
+  for (const id of Object.keys(childMap)) {
+    parentMap[id].sort();
+    childMap[id].sort();
   }
   return {
     metadata: {
@@ -126,9 +130,9 @@ export function manifestArtifact(manifest: Manifest, dag: Dag, invocationId: str
 }
 
 /** Writes target/manifest.json; returns what it wrote. */
-export function writeManifest(dir: string, manifest: Manifest, dag: Dag, invocationId: string, generatedAt = new Date(), extras: ManifestExtras = {}): unknown {
+export function writeManifest(dir: string, manifest: Manifest, invocationId: string, generatedAt = new Date(), extras: ManifestExtras = {}): unknown {
   mkdirSync(dir, { recursive: true });
-  const artifact = manifestArtifact(manifest, dag, invocationId, generatedAt, extras);
+  const artifact = manifestArtifact(manifest, invocationId, generatedAt, extras);
   writeJson(join(dir, 'manifest.json'), artifact);
   return artifact;
 }

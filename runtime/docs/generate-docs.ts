@@ -59,7 +59,7 @@ export async function generateDocs(options: InvocationOptions): Promise<DocsOutc
     };
     const { compiledCode, problems } = await compileForDocs(p, renv, connection);
     const lineage = await lineageOf(p, renv, catalog, connection);
-    const artifact = writeManifest(targetDir, p.manifest, p.dag, invocationId, generatedAt, { compiledCode, columnLineage: lineage.columnLineage });
+    const artifact = writeManifest(targetDir, p.manifest, invocationId, generatedAt, { compiledCode, columnLineage: lineage.columnLineage });
     const catalogArtifact = writeCatalog(targetDir, catalog, invocationId, generatedAt);
     writeDocsSite(targetDir, {
       manifest: p.manifest,

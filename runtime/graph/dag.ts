@@ -25,13 +25,29 @@ export function buildDag(manifest: Manifest): Dag {
  * Iterative DFS with colours, so deep projects cannot overflow the stack.
  */
 export function findCycle(graph: Dag): string[] | undefined {
+  return findCycleIn(graph.nodes(), (n) => graph.outNeighbors(n));
+}
+
+/**
+ * The same search over a Manifest's depends_on, without building a graph: parse checks for cycles
+ * on every invocation, while most `ls` and `compile` invocations never walk the graph. Children
+ * are visited in the order buildDag would give them, so both report the same cycle.
+ */
+export function findManifestCycle(manifest: Manifest): string[] | undefined {
+  const children = new Map<string, string[]>();
+  for (const id of Object.keys(manifest.nodes)) children.set(id, []);
+  for (const node of Object.values(manifest.nodes)) {
+    for (const parent of node.depends_on.nodes) children.get(parent)?.push(node.unique_id);
+  }
+  return findCycleIn(children.keys(), (n) => children.get(n)!);
+}
+
+function findCycleIn(nodes: Iterable<string>, childrenOf: (n: string) => readonly string[]): string[] | undefined {
   const colour = new Map<string, 1 | 2>();
   const parentOf = new Map<string, string>();
-  for (const start of graph.nodes()) {
+  for (const start of nodes) {
     if (colour.has(start)) continue;
-    const stack: Array<{ node: string; children: string[]; next: number }> = [
-      { node: start, children: graph.outNeighbors(start), next: 0 },
-    ];
+    const stack: Array<{ node: string; children: readonly string[]; next: number }> = [{ node: start, children: childrenOf(start), next: 0 }];
     colour.set(start, 1);
     while (stack.length > 0) {
       const frame = stack[stack.length - 1];
@@ -45,7 +61,7 @@ export function findCycle(graph: Dag): string[] | undefined {
       if (state === undefined) {
         colour.set(child, 1);
         parentOf.set(child, frame.node);
-        stack.push({ node: child, children: graph.outNeighbors(child), next: 0 });
+        stack.push({ node: child, children: childrenOf(child), next: 0 });
       } else if (state === 1) {
         const path = [child];
         for (let at = frame.node; at !== child; at = parentOf.get(at)!) path.push(at);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sha256Text } from '../util/sha256-text.js';
 import { basename } from 'node:path';
 import { ProjectError, type SourceLocation } from '../errors.js';
 import type { ModelNode, SeedNode, SourceNode, TestConfig, TestNode } from '../manifest/types.js';
@@ -184,7 +185,7 @@ export function genericTest(
     attached_node: target.unique_id,
     refs: [],
     sources: [],
-    checksum: createHash('sha256').update(JSON.stringify([testName, args, testConfig])).digest('hex'),
+    checksum: sha256Text(JSON.stringify([testName, args, testConfig])),
     config: testConfig,
     depends_on: { nodes: dependsOn, macros: custom ? [...custom] : [] },
     line: declaration.line,
@@ -350,7 +351,7 @@ export function singularTest(path: string, text: string, projectName: string): {
     raw_code: text,
     refs,
     sources,
-    checksum: createHash('sha256').update(text).digest('hex'),
+    checksum: sha256Text(text),
     config: testConfig,
     depends_on: { nodes: [], macros: [] },
   };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Text } from '../util/sha256-text.js';
 import type { MacroDef } from '../manifest/types.js';
 import { scanTemplate } from './jinja-scan.js';
 
@@ -30,7 +30,7 @@ export function readMacroDefinitions(file: MacroSourceFile, projectName: string)
       name: match[1],
       original_file_path: file.path,
       line,
-      checksum: createHash('sha256').update(body).digest('hex'),
+      checksum: sha256Text(body),
       depends_on: { macros: [] },
       calls,
     });

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { sha256Text } from '../util/sha256-text.js';
 import { basename, join } from 'node:path';
 import { CompileError, ProjectError, SmelterError, type SourceLocation } from '../errors.js';
 import type {
@@ -25,10 +24,11 @@ import { DBT_BUILTIN_MACRO_FILES } from '../template/dbt-builtin-macros.js';
 import { TemplateEngine, CONTEXT_NAMES, INTERNAL_PACKAGE, checkTemplateSyntax as checkSyntax } from '../template/template-engine.js';
 import { TemplateLocatedError, lastCallSite } from '../template/strict-compiler.js';
 import { parseYamlFile } from '../util/yaml-file.js';
+import { readTextFile } from '../util/read-text-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 import { buildRenderScope, lookupVar } from '../render/context.js';
 import { ephemeralCteName, renderRelation } from '../render/relation.js';
-import { buildDag, findCycle, type Dag } from '../graph/dag.js';
+import { buildDag, findManifestCycle, type Dag } from '../graph/dag.js';
 import { discoverFiles, SNAPSHOT_PATHS } from './discover.js';
 import { expandColumnDocs, expandDocCalls, indexDocsBlocks, readDocsBlocks, type DocsBlock } from './docs-blocks.js';
 import { readMacroDefinitions } from './macros.js';
@@ -53,14 +53,13 @@ export interface ParseOptions {
  */
 export interface ParseResult {
   readonly manifest: Manifest;
-  /** The dependency graph of the manifest's enabled nodes. */
+  /** The dependency graph of the manifest's enabled nodes, built on first use (a plain `ls` or `compile` never walks it). */
   readonly dag: Dag;
   readonly macroFiles: ReadonlyArray<{ readonly path: string; readonly text: string }>;
   /** Created on first use: `ls` on a project whose models need no render never compiles macros. */
   templates(): TemplateEngine;
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** files -> Manifest. Reads the project's files; opens no database; collects every error it can. */
 export function parseProject(project: LoadedProject, options: ParseOptions = {}): ParseResult {
@@ -73,7 +72,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   };
   /** What dbt warns about and goes on: the parse does too. */
   const warn = (warning: SmelterError) => diagnostics.push(toDiagnostic(warning, 'warning'));
-  const read = (rel: string) => readFileSync(join(config.dir, rel), 'utf8');
+  const read = (rel: string) => readTextFile(join(config.dir, rel));
 
   // The root project and its installed packages, read alike; the root comes first.
   const layouts = packageLayouts(config);
@@ -346,7 +345,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
         tags: seedConfig.tags,
         description: props?.description ?? '',
         columns: props?.columns ?? {},
-        checksum: sha256(text),
+        checksum: sha256Text(text),
         config: seedConfig,
         relation: { schema: seedConfig.schema, identifier: seedConfig.alias },
         depends_on: { nodes: [], macros: [] },
@@ -670,9 +669,8 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   for (const macro of Object.values(macros)) manifestMacros[macro.unique_id] = macro;
   for (const warning of project.warnings ?? []) diagnostics.push(toDiagnostic(warning, 'warning'));
   const manifest: Manifest = { project_name: config.name, nodes, disabled, macros: manifestMacros, diagnostics, declared: declaredResources(declared, report) };
-  const dag = buildDag(manifest);
   if (!diagnostics.some((d) => d.severity === 'error')) {
-    const cycle = findCycle(dag);
+    const cycle = findManifestCycle(manifest);
     if (cycle) {
       const names = cycle.map((id) => nodes[id]?.name ?? id);
       const first = nodes[cycle[0]];
@@ -683,7 +681,15 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
       );
     }
   }
-  return { manifest, dag, macroFiles, templates };
+  let dag: Dag | undefined;
+  return {
+    manifest,
+    get dag() {
+      return (dag ??= buildDag(manifest));
+    },
+    macroFiles,
+    templates,
+  };
 }
 
 const DECLARED_TYPES = { exposures: 'exposure', groups: 'group', semantic_models: 'semantic_model', metrics: 'metric', saved_queries: 'saved_query' } as const;
@@ -759,7 +765,7 @@ function toModelNode(draft: Draft): ModelNode {
     description: draft.props?.description ?? '',
     columns: draft.props?.columns ?? {},
     raw_code: draft.text,
-    checksum: sha256(draft.text),
+    checksum: sha256Text(draft.text),
     config: draft.config,
     relation: { schema: draft.config.schema, identifier: draft.config.alias },
     refs: draft.refs,

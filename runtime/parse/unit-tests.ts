@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Text } from '../util/sha256-text.js';
 import { ProjectError, type SourceLocation } from '../errors.js';
 import type { ManifestNode, ModelNode, SeedNode, SourceNode, UnitTestNode } from '../manifest/types.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -61,7 +61,7 @@ export function unitTestNode(declaration: UnitTestDeclaration, ctx: UnitTestCont
     expect: declaration.expect,
     overrides: { vars: declaration.vars, ...(Object.keys(declaration.envVars).length > 0 ? { env_vars: declaration.envVars } : {}), ...(declaration.isIncremental !== undefined ? { is_incremental: declaration.isIncremental } : {}) },
     config: { enabled: declaration.enabled, tags: declaration.tags },
-    checksum: createHash('sha256').update(JSON.stringify([declaration.model, given, declaration.expect, declaration.vars, declaration.isIncremental])).digest('hex'),
+    checksum: sha256Text(JSON.stringify([declaration.model, given, declaration.expect, declaration.vars, declaration.isIncremental])),
     // Not an edge of the graph: a unit test reads no data, and `build` runs it before its model.
     depends_on: { nodes: [], macros: model.depends_on.macros },
     line: declaration.line,

@@ -66,7 +66,10 @@ export interface Selection {
  * Throws a UsageError (code `selector`) for a malformed expression or an unknown method, and one
  * (code `usage`) for `state:` without a state manifest.
  */
-export function selectNodes(manifest: Manifest, dag: Dag, options: SelectionOptions): Selection {
+export function selectNodes(manifest: Manifest, graph: Dag | (() => Dag), options: SelectionOptions): Selection {
+  // A function when the caller builds the graph on demand: most selections never walk it.
+  let built: Dag | undefined = typeof graph === 'function' ? undefined : graph;
+  const dag = () => (built ??= (graph as () => Dag)());
   const selects = options.select.flatMap((text) => parseSelector(text).parts);
   const excludes = options.exclude.flatMap((text) => parseSelector(text).parts);
   if (options.stateManifest === undefined) {
@@ -100,8 +103,8 @@ export function selectNodes(manifest: Manifest, dag: Dag, options: SelectionOpti
   const withTests = new Set(chosen);
   const mode = options.indirectSelection ?? 'eager';
   if (mode !== 'empty') {
-    const upstream = mode === 'buildable' ? reach(dag, chosen, Infinity, 'in') : undefined;
-    const downstream = mode === 'buildable' ? reach(dag, chosen, Infinity, 'out') : undefined;
+    const upstream = mode === 'buildable' ? reach(dag(), chosen, Infinity, 'in') : undefined;
+    const downstream = mode === 'buildable' ? reach(dag(), chosen, Infinity, 'out') : undefined;
     const isSource = (id: string) => manifest.nodes[id]?.resource_type === 'source';
     for (const test of tests) {
       const parents = parentsOf(test);
@@ -141,7 +144,7 @@ class Matcher {
 
   constructor(
     private readonly manifest: Manifest,
-    private readonly dag: Dag,
+    private readonly graph: () => Dag,
     private readonly state: StateManifest | undefined,
   ) {
     this.nodes = Object.values(manifest.nodes);
@@ -157,11 +160,11 @@ class Matcher {
 
   private atom(atom: SelectorAtom): Set<string> {
     const matched = this.match(atom);
-    if (atom.at) return reach(this.dag, reach(this.dag, matched, Infinity, 'out'), Infinity, 'in');
+    if (atom.at) return reach(this.graph(), reach(this.graph(), matched, Infinity, 'out'), Infinity, 'in');
     const result = new Set(matched);
     // `+x+` is ancestors ∪ x ∪ descendants, not the ancestors of the descendants.
-    if (atom.parents !== undefined) for (const id of reach(this.dag, matched, atom.parents, 'in')) result.add(id);
-    if (atom.children !== undefined) for (const id of reach(this.dag, matched, atom.children, 'out')) result.add(id);
+    if (atom.parents !== undefined) for (const id of reach(this.graph(), matched, atom.parents, 'in')) result.add(id);
+    if (atom.children !== undefined) for (const id of reach(this.graph(), matched, atom.children, 'out')) result.add(id);
     return result;
   }
 

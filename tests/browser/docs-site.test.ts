@@ -115,7 +115,7 @@ function declaredCatalog(p: ParsedProject): unknown {
 /** The Gold project's site data, with column lineage, a run, state and an undeclared read added by hand. */
 function goldSiteData(): { p: ParsedProject; data: DocsSiteData } {
   const p = openProject({ projectDir: ROOT, env: {} });
-  const artifact = manifestArtifact(p.manifest, p.dag, 'docs-test', new Date('2026-12-01T00:00:00Z')) as { nodes: Record<string, Record<string, unknown>> };
+  const artifact = manifestArtifact(p.manifest, 'docs-test', new Date('2026-12-01T00:00:00Z')) as { nodes: Record<string, Record<string, unknown>> };
   artifact.nodes[`${GOLD}.fact_ptr_transactions`].column_lineage = {
     amount_midpoint: [
       { node: `${SOURCE}.transactions`, column: 'amount_low' },
@@ -332,7 +332,7 @@ describe('a 1,000-model project', () => {
   it('is interactive within seconds (time reported, not asserted) and filters with tag: and + as the CLI does', async () => {
     const p = syntheticProject();
     expect(graphNodeIds(p.manifest)).toHaveLength(1000);
-    const data: DocsSiteData = { manifest: p.manifest, artifact: manifestArtifact(p.manifest, p.dag, 'big', new Date()), catalog: {}, generatedAt: new Date().toISOString() };
+    const data: DocsSiteData = { manifest: p.manifest, artifact: manifestArtifact(p.manifest, 'big', new Date()), catalog: {}, generatedAt: new Date().toISOString() };
     const { page, readyMs, drawnMs, bytes } = await openSite(data, 'big');
     expect(await page.locator('svg.graph g.node').count()).toBe(1000);
     const filterStart = performance.now();

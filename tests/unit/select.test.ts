@@ -737,8 +737,8 @@ describe('selectNodes: state against the manifest.json smelter writes', () => {
   });
   const parsed = (dir: string) => parseProject(loadProject(dir, { env: {} }), { env: {} });
   const earlier = (dir: string): StateManifest => {
-    const { manifest, dag } = parsed(dir);
-    return JSON.parse(JSON.stringify(manifestArtifact(manifest, dag, 'prod-run', new Date(0)))) as StateManifest;
+    const { manifest } = parsed(dir);
+    return JSON.parse(JSON.stringify(manifestArtifact(manifest, 'prod-run', new Date(0)))) as StateManifest;
   };
   const selected = (dir: string, select: string, stateManifest: StateManifest) => {
     const { manifest, dag } = parsed(dir);
