@@ -56,7 +56,11 @@ export class UndeclaredReads {
   async find(model: ModelNode, sql: string, parser: () => Promise<EngineConnection>): Promise<UndeclaredRead[]> {
     const declared = this.declaredReads(model);
     const suspects = new Set<string>();
-    for (const word of sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? []) {
+    // Each distinct word once: a model repeats its column and alias names many times.
+    const seen = new Set<string>();
+    for (const word of sql.toLowerCase().split(/[^a-z0-9_$]+/)) {
+      if (seen.has(word)) continue;
+      seen.add(word);
       if (this.byIdentifier.get(word)?.some((n) => n.unique_id !== model.unique_id && !declared.has(n.unique_id))) suspects.add(word);
     }
     if (suspects.size === 0) return [];
