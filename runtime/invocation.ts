@@ -29,7 +29,7 @@ import type { StateRecord } from './state/state-record.js';
 import type { StateStore } from './state/state-store.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
-import { CompiledFiles } from './util/compiled-files.js';
+import { TargetFiles } from './util/target-files.js';
 import { UndeclaredReads, undeclaredWarning } from './lineage/index.js';
 
 export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'snapshot' | 'test' | 'build' | 'state';
@@ -207,7 +207,7 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
     scratch ??= openTargetDatabase({ ...p.project.config.target, databasePath: ':memory:', settings: {} }).then(async (engine) => ({ engine, connection: await engine.connect() }));
     return (await scratch).connection;
   };
-  const files = new CompiledFiles();
+  const files = new TargetFiles();
   try {
     for (const node of nodes as ModelNode[]) {
       let sql: string;
