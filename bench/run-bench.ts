@@ -24,8 +24,10 @@ const REPEATS = 3;
 const SEED = 42;
 const PARSE_SIZES = [1_000, 10_000];
 const RUN_SIZE = 1_000;
-/** The targets, in seconds, by command and project size. */
-const TARGET_SECONDS: Readonly<Record<string, Readonly<Record<number, number>>>> = { ls: { 10_000: 1 }, compile: { 10_000: 3 } };
+/** The targets, in seconds, by command and project size: cold, target/ deleted before each run. */
+const TARGET_SECONDS: Readonly<Record<string, Readonly<Record<number, number>>>> = { ls: { 10_000: 0.5 }, compile: { 10_000: 1.5 } };
+/** Run overhead per model above the same statements run directly, in ms. */
+const RUN_OVERHEAD_TARGET_MS = 0.5;
 
 /** One timed execution. Peak RSS is only known for child processes run under GNU time. */
 interface Sample {
@@ -90,11 +92,14 @@ function summarize(samples: readonly Sample[], error?: string): Measure {
   return { seconds: median(samples.map((s) => s.seconds)), peakRssMb: rss.length ? median(rss) : undefined, samples };
 }
 
-/** Takes REPEATS samples; a failure becomes the measure's error rather than ending the bench. */
-function measure(sample: () => Sample): Measure {
+/** Takes REPEATS samples (`before` runs ahead of each, untimed); a failure becomes the measure's error rather than ending the bench. */
+function measure(sample: () => Sample, before?: () => void): Measure {
   const samples: Sample[] = [];
   try {
-    for (let i = 0; i < REPEATS; i++) samples.push(sample());
+    for (let i = 0; i < REPEATS; i++) {
+      before?.();
+      samples.push(sample());
+    }
   } catch (error) {
     return summarize(samples, message(error));
   }
@@ -229,12 +234,19 @@ async function main(): Promise<number> {
   const overNode = help.seconds !== undefined && startup.seconds !== undefined ? help.seconds - startup.seconds : undefined;
   rows.push({ ...helpRow, target: '≤ node -e 0 + 0.040 s', met: overNode === undefined ? undefined : overNode <= 0.04 });
 
+  // Cold: target/ deleted before each run (the targets hold there). Warm: target/ as the previous
+  // run left it, as a user's repeated invocations find it; reported apart.
   for (const command of ['ls', 'compile']) {
-    const byModels: Record<number, Measure> = {};
+    const byModels: Record<number, { cold: Measure; warm: Measure }> = {};
     for (const [models, dir] of projects) {
-      const m = measure(() => smelter(command, dir));
-      byModels[models] = m;
-      rows.push(row(`\`smelter ${command}\` (whole process)`, models, m, TARGET_SECONDS[command][models]));
+      const cold = measure(
+        () => smelter(command, dir),
+        () => rmSync(join(dir, 'target'), { recursive: true, force: true }),
+      );
+      const warm = measure(() => smelter(command, dir));
+      byModels[models] = { cold, warm };
+      rows.push(row(`\`smelter ${command}\`, cold (whole process)`, models, cold, TARGET_SECONDS[command][models]));
+      rows.push(row(`\`smelter ${command}\`, warm`, models, warm));
     }
     results[command] = byModels;
   }
@@ -268,7 +280,7 @@ async function main(): Promise<number> {
   const perModel = perModelMs(smelterRun.seconds, directRun.seconds);
   const perModelNoStartup = perModelMs(smelterRun.seconds, directRun.seconds === undefined || startup.seconds === undefined ? undefined : directRun.seconds + startup.seconds);
   const ms = (value: number | undefined): string | undefined => (value === undefined ? undefined : `${value.toFixed(3)} ms`);
-  rows.push({ figure: 'run overhead per model: (smelter − direct) / models', models: RUN_SIZE, value: ms(perModel), target: '≤ 1 ms', met: perModel === undefined ? undefined : perModel <= 1, error: runError && 'no run figures' });
+  rows.push({ figure: 'run overhead per model: (smelter − direct) / models', models: RUN_SIZE, value: ms(perModel), target: `≤ ${RUN_OVERHEAD_TARGET_MS} ms`, met: perModel === undefined ? undefined : perModel <= RUN_OVERHEAD_TARGET_MS, error: runError && 'no run figures' });
   rows.push({ figure: 'the same, less node start-up', models: RUN_SIZE, value: ms(perModelNoStartup), error: runError && 'no run figures' });
   results.run = {
     models: RUN_SIZE,

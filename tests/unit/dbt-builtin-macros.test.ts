@@ -456,6 +456,16 @@ describe('the dispatchers', () => {
 });
 
 describe('the macro files', () => {
+  it('compile when loaded eagerly, and render alike deferred (compiled on first call) and eager', () => {
+    const eager = new TemplateEngine(DBT_BUILTIN_MACRO_FILES.map((f) => ({ ...f, deferred: false })));
+    expect([...eager.macroNames].sort()).toEqual([...engine.macroNames].sort());
+    const template = "{{ dateadd('day', 1, 'd') }} | {{ safe_cast('x', type_string()) }} | {{ default__generate_schema_name(none, none) }} | {{ concat(['a', 'b']) }}";
+    const fresh = new TemplateEngine(DBT_BUILTIN_MACRO_FILES);
+    const withTarget: RenderScope = { ...scope, values: { ...scope.values, target: { schema: 'main' } } };
+    expect(fresh.render('models/m.sql', template, withTarget)).toBe(eager.render('models/m.sql', template, withTarget));
+    expect(fresh.render('models/m.sql', template, withTarget)).toContain('main');
+  });
+
   it('are one file per macro under smelter/dbt/cross_database/, with its helpers, and the naming macros', () => {
     expect(DBT_BUILTIN_MACRO_FILES.map((f) => f.path)).toEqual([
       'smelter/dbt/cross_database/smelter_helpers.sql',
