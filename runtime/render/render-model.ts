@@ -133,26 +133,32 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: EphemeralC
     }
     return undefined;
   };
+  /** What ref(name) reads: an ephemeral model's CTE (rendered now, once), or a relation as SQL text (filtered to the batch). */
+  const refTarget = (name: string): { readonly cte: string } | { readonly dep: ModelNode | SeedNode; readonly text: string } => {
+    const dep = byName(name);
+    if (!dep) {
+      throw new TemplateUserError(
+        `ref('${name}') was not seen when the project was parsed`,
+        `write the call with a literal name, or add a comment: -- depends_on: {{ ref('${name}') }}`,
+      );
+    }
+    if (dep.resource_type === 'model' && dep.config.materialized === 'ephemeral') {
+      const cteName = ephemeralCteName(dep.name);
+      if (!ctes.some((c) => c.name === cteName)) {
+        const cteSql = renderOne(dep, renv, ctes, [...stack, dep.unique_id]);
+        if (!ctes.some((c) => c.name === cteName)) ctes.push({ name: cteName, sql: cteSql });
+      }
+      return { cte: cteName };
+    }
+    const relation = renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
+    const text = renv.batch && dep.resource_type === 'model' && dep.config.event_time ? filterToBatch(relation, dep.config.event_time, renv.batch) : relation;
+    return { dep, text };
+  };
   const resolver: ContextResolver = {
     ref(name) {
-      const dep = byName(name);
-      if (!dep) {
-        throw new TemplateUserError(
-          `ref('${name}') was not seen when the project was parsed`,
-          `write the call with a literal name, or add a comment: -- depends_on: {{ ref('${name}') }}`,
-        );
-      }
-      if (dep.resource_type === 'model' && dep.config.materialized === 'ephemeral') {
-        const cteName = ephemeralCteName(dep.name);
-        if (!ctes.some((c) => c.name === cteName)) {
-          const cteSql = renderOne(dep, renv, ctes, [...stack, dep.unique_id]);
-          if (!ctes.some((c) => c.name === cteName)) ctes.push({ name: cteName, sql: cteSql });
-        }
-        return new RelationObject({ identifier: cteName, type: 'cte' });
-      }
-      const relation = renv.relationOf ? renv.relationOf(dep) : renderRelation(dep.relation);
-      const text = renv.batch && dep.resource_type === 'model' && dep.config.event_time ? filterToBatch(relation, dep.config.event_time, renv.batch) : relation;
-      return new RelationObject({ ...dep.relation, database: catalog, type: relationKindOf(dep), text });
+      const target = refTarget(name);
+      if ('cte' in target) return new RelationObject({ identifier: target.cte, type: 'cte' });
+      return new RelationObject({ ...target.dep.relation, database: catalog, type: relationKindOf(target.dep), text: target.text });
     },
     source(sourceName, tableName) {
       const id = node.depends_on.nodes.find((d) => {
@@ -173,7 +179,7 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: EphemeralC
     },
   };
   try {
-    if (node.resource_type === 'model' && node.fast_path) return renderFast(node, resolver, renv.project.varValues);
+    if (node.resource_type === 'model' && node.fast_path) return renderFast(node, resolver, refTarget, renv.project.varValues);
     return renv.templates().render(
       node.original_file_path,
       node.raw_code,
@@ -204,16 +210,24 @@ function renderOne(node: TemplateNode, renv: RenderEnvironment, ctes: EphemeralC
 }
 
 /** Text and literal calls only: the same output as the template engine, without it. */
-function renderFast(node: ModelNode, resolver: ContextResolver, varValues: Readonly<Record<string, unknown>>): string {
+function renderFast(
+  node: ModelNode,
+  resolver: ContextResolver,
+  refTarget: (name: string) => { readonly cte: string } | { readonly text: string },
+  varValues: Readonly<Record<string, unknown>>,
+): string {
   let out = '';
   for (const segment of node.fast_path!) {
     switch (segment.kind) {
       case 'text':
         out += segment.text;
         break;
-      case 'ref':
-        out += resolver.ref(segment.name);
+      case 'ref': {
+        // What the relation object ref() returns renders as: its text, or a CTE's name.
+        const target = refTarget(segment.name);
+        out += 'cte' in target ? target.cte : target.text;
         break;
+      }
       case 'source':
         out += resolver.source(segment.source, segment.table);
         break;
