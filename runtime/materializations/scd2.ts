@@ -15,7 +15,7 @@ import { writeStagedFiles } from './parquet-files.js';
  * the state with it.
  *
  * Temporary tables, per model and connection:
- *   src  the SELECT's rows, numbered in source order
+ *   src  the SELECT's rows, in source order (its rowid)
  *   rep  the keys src holds more than once (usually none: then src needs no collapsing)
  *   inc  src collapsed to one row per key and effective time unit (the last of the unit); only
  *        materialized when rep is not empty, else a projection of src
@@ -103,8 +103,11 @@ interface Plan {
 }
 
 async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
-  const srcRows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.src} AS\nSELECT *, row_number() OVER () AS __smelter_ord FROM (\n${selectBody(ctx.sql)}) AS model_rows`)).rowsAffected;
-  const columns = (await ctx.query(`DESCRIBE ${t.src}`)).map((r) => String(r.column_name)).filter((c) => c !== '__smelter_ord');
+  // Source order, the collapsing's last tie-break, is src's rowid (DuckDB keeps a CREATE TABLE AS
+  // in the SELECT's order): a row_number() OVER () column cost as much again as the copy itself.
+  // Rows still tied after the effective time are identical anyway (checkSource refuses others).
+  const srcRows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.src} AS\nSELECT * FROM (\n${selectBody(ctx.sql)}) AS model_rows`)).rowsAffected;
+  const columns = (await ctx.query(`DESCRIBE ${t.src}`)).map((r) => String(r.column_name));
   const plan = planFor(ctx, columns);
   const repeated = await checkSource(ctx, plan, t);
 
@@ -120,11 +123,11 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
   const keyList = plan.keys.map(q).join(', ');
   // With every key once, no two rows share a key and time unit: collapsing would keep every row,
   // and copying a million-row source into inc costs more than the rest of a day's run.
-  let inc = `(SELECT * EXCLUDE (__smelter_ord), ${unit(plan.effective)} AS __smelter_t FROM ${t.src})`;
+  let inc = `(SELECT *, ${unit(plan.effective)} AS __smelter_t FROM ${t.src})`;
   if (repeated) {
     await ctx.run(
-      `CREATE OR REPLACE TEMP TABLE ${t.inc} AS\nSELECT * EXCLUDE (__smelter_ord, __smelter_rn) FROM (\n` +
-        `  SELECT *, ${unit(plan.effective)} AS __smelter_t, row_number() OVER (PARTITION BY ${keyList}, ${unit(plan.effective)} ORDER BY ${plan.effective} DESC, __smelter_ord DESC) AS __smelter_rn\n` +
+      `CREATE OR REPLACE TEMP TABLE ${t.inc} AS\nSELECT * EXCLUDE (__smelter_rn) FROM (\n` +
+        `  SELECT *, ${unit(plan.effective)} AS __smelter_t, row_number() OVER (PARTITION BY ${keyList}, ${unit(plan.effective)} ORDER BY ${plan.effective} DESC, rowid DESC) AS __smelter_rn\n` +
         `  FROM ${t.src}\n) WHERE __smelter_rn = 1`,
     );
     inc = t.inc;
