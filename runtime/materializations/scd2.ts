@@ -15,8 +15,13 @@ import { writeStagedFiles } from './parquet-files.js';
  * the state with it.
  *
  * Temporary tables, per model and connection:
- *   src  the SELECT's rows, numbered in source order
- *   inc  src collapsed to one row per key and effective time unit (the last of the unit)
+ *   src  the SELECT's rows, in source order (its rowid)
+ *   rep  the keys src holds more than once (usually none: then src needs no collapsing)
+ *   inc  src collapsed to one row per key and effective time unit (the last of the unit); only
+ *        materialized when rep is not empty, else a projection of src
+ *   chg  the rows of inc that change something: not equal to the committed version of their key
+ *        at their time. Only their keys are touched: recomputing the versions of a key whose rows
+ *        change nothing gives back its committed versions, which would not be written anyway
  *   hist the committed versions of the keys this run touches
  *   gone (hard_deletes) current versions whose key the SELECT no longer returns
  *   pts  every point in time: versions, new rows, deletions, gaps after invalidated versions
@@ -79,7 +84,7 @@ type Tables = ReturnType<typeof tempTables>;
 
 function tempTables(node: ModelNode) {
   const name = (part: string) => q(`__smelter_scd2_${part}__${node.relation.identifier}`);
-  return { src: name('src'), inc: name('inc'), hist: name('hist'), gone: name('gone'), pts: name('pts'), fin: name('fin') };
+  return { src: name('src'), rep: name('rep'), inc: name('inc'), chg: name('chg'), hist: name('hist'), gone: name('gone'), pts: name('pts'), fin: name('fin') };
 }
 
 /** What the config says, resolved against the SELECT's columns. */
@@ -98,10 +103,13 @@ interface Plan {
 }
 
 async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
-  const srcRows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.src} AS\nSELECT *, row_number() OVER () AS __smelter_ord FROM (\n${selectBody(ctx.sql)}) AS model_rows`)).rowsAffected;
-  const columns = (await ctx.query(`DESCRIBE ${t.src}`)).map((r) => String(r.column_name)).filter((c) => c !== '__smelter_ord');
+  // Source order, the collapsing's last tie-break, is src's rowid (DuckDB keeps a CREATE TABLE AS
+  // in the SELECT's order): a row_number() OVER () column cost as much again as the copy itself.
+  // Rows still tied after the effective time are identical anyway (checkSource refuses others).
+  const srcRows = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.src} AS\nSELECT * FROM (\n${selectBody(ctx.sql)}) AS model_rows`)).rowsAffected;
+  const columns = (await ctx.query(`DESCRIBE ${t.src}`)).map((r) => String(r.column_name));
   const plan = planFor(ctx, columns);
-  await checkSource(ctx, plan, t);
+  const repeated = await checkSource(ctx, plan, t);
 
   const existing = ctx.incremental ? await existingColumns(ctx) : undefined;
   if (existing) checkColumnsUnchanged(ctx, plan, existing);
@@ -113,13 +121,19 @@ async function buildScd2(ctx: BuildContext, t: Tables): Promise<BuildOutcome> {
   }
   const unit = (x: string) => (plan.day ? `CAST(${x} AS DATE)` : `CAST(${x} AS TIMESTAMP)`);
   const keyList = plan.keys.map(q).join(', ');
-  await ctx.run(
-    `CREATE OR REPLACE TEMP TABLE ${t.inc} AS\nSELECT * EXCLUDE (__smelter_ord, __smelter_rn) FROM (\n` +
-      `  SELECT *, ${unit(plan.effective)} AS __smelter_t, row_number() OVER (PARTITION BY ${keyList}, ${unit(plan.effective)} ORDER BY ${plan.effective} DESC, __smelter_ord DESC) AS __smelter_rn\n` +
-      `  FROM ${t.src}\n) WHERE __smelter_rn = 1`,
-  );
+  // With every key once, no two rows share a key and time unit: collapsing would keep every row,
+  // and copying a million-row source into inc costs more than the rest of a day's run.
+  let inc = `(SELECT *, ${unit(plan.effective)} AS __smelter_t FROM ${t.src})`;
+  if (repeated) {
+    await ctx.run(
+      `CREATE OR REPLACE TEMP TABLE ${t.inc} AS\nSELECT * EXCLUDE (__smelter_rn) FROM (\n` +
+        `  SELECT *, ${unit(plan.effective)} AS __smelter_t, row_number() OVER (PARTITION BY ${keyList}, ${unit(plan.effective)} ORDER BY ${plan.effective} DESC, rowid DESC) AS __smelter_rn\n` +
+        `  FROM ${t.src}\n) WHERE __smelter_rn = 1`,
+    );
+    inc = t.inc;
+  }
   const maxKey = existing && !plan.layout.hashedKey ? Number((await ctx.query(`SELECT coalesce(max(${q(plan.sk)}), 0) AS n FROM ${ctx.relation}`))[0].n) : 0;
-  await buildPoints(ctx, plan, t, existing !== undefined);
+  await buildPoints(ctx, plan, t, inc, existing !== undefined);
   await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.fin} AS\n${finalVersions(plan, t, maxKey)}`);
   ctx.crashPoint('mid-write');
 
@@ -193,24 +207,35 @@ function runStart(ctx: BuildContext): string {
   return `TIMESTAMP ${quoteLiteral(ctx.runStartedAt.toISOString().replace('T', ' ').replace('Z', ''))}`;
 }
 
-/** NULL keys or effective times, and two different rows for one key at one effective time, are errors. */
-async function checkSource(ctx: BuildContext, plan: Plan, t: Tables): Promise<void> {
+/**
+ * NULL keys or effective times, and two different rows for one key at one effective time, are
+ * errors. Returns whether any key has more than one row (rep is not empty).
+ */
+async function checkSource(ctx: BuildContext, plan: Plan, t: Tables): Promise<boolean> {
   const { node } = ctx;
   const fail = (message: string) =>
     new ExecutionError(`${node.name}: ${message}; nothing was committed`, { node: node.unique_id, location: { file: node.original_file_path } });
   const keyText = plan.keys.length === 1 ? `unique_key ${plan.keys[0]}` : `unique_key (${plan.keys.join(', ')})`;
-  const nulls = Number((await ctx.query(`SELECT count(*) AS n FROM ${t.src} WHERE ${plan.keys.map((k) => `${q(k)} IS NULL`).join(' OR ')}`))[0].n);
-  if (nulls > 0) throw fail(`${nulls} ${nulls === 1 ? 'row has' : 'rows have'} a NULL in ${keyText}`);
   const { effectiveColumn } = plan;
-  if (effectiveColumn) {
-    const n = Number((await ctx.query(`SELECT count(*) AS n FROM ${t.src} WHERE ${q(effectiveColumn)} IS NULL`))[0].n);
-    if (n > 0) throw fail(`${n} ${n === 1 ? 'row has' : 'rows have'} no ${effectiveColumn}, so when ${n === 1 ? 'it takes' : 'they take'} effect is unknown`);
-  }
-  const values = plan.columns.filter((c) => !plan.keys.includes(c) && c !== effectiveColumn);
-  if (values.length === 0) return;
+  // One scan counts both kinds of NULL.
+  const [counts] = await ctx.query(
+    `SELECT count(*) FILTER (WHERE ${plan.keys.map((k) => `${q(k)} IS NULL`).join(' OR ')}) AS keys, ` +
+      `${effectiveColumn ? `count(*) FILTER (WHERE ${q(effectiveColumn)} IS NULL)` : '0'} AS times FROM ${t.src}`,
+  );
+  const nulls = Number(counts.keys);
+  if (nulls > 0) throw fail(`${nulls} ${nulls === 1 ? 'row has' : 'rows have'} a NULL in ${keyText}`);
+  const n = Number(counts.times);
+  if (n > 0) throw fail(`${n} ${n === 1 ? 'row has' : 'rows have'} no ${effectiveColumn}, so when ${n === 1 ? 'it takes' : 'they take'} effect is unknown`);
+  // Two rows at one key and time are two rows of one key: grouping by the key alone (cheaper than
+  // by key and time, and than counting distinct rows) finds every key the checks below need to see.
   const keys = plan.keys.map(q).join(', ');
+  const repeated = (await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.rep} AS\nSELECT ${keys} FROM ${t.src} GROUP BY ${keys} HAVING count(*) > 1`)).rowsAffected > 0;
+  const values = plan.columns.filter((c) => !plan.keys.includes(c) && c !== effectiveColumn);
+  if (values.length === 0 || !repeated) return repeated;
+  const match = plan.keys.map((k) => `r.${q(k)} = s.${q(k)}`).join(' AND ');
   const conflicts = await ctx.query(
-    `SELECT ${keys}, CAST(${plan.effective} AS VARCHAR) AS __smelter_at, count(*) OVER () AS __smelter_keys FROM ${t.src}\n` +
+    `SELECT ${keys}, CAST(${plan.effective} AS VARCHAR) AS __smelter_at, count(*) OVER () AS __smelter_keys FROM ${t.src} AS s\n` +
+      `WHERE EXISTS (SELECT 1 FROM ${t.rep} AS r WHERE ${match})\n` +
       `GROUP BY ALL HAVING count(DISTINCT struct_pack(${values.map((c) => `${q(c)} := ${q(c)}`).join(', ')})) > 1\n` +
       `ORDER BY ALL LIMIT 1`,
   );
@@ -222,6 +247,7 @@ async function checkSource(ctx: BuildContext, plan: Plan, t: Tables): Promise<vo
       `${which} has different rows taking effect at the same time (${String(row.__smelter_at)})${more > 0 ? `, and ${more} more ${more === 1 ? 'key' : 'keys'} too` : ''}: which one is right is unknown`,
     );
   }
+  return repeated;
 }
 
 async function existingColumns(ctx: BuildContext): Promise<string[]> {
@@ -270,27 +296,32 @@ function checkColumnsUnchanged(ctx: BuildContext, plan: Plan, existing: readonly
  * 3 a new row, 2 a deletion recorded as a version (new_record), 1 a committed version, 0 a gap
  * (after an invalidated version: it ends the version before it and is not written).
  */
-async function buildPoints(ctx: BuildContext, plan: Plan, t: Tables, incremental: boolean): Promise<void> {
+async function buildPoints(ctx: BuildContext, plan: Plan, t: Tables, inc: string, incremental: boolean): Promise<void> {
   const match = (a: string, b: string) => plan.keys.map((k) => `${a}.${q(k)} = ${b}.${q(k)}`).join(' AND ');
   const cols = plan.columns.map(q).join(', ');
   const keys = plan.keys.map(q).join(', ');
   const noKey = plan.layout.hashedKey ? 'NULL::VARCHAR' : 'NULL::BIGINT';
-  const newRows = (where: string) => `SELECT ${noKey} AS ${q(plan.sk)}, ${cols}, __smelter_t, 3 AS __smelter_kind, false AS __smelter_deleted FROM ${t.inc} AS s${where}`;
+  const newRows = (from: string) => `SELECT ${noKey} AS ${q(plan.sk)}, ${cols}, __smelter_t, 3 AS __smelter_kind, false AS __smelter_deleted FROM ${from} AS s`;
   if (!incremental) {
-    await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.pts} AS\n${newRows('')}`);
+    await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.pts} AS\n${newRows(inc)}`);
     return;
   }
   const deleted = plan.deletes === 'new_record' ? `coalesce(h.${q(plan.layout.isDeleted)}, false)` : 'false';
   const { validFrom, validTo } = plan.layout;
   if (plan.deletes !== 'ignore') {
     await ctx.run(
-      `CREATE OR REPLACE TEMP TABLE ${t.gone} AS\nSELECT h.* FROM ${ctx.relation} AS h WHERE ${isCurrentSql(plan.layout, 'h')} AND NOT ${deleted} AND NOT EXISTS (SELECT 1 FROM ${t.inc} AS s WHERE ${match('s', 'h')})`,
+      `CREATE OR REPLACE TEMP TABLE ${t.gone} AS\nSELECT h.* FROM ${ctx.relation} AS h WHERE ${isCurrentSql(plan.layout, 'h')} AND NOT ${deleted} AND NOT EXISTS (SELECT 1 FROM ${inc} AS s WHERE ${match('s', 'h')})`,
     );
   }
-  const touched = [`EXISTS (SELECT 1 FROM ${t.inc} AS s WHERE ${match('s', 'h')})`, ...(plan.deletes !== 'ignore' ? [`EXISTS (SELECT 1 FROM ${t.gone} AS g WHERE ${match('g', 'h')})`] : [])];
+  // A new row equal to the committed version at the same time changes nothing.
+  const sameTracked = plan.tracked.map((c) => `h.${q(c)} IS NOT DISTINCT FROM s.${q(c)}`).join(' AND ');
+  await ctx.run(
+    `CREATE OR REPLACE TEMP TABLE ${t.chg} AS\nSELECT * FROM ${inc} AS s\n` +
+      `WHERE NOT EXISTS (SELECT 1 FROM ${ctx.relation} AS h WHERE ${match('h', 's')} AND h.${q(validFrom)} = s.__smelter_t AND ${sameTracked} AND NOT ${deleted})`,
+  );
+  const touched = [`EXISTS (SELECT 1 FROM ${t.chg} AS s WHERE ${match('s', 'h')})`, ...(plan.deletes !== 'ignore' ? [`EXISTS (SELECT 1 FROM ${t.gone} AS g WHERE ${match('g', 'h')})`] : [])];
   await ctx.run(`CREATE OR REPLACE TEMP TABLE ${t.hist} AS\nSELECT h.* FROM ${ctx.relation} AS h WHERE ${touched.join(' OR ')}`);
 
-  const sameTracked = plan.tracked.map((c) => `h.${q(c)} IS NOT DISTINCT FROM s.${q(c)}`).join(' AND ');
   const dayAfter = (x: string) => (plan.day ? `CAST(${x} + INTERVAL 1 DAY AS DATE)` : `${x} + INTERVAL 1 MICROSECOND`);
   const runUnit = plan.day ? `CAST(${runStart(ctx)} AS DATE)` : runStart(ctx);
   const gapAfter = (x: string) => (plan.day ? `CAST(${x} + INTERVAL 1 DAY AS DATE)` : x);
@@ -299,8 +330,7 @@ async function buildPoints(ctx: BuildContext, plan: Plan, t: Tables, incremental
     // The last version of a key that is not current was invalidated: a gap follows it.
     `SELECT ${keys}, ${gapAfter(q(validTo))} AS __smelter_t, 0 AS __smelter_kind, false AS __smelter_deleted FROM ${t.hist} AS h\n` +
       `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${q(validFrom)} DESC) = 1 AND NOT ${isCurrentSql(plan.layout, 'h')}`,
-    // A new row equal to the committed version at the same time changes nothing.
-    newRows(` WHERE NOT EXISTS (SELECT 1 FROM ${t.hist} AS h WHERE ${match('h', 's')} AND h.${q(validFrom)} = s.__smelter_t AND ${sameTracked} AND NOT ${deleted})`),
+    newRows(t.chg),
   ];
   if (plan.deletes !== 'ignore') {
     // A vanished key ends on the run's day (never before its current version's first day).
