@@ -69,6 +69,12 @@ export async function writeFileSetManifest(
   /** The version this one follows: its files that are not kept stay readable for a while. */
   previous: FileSetManifest | undefined,
   now: Date,
+  /**
+   * Name the manifest `v{n}-{run}.json` rather than `v{n}.json`: for commits that other runs may
+   * attempt beside this one (microbatch batches, execute/batch-commit.ts), so an attempt that
+   * loses never overwrites the manifest of the one that won.
+   */
+  perAttempt = false,
 ): Promise<{ pointer: string; manifest: FileSetManifest }> {
   const short = createHash('sha1').update(`${runId}/${leaseKey}`).digest('hex').slice(0, 12);
   const names: Record<string, string> = {};
@@ -96,7 +102,7 @@ export async function writeFileSetManifest(
     ...(processed ? { processed } : {}),
     ...(superseded.length > 0 ? { superseded } : {}),
   };
-  const pointer = `${manifestsOf(tableName)}/v${version}.json`;
+  const pointer = `${manifestsOf(tableName)}/v${version}${perAttempt ? `-${short}` : ''}.json`;
   await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);
   return { pointer, manifest };
 }
