@@ -1,6 +1,6 @@
 /**
  * aws-local-stepfunctions uses Node 22's Promise.withResolvers (ENVIRONMENT.md); on Node 20 it is
- * defined here, before that module loads. Tests only: the runtime does not need it.
+ * defined here, before that module loads. Tests and benchmarks only: the runtime does not need it.
  */
 const P = Promise as unknown as { withResolvers?: () => unknown };
 P.withResolvers ??= () => {
