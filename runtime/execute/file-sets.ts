@@ -113,6 +113,21 @@ export async function writeFileSetManifest(
  * empty or doubled model, and nothing is deleted on its account.
  */
 export async function readFileSetManifest(storage: Storage, pointer: string): Promise<FileSetManifest> {
+  // A publish rewrites its committed manifest once (with the files' ETags) while other runs may be
+  // reading it. S3 and the local storage replace an object whole; s3rver, which the tests and
+  // benchmarks run against, can serve it half written: a manifest that does not parse is read again
+  // twice before it is called damaged.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readManifestOnce(storage, pointer);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof StorageError) || !/ is (not valid JSON|damaged)/.test(error.message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function readManifestOnce(storage: Storage, pointer: string): Promise<FileSetManifest> {
   const text = await storage.readText(pointer);
   const uri = storage.uri(pointer);
   const recovery = 'restore it from a backup (or the storage\'s object versions), or `smelter state reset` the model to rebuild it';
