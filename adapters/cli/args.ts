@@ -53,6 +53,8 @@ export interface CliArgs {
   /** stepfunctions: the Lambda function's ARN, and one invocation per level or per model. */
   readonly functionArn?: string;
   readonly granularity: 'level' | 'model';
+  /** stepfunctions: a backfill Map's MaxConcurrency (batches run at once; 0: no limit); the generator's default when absent. */
+  readonly maxConcurrency?: number;
   /** deps: resolve again from packages.yml even when package-lock.yml matches it. */
   readonly upgrade: boolean;
   /** docs serve: the port on 127.0.0.1 (0: any free port). */
@@ -81,6 +83,7 @@ const FLAGS: Flag[] = [
   { name: '--debug', takes: 'none', alias: '-d' },
   { name: '--function-arn', takes: 'one' },
   { name: '--granularity', takes: 'one' },
+  { name: '--max-concurrency', takes: 'one' },
   { name: '--upgrade', takes: 'none' },
   { name: '--port', takes: 'one' },
   { name: '--help', takes: 'none', alias: '-h' },
@@ -158,6 +161,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const granularity = one('--granularity') ?? 'level';
   if (granularity !== 'level' && granularity !== 'model') throw new UsageError(`--granularity must be level or model, got '${granularity}'`);
   if (command === 'stepfunctions' && one('--function-arn') === undefined) throw new UsageError('stepfunctions needs --function-arn: the Lambda function the state machine invokes');
+  const maxConcurrencyText = one('--max-concurrency');
+  let maxConcurrency: number | undefined;
+  if (maxConcurrencyText !== undefined) {
+    maxConcurrency = Number(maxConcurrencyText);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 0) throw new UsageError(`--max-concurrency must be a whole number (0: no limit), got '${maxConcurrencyText}'`);
+  }
   const indirectSelection = one('--indirect-selection') ?? 'eager';
   if (!(INDIRECT_SELECTION_MODES as readonly string[]).includes(indirectSelection)) {
     throw new UsageError(`--indirect-selection must be eager, cautious, buildable or empty, got '${indirectSelection}'`, { hint: didYouMean(indirectSelection, INDIRECT_SELECTION_MODES) });
@@ -188,6 +197,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     debug: has('--debug'),
     functionArn: one('--function-arn'),
     granularity,
+    maxConcurrency,
     upgrade: has('--upgrade'),
     port,
   };
@@ -247,6 +257,7 @@ export function helpText(): string {
     '  --debug                   print stack traces',
     '  --function-arn ARN        stepfunctions: the Lambda function to invoke',
     '  --granularity level|model stepfunctions: one invocation per graph level (default) or per model',
+    '  --max-concurrency N       stepfunctions: batches of a backfill\'s Map run at once (default 4; 0: no limit)',
     '  --upgrade                 deps: ignore package-lock.yml and resolve the versions again',
     '',
     'exit codes: 0 ok, 1 a node failed, 2 bad usage or project, 3 database locked, 130 interrupted',

@@ -106,6 +106,7 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
         fullRefresh: args.fullRefresh,
         eventTimeStart: args.eventTimeStart,
         eventTimeEnd: args.eventTimeEnd,
+        maxConcurrency: args.maxConcurrency,
         leaseSeconds: p.project.config.target.state.lease_seconds,
       });
       output.out(JSON.stringify(definition, null, 2));

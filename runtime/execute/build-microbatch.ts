@@ -1,4 +1,4 @@
-import { CompileError } from '../errors.js';
+import { CompileError, StateError } from '../errors.js';
 import type { EngineConnection, StatementResult } from '../engine/engine.js';
 import type { ModelNode } from '../manifest/types.js';
 import type { BuildOutcome } from '../materializations/index.js';
@@ -12,6 +12,9 @@ import { databaseOn } from './database-access.js';
 import { parseUtcTime } from '../util/utc-time.js';
 import { batchesToRun, withBatch } from './batches.js';
 import { commitBuild, type ExternalStaging } from './commit.js';
+import { rebuildOnConflict, takeCommitLock, type SharedBatch } from './batch-commit.js';
+import type { StateRecord } from '../state/state-record.js';
+import type { StateStore } from '../state/state-store.js';
 import { nextState } from './next-state.js';
 import { fullRefreshes, relationExists, requireStateStore, requireStorage, type RunScope } from './run-scope.js';
 import { priorRecord } from './state-guard.js';
@@ -20,7 +23,8 @@ import { priorRecord } from './state-guard.js';
  * A microbatch model: each batch of event time is rendered with its inputs filtered to the batch,
  * replaces that window's rows (delete+insert), and commits through the commit protocol with the
  * state record that lists it as done — so a killed run loses at most the batch it was in, and the
- * next run fills the gap. Returns the rows written.
+ * next run fills the gap. Returns the rows written, and a message when batches of other runs
+ * committed beside this run's (execute/batch-commit.ts).
  */
 export async function buildMicrobatch(
   node: ModelNode,
@@ -28,7 +32,7 @@ export async function buildMicrobatch(
   scope: RunScope,
   signal: AbortSignal,
   run: (sql: string) => Promise<StatementResult>,
-): Promise<number> {
+): Promise<{ rows: number; message?: string }> {
   const { renv } = scope;
   const cfg = node.config;
   const at = { node: node.unique_id, location: { file: node.original_file_path } };
@@ -42,7 +46,7 @@ export async function buildMicrobatch(
   const relation = renderRelation(node.relation);
   const fullRefresh = fullRefreshes(node, scope);
   let exists = relationExists(node, scope);
-  let state = await priorRecord(node, scope);
+  let state = await startingRecord(node, scope, storage ? stateStore : undefined);
   const windows = batchesToRun({
     begin,
     now: renv.runStartedAt,
@@ -55,9 +59,33 @@ export async function buildMicrobatch(
   const col = quoteIdentifier(cfg.event_time!);
   const inWindow = (window: BatchWindow) =>
     `${col} >= CAST(${quoteLiteral(window.start)} AS TIMESTAMP) AND ${col} < CAST(${quoteLiteral(window.end)} AS TIMESTAMP)`;
+  const countIn = async (paths: readonly string[], where: string) =>
+    paths.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM ${readParquetFiles(node, [...paths])} WHERE ${where}`))[0].n);
+  const readLatest = async () => (await stateStore.read([key])).get(key);
   let total = 0;
+  /** Commits onto a record other runs' batches committed meanwhile, and builds done again over a conflict: reported in the result's message. */
+  let rebased = 0;
+  let rebuilt = 0;
   let rebuild = fullRefresh && exists;
   for (const window of windows) {
+    // External batches may be built by other runs at once (a backfill's Map): each starts from the
+    // latest record, and is built again if its commit conflicts with another's (batch-commit.ts).
+    const record = storage
+      ? await rebuildOnConflict(async (attempt) => {
+          if (attempt > 1) rebuilt++;
+          state = (await readLatest()) ?? state;
+          return buildWindow(window);
+        })
+      : await buildWindow(window);
+    state = record;
+    exists = true;
+    rebuild = false;
+    total += record?.rows_processed ?? 0;
+  }
+  const concurrent = [rebased > 0 ? `${rebased} rebased onto other runs' commits` : '', rebuilt > 0 ? `${rebuilt} built again after a conflict` : ''].filter((m) => m !== '');
+  return { rows: total, ...(concurrent.length > 0 ? { message: `batches: ${concurrent.join(', ')}` } : {}) };
+
+  async function buildWindow(window: BatchWindow): Promise<StateRecord | undefined> {
     const database = databaseOn(connection);
     const sql = await database.render(node.name, () => renderModel(node, { ...renv, database, batch: window, isIncremental: () => exists && !rebuild }), signal);
     const before = state;
@@ -79,12 +107,18 @@ export async function buildMicrobatch(
         return staging ? replaceWindowInFiles(staging) : replaceWindowInTable();
       },
       commits: () => true,
-      record: (outcome, pointer) => ({
-        ...nextState(node, outcome, replacing ? undefined : before, renv.invocationId, pointer),
-        version: (before?.version ?? 0) + 1,
-        batches: withBatch(replacing ? [] : (before?.batches ?? []), window),
-      }),
+      shared: storage && sharedBatch(window),
+      record: (outcome, pointer, onto) => {
+        // Onto the record the batch was built from, or one other batches committed since: rows_total moves by this batch's delta.
+        const rowsTotal = replacing ? outcome.rowsTotal : (onto?.rows_total ?? 0) + outcome.rowsTotal - (before?.rows_total ?? 0);
+        return {
+          ...nextState(node, { ...outcome, rowsTotal }, replacing ? undefined : onto, renv.invocationId, pointer),
+          version: (onto?.version ?? 0) + 1,
+          batches: withBatch(replacing ? [] : (onto?.batches ?? []), window),
+        };
+      },
     });
+    return record;
 
     /**
      * A batch writes only its window, so it cannot change a column's type for the older rows: a
@@ -100,8 +134,6 @@ export async function buildMicrobatch(
     /** Only the committed files holding rows of this window are rewritten: their other rows and the batch's rows become new files. */
     async function replaceWindowInFiles(staging: ExternalStaging): Promise<BuildOutcome> {
       const committed = staging.committed;
-      const countIn = async (paths: string[], where: string) =>
-        paths.length === 0 ? 0 : Number((await connection.query(`SELECT count(*) AS n FROM ${readParquetFiles(node, paths)} WHERE ${where}`))[0].n);
       const affected =
         committed.length === 0
           ? []
@@ -132,10 +164,36 @@ export async function buildMicrobatch(
       return { rows, rowsTotal, watermark: null };
     }
 
-    state = record;
-    exists = true;
-    rebuild = false;
-    total += record?.rows_processed ?? 0;
   }
-  return total;
+
+  function sharedBatch(window: BatchWindow): SharedBatch {
+    return {
+      modelKey: key,
+      readLatest,
+      rowsInWindow: (paths) => countIn(paths, inWindow(window)),
+      onRebase: () => rebased++,
+    };
+  }
+}
+
+/**
+ * The record a microbatch model's run starts from (priorRecord). For an external model, files
+ * without a record may be another batch's first commit landing while this run started (a
+ * backfill's Map): looked at again under the commit lock, where no commit is half done.
+ */
+async function startingRecord(node: ModelNode, scope: RunScope, stateStore: StateStore | undefined): Promise<StateRecord | undefined> {
+  try {
+    return await priorRecord(node, scope);
+  } catch (error) {
+    if (!stateStore || !(error instanceof StateError)) throw error;
+    const key = stateKey(node);
+    const lock = await takeCommitLock(stateStore, key, scope.renv.invocationId, new AbortController().signal);
+    try {
+      const latest = (await stateStore.read([key])).get(key);
+      if (latest !== undefined && latest.origin === undefined) return latest;
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+    throw error;
+  }
 }

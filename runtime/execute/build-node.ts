@@ -65,10 +65,10 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
 
   if (node.resource_type === 'model' && isBatched(node)) {
     try {
-      const rows = await buildMicrobatch(node, connection, scope, signal, run);
+      const { rows, message } = await buildMicrobatch(node, connection, scope, signal, run);
       writeRunFile(project, node.original_file_path, executed, scope.runFiles);
       catalog.set(catalogKey(node.relation.schema, node.relation.identifier), node.config.external ? 'view' : 'table');
-      return { ...base, status: 'success', rows, seconds: (performance.now() - t0) / 1000, timing: timing(new Date()), statements: executed };
+      return { ...base, status: 'success', rows, ...(message ? { message } : {}), seconds: (performance.now() - t0) / 1000, timing: timing(new Date()), statements: executed };
     } catch (error) {
       return fail(nodeError(error, node, signal), new Date());
     }

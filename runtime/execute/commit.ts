@@ -6,7 +6,7 @@ import type { BuildOutcome, CommittedLocalFile } from '../materializations/mater
 import { readParquetFiles } from '../materializations/parquet-files.js';
 import { stateKey } from '../materializations/traits.js';
 import type { StateRecord } from '../state/state-record.js';
-import type { StateStore } from '../state/state-store.js';
+import type { Lease, StateStore } from '../state/state-store.js';
 import type { CommittedFile, FileSetManifest, LocalFiles, StagingArea, Storage } from '../storage/storage.js';
 import type { Audit } from './audit.js';
 import type { NewSourceFiles } from './new-source-files.js';
@@ -14,6 +14,7 @@ import type { CrashPoint } from './crash-points.js';
 import { stagingKey, writeFileSetManifest } from './file-sets.js';
 import { replaceView } from './external-views.js';
 import { committedFiles, publishFileSet, recoverUnderLease } from './publish.js';
+import { commitSharedBatch, readBatchBase, type SharedBatch } from './batch-commit.js';
 import { inTransaction } from './transaction.js';
 
 /**
@@ -48,12 +49,20 @@ export interface CommitRequest {
   readonly audit?: Audit;
   /** Whether the outcome is committed (and audited): a run with no new data writes nothing. */
   commits(outcome: BuildOutcome): boolean;
-  /** The state record to commit, given the outcome and the new file-set manifest's key. */
-  record(outcome: BuildOutcome, manifestPointer: string | null): StateRecord;
+  /**
+   * The state record to commit, given the outcome, the new file-set manifest's key and the record
+   * it follows: `state`, or for a shared batch the latest committed record it was rebased onto.
+   */
+  record(outcome: BuildOutcome, manifestPointer: string | null, onto: StateRecord | undefined): StateRecord;
   /** Local files a view now reads: held until the run ends. */
   hold(files: LocalFiles): void;
   /** `incremental_sources: new`: the source files this build read, whose set commits with it. */
   readonly newSourceFiles?: NewSourceFiles;
+  /**
+   * An external microbatch batch, which other runs may commit beside: committed under the model's
+   * lease and rebased onto the latest record (execute/batch-commit.ts).
+   */
+  readonly shared?: SharedBatch;
 }
 
 /** Where an external model's build writes, and what it may read of the committed files. */
@@ -74,12 +83,14 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
   const lease = await request.stateStore.lease(request.leaseKey, request.runId);
   let staging: StagingArea | undefined;
   let pointer: string | null = null;
+  /** A shared batch's commit lock: held until its publish is done. */
+  let commitLock: Lease | undefined;
   let held: LocalFiles | undefined;
   try {
     let previous: FileSetManifest | undefined;
     let committed: ExternalStaging['committed'] = [];
     if (storage && node.config.external) {
-      previous = await recoverUnderLease(storage, request.leaseKey, state, () => {});
+      previous = request.shared ? await readBatchBase(storage, state, request.shared) : await recoverUnderLease(storage, request.leaseKey, state, () => {});
       if (previous && !request.ignoreCommittedFiles) {
         held = await committedFiles(storage, previous, request.signal);
         committed = previous.files.map((f, i) => ({ file: f.name, bytes: f.bytes, localPath: held!.paths[i] }));
@@ -90,6 +101,21 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
       const outcome = await request.build(staging && { localDir: staging.localDir, committed });
       if (!request.commits(outcome)) return { outcome, record: undefined };
       if (request.audit) await auditBuild(request, outcome, staging, committed);
+      if (staging && request.shared) {
+        const done = await commitSharedBatch({
+          ...request,
+          storage: storage!,
+          shared: request.shared,
+          base: state,
+          baseFiles: previous,
+          outcome,
+          staged: await staging.save(),
+          record: (latest, manifestPointer) => request.record(outcome, manifestPointer, latest),
+        });
+        pointer = done.pointer;
+        commitLock = done.lock;
+        return { outcome, record: done.record };
+      }
       if (staging) {
         const staged = await staging.save();
         const superseded = new Set(outcome.superseded ?? []);
@@ -99,13 +125,16 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
         pointer = (await writeFileSetManifest(storage!, node, stateKey(node), request.leaseKey, request.runId, version, staged, kept, processed, previous, new Date())).pointer;
       }
       crash('before-state-commit');
-      const record = request.record(outcome, pointer);
+      const record = request.record(outcome, pointer, state);
       await request.stateStore.commit(request.connection, record, state?.version, lease);
       return { outcome, record };
     });
     crash('after-commit');
     if (pointer !== null) {
       const manifest = await publishFileSet(storage!, pointer, crash);
+      // Other batches may commit now: what follows only reads.
+      await commitLock?.release().catch(() => undefined);
+      commitLock = undefined;
       const files = await committedFiles(storage!, manifest, request.signal);
       request.hold(files);
       await replaceView(request.connection, node, files.paths);
@@ -117,6 +146,7 @@ export async function commitBuild(request: CommitRequest): Promise<CommitOutcome
     // rather than by the next run of this model.
     if (pointer === null && staging) await storage!.remove([stagingKey(request.leaseKey, request.runId)]).catch(() => undefined);
     await staging?.discard().catch(() => undefined);
+    await commitLock?.release().catch(() => undefined);
     // A lease that cannot be released (a network fault) expires by itself; the outcome stands.
     await lease.release().catch(() => undefined);
   }

@@ -3,10 +3,10 @@ import type { EngineConnection } from '../engine/engine.js';
 import type { ModelNode } from '../manifest/types.js';
 import { readParquetFiles } from '../materializations/parquet-files.js';
 import { quoteLiteral, renderRelation } from '../render/relation.js';
-import { StateError } from '../errors.js';
-import type { StateRecord } from '../state/state-record.js';
+import { StateError, StorageError } from '../errors.js';
+import { isCommitted, type StateRecord } from '../state/state-record.js';
 import type { StateStore } from '../state/state-store.js';
-import type { LocalFiles, Storage } from '../storage/storage.js';
+import type { FileSetManifest, LocalFiles, Storage } from '../storage/storage.js';
 import { readFileSetManifest } from './file-sets.js';
 import { committedFiles, recoverUnderLease } from './publish.js';
 
@@ -65,9 +65,9 @@ export async function ensureViews(
   const marks = await readViewMarks(connection);
   const held: LocalFiles[] = [];
   try {
-    for (const { node, record } of models) {
-      if (!record.manifest_pointer) continue;
-      const manifest = await readFileSetManifest(storage, record.manifest_pointer);
+    for (const { node, record: read } of models) {
+      if (!read.manifest_pointer) continue;
+      const { record, manifest } = await currentManifest(storage, stateStore, read);
       let files = await committedFiles(storage, manifest, signal);
       if (files.unfinished && (await finishPublish(storage, stateStore, runId, record))) {
         files.release();
@@ -83,6 +83,24 @@ export async function ensureViews(
   return held;
 }
 
+/**
+ * The manifest of a record read when the run started, or of a later one: a commit since then (a
+ * microbatch batch of another run, at once) deletes the manifests before its own when it
+ * publishes. A manifest missing while the record still points at it is the error it is.
+ */
+async function currentManifest(storage: Storage, stateStore: StateStore, read: StateRecord): Promise<{ record: StateRecord; manifest: FileSetManifest }> {
+  let record = read;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { record, manifest: await readFileSetManifest(storage, record.manifest_pointer!) };
+    } catch (error) {
+      const latest = error instanceof StorageError && attempt < 5 ? (await stateStore.read([record.table_name])).get(record.table_name) : undefined;
+      if (!isCommitted(latest) || !latest.manifest_pointer || latest.version === record.version) throw error;
+      record = latest;
+    }
+  }
+}
+
 /** Finish an interrupted publish under the model's lease; false when another run holds the lease. */
 async function finishPublish(storage: Storage, stateStore: StateStore, runId: string, record: StateRecord): Promise<boolean> {
   let lease;
@@ -93,7 +111,9 @@ async function finishPublish(storage: Storage, stateStore: StateStore, runId: st
     throw error;
   }
   try {
-    await recoverUnderLease(storage, record.table_name, record, () => {});
+    // The latest record's: publishing an older one would delete what later commits published.
+    const latest = (await stateStore.read([record.table_name])).get(record.table_name);
+    await recoverUnderLease(storage, record.table_name, isCommitted(latest) ? latest : record, () => {});
     return true;
   } finally {
     await lease.release().catch(() => undefined);

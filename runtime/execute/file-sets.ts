@@ -69,6 +69,12 @@ export async function writeFileSetManifest(
   /** The version this one follows: its files that are not kept stay readable for a while. */
   previous: FileSetManifest | undefined,
   now: Date,
+  /**
+   * Name the manifest `v{n}-{run}.json` rather than `v{n}.json`: for commits that other runs may
+   * attempt beside this one (microbatch batches, execute/batch-commit.ts), so an attempt that
+   * loses never overwrites the manifest of the one that won.
+   */
+  perAttempt = false,
 ): Promise<{ pointer: string; manifest: FileSetManifest }> {
   const short = createHash('sha1').update(`${runId}/${leaseKey}`).digest('hex').slice(0, 12);
   const names: Record<string, string> = {};
@@ -96,7 +102,7 @@ export async function writeFileSetManifest(
     ...(processed ? { processed } : {}),
     ...(superseded.length > 0 ? { superseded } : {}),
   };
-  const pointer = `${manifestsOf(tableName)}/v${version}.json`;
+  const pointer = `${manifestsOf(tableName)}/v${version}${perAttempt ? `-${short}` : ''}.json`;
   await storage.writeText(pointer, `${JSON.stringify(manifest, null, 2)}\n`);
   return { pointer, manifest };
 }
@@ -107,6 +113,21 @@ export async function writeFileSetManifest(
  * empty or doubled model, and nothing is deleted on its account.
  */
 export async function readFileSetManifest(storage: Storage, pointer: string): Promise<FileSetManifest> {
+  // A publish rewrites its committed manifest once (with the files' ETags) while other runs may be
+  // reading it. S3 and the local storage replace an object whole; s3rver, which the tests and
+  // benchmarks run against, can serve it half written: a manifest that does not parse is read again
+  // twice before it is called damaged.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readManifestOnce(storage, pointer);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof StorageError) || !/ is (not valid JSON|damaged)/.test(error.message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function readManifestOnce(storage: Storage, pointer: string): Promise<FileSetManifest> {
   const text = await storage.readText(pointer);
   const uri = storage.uri(pointer);
   const recovery = 'restore it from a backup (or the storage\'s object versions), or `smelter state reset` the model to rebuild it';

@@ -112,11 +112,20 @@ export async function recoverUnderLease(
   crash: (point: CrashPoint) => void,
 ): Promise<FileSetManifest | undefined> {
   const committed = record?.manifest_pointer ? await publishFileSet(storage, record.manifest_pointer, crash) : undefined;
+  await removeDeadStaging(storage, leaseKey, committed?.staging);
+  return committed;
+}
+
+/**
+ * Delete the staging folders of runs of `leaseKey` that died before committing: every run of that
+ * key but the caller (which holds its lease), except `keep`, the staging of a committed publish not
+ * yet finished.
+ */
+export async function removeDeadStaging(storage: Storage, leaseKey: string, keep: string | undefined): Promise<void> {
   const root = stagingRootOf(leaseKey);
   const runs = new Set((await storage.list(root)).map((f) => f.key.split('/')[0]));
-  const dead = [...runs].map((run) => `${root}/${run}`).filter((folder) => folder !== committed?.staging);
+  const dead = [...runs].map((run) => `${root}/${run}`).filter((folder) => folder !== keep);
   if (dead.length > 0) await storage.remove(dead);
-  return committed;
 }
 
 /**

@@ -49,3 +49,11 @@ export interface Lease {
 export function isLeaseHeld(error: unknown): boolean {
   return error instanceof StateError && error.message.startsWith('another run holds ');
 }
+
+/**
+ * Whether an error is a compare-and-set a commit lost: another run committed the model since this
+ * one read its record (both backends say "changed while this run built it"). Nothing was published.
+ */
+export function isStaleWrite(error: unknown): boolean {
+  return error instanceof StateError && error.message.includes(' changed while this run built it');
+}

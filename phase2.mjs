@@ -1,0 +1,11 @@
+const t0 = performance.now();
+const lp = await import('/work/main/dist/runtime/project/load-project.js');
+const pp = await import('/work/main/dist/runtime/parse/parse-project.js');
+const dir = process.argv[2] ?? '/tmp/p10000';
+const t1 = performance.now();
+const project = lp.loadProject(dir, {});
+const t2 = performance.now(); const c0 = process.cpuUsage();
+const parsed = pp.parseProject(project, {});
+const t3 = performance.now();
+globalThis.keep = parsed;
+const c = process.cpuUsage(c0); console.log(((c.user + c.system) / 1000).toFixed(0), (t3-t2).toFixed(0));
