@@ -328,8 +328,9 @@ export function generateProject(dir: string, options: GenerateOptions): Generate
   return result;
 }
 
-function parseArgs(argv: readonly string[]): { models: number; out: string; seed?: number } {
-  const usage = 'usage: node dist/bench/generate-project.js --models N --out DIR [--seed S]';
+/** `--models N --out DIR [--seed S]`, shared with generate-dataform.ts; `script` names the usage line's file. */
+export function parseArgs(argv: readonly string[], script = 'generate-project.js'): { models: number; out: string; seed?: number } {
+  const usage = `usage: node dist/bench/${script} --models N --out DIR [--seed S]`;
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
