@@ -3,23 +3,24 @@
  * models, and `run --threads 1` of 1,000 models against the very same statements executed directly
  * through @duckdb/node-api. Prints a Markdown table and writes bench/out/results.json.
  *
- * Run with `npm run bench` (builds first; this file runs as dist/bench/run-bench.js).
+ * Run with `npm run bench` (builds first; this file runs as dist/bench/run-bench.js). The timing
+ * helpers are exported for the other benches (dataform-bench.ts); importing this file runs nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DATABASE_PATH, GENERATOR_VERSION, MARKER_FILE, generateProject } from './generate-project.js';
 import type { GeneratedProject } from './generate-project.js';
 
 /** Compiled to dist/bench/, so the repository root is two levels up. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT = join(ROOT, 'bench', 'out');
-const BIN = join(ROOT, 'bin', 'smelter.js');
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const OUT = join(ROOT, 'bench', 'out');
+export const BIN = join(ROOT, 'bin', 'smelter.js');
 const GNU_TIME = '/usr/bin/time';
-const HAVE_GNU_TIME = existsSync(GNU_TIME);
+export const HAVE_GNU_TIME = existsSync(GNU_TIME);
 const REPEATS = 3;
 const SEED = 42;
 const PARSE_SIZES = [1_000, 10_000];
@@ -30,30 +31,29 @@ const TARGET_SECONDS: Readonly<Record<string, Readonly<Record<number, number>>>>
 const RUN_OVERHEAD_TARGET_MS = 0.5;
 
 /** One timed execution. Peak RSS is only known for child processes run under GNU time. */
-interface Sample {
+export interface Sample {
   readonly seconds: number;
   readonly peakRssMb?: number;
 }
 
 /** The median of REPEATS samples, or why the measure could not be taken. */
-interface Measure {
+export interface Measure {
   readonly seconds?: number;
   readonly peakRssMb?: number;
   readonly samples: readonly Sample[];
   readonly error?: string;
 }
 
-const median = (values: readonly number[]): number => {
+export const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+export const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** Reuses a project generated earlier by the same generator version, seed and size. */
-function ensureProject(models: number): string {
-  const dir = join(OUT, `p${models}`);
+/** Reuses a project generated earlier (in `dir`) by the same generator version, seed and size. */
+export function ensureProject(models: number, dir = join(OUT, `p${models}`)): string {
   const marker = join(dir, MARKER_FILE);
   if (existsSync(marker)) {
     const previous = JSON.parse(readFileSync(marker, 'utf8')) as GeneratedProject;
@@ -68,13 +68,14 @@ function ensureProject(models: number): string {
 /**
  * Runs one child process to completion: wall time as seen from here (millisecond resolution, unlike
  * GNU time's %e) and peak RSS from GNU time's %M when it is installed. stdout is discarded, as in
- * a shell loop that redirects it; stderr is kept to explain a failure.
+ * a shell loop that redirects it; stderr is kept to explain a failure. `env` replaces the child's
+ * environment (dataform-bench gives Dataform its own TMPDIR).
  */
-function timeChild(command: string, args: readonly string[]): Sample {
+export function timeChild(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): Sample {
   const timeFile = join(OUT, 'time.txt');
   const [file, argv] = HAVE_GNU_TIME ? [GNU_TIME, ['-f', '%e %M', '-o', timeFile, command, ...args]] : [command, args];
   const start = performance.now();
-  const child = spawnSync(file, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  const child = spawnSync(file, argv, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
   const seconds = (performance.now() - start) / 1000;
   if (child.error) throw child.error;
   if (child.status !== 0) {
@@ -86,7 +87,7 @@ function timeChild(command: string, args: readonly string[]): Sample {
   return { seconds, peakRssMb: Math.round(kb / 1024) };
 }
 
-function summarize(samples: readonly Sample[], error?: string): Measure {
+export function summarize(samples: readonly Sample[], error?: string): Measure {
   if (error !== undefined) return { samples, error };
   const rss = samples.flatMap((s) => (s.peakRssMb === undefined ? [] : [s.peakRssMb]));
   return { seconds: median(samples.map((s) => s.seconds)), peakRssMb: rss.length ? median(rss) : undefined, samples };
@@ -302,12 +303,14 @@ async function main(): Promise<number> {
   return rows.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(message(error));
-    process.exitCode = 1;
-  },
-);
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(message(error));
+      process.exitCode = 1;
+    },
+  );
+}
