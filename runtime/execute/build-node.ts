@@ -55,7 +55,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
           { name: 'execute', started_at: compiled.toISOString(), completed_at: new Date().toISOString() },
         ];
   const fail = async (error: SmelterError, compiled?: Date): Promise<never> => {
-    if (compiled) writeRunFile(project, node.original_file_path, executed, scope.runFiles);
+    if (compiled) await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
     throw new NodeFailure({ ...base, status: 'error', seconds: (performance.now() - t0) / 1000, message: error.format(), error, timing: timing(compiled), statements: executed });
   };
   const run = async (sql: string) => {
@@ -66,7 +66,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   if (node.resource_type === 'model' && isBatched(node)) {
     try {
       const { rows, message } = await buildMicrobatch(node, connection, scope, signal, run);
-      writeRunFile(project, node.original_file_path, executed, scope.runFiles);
+      await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
       catalog.set(catalogKey(node.relation.schema, node.relation.identifier), node.config.external ? 'view' : 'table');
       return { ...base, status: 'success', rows, ...(message ? { message } : {}), seconds: (performance.now() - t0) / 1000, timing: timing(new Date()), statements: executed };
     } catch (error) {
@@ -203,7 +203,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     signal.removeEventListener('abort', onAbort);
     newSourceFiles?.release();
   }
-  writeRunFile(project, node.original_file_path, executed, scope.runFiles);
+  await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
   if (node.resource_type === 'model') {
     const kind = node.config.materialized === 'view' || node.config.external ? 'view' : 'table';
     catalog.set(catalogKey(node.relation.schema, node.relation.identifier), kind);

@@ -15,7 +15,7 @@ import type { LocalFiles, Storage } from '../storage/storage.js';
 import type { FileReader } from '../storage/file-reader.js';
 import { RemoteSources } from './remote-sources.js';
 import { LocalFileReader } from '../storage/local-file-reader.js';
-import { TargetFiles } from '../util/target-files.js';
+import { BoundedWrites } from '../util/bounded-writes.js';
 import { auditsOf } from './audit.js';
 import { buildNode } from './build-node.js';
 import { catalogKey, readCatalog, type Catalog } from './catalog.js';
@@ -105,7 +105,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
 
   const results: NodeResult[] = [];
   // target/run/ files are written while DuckDB works, never holding up the next statement.
-  const runFiles = new TargetFiles();
+  const runFiles = new BoundedWrites(16);
   let runError: SmelterError | undefined;
   emit({ type: 'run_start', total: plan.nodes.length, threads });
   try {
@@ -212,6 +212,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         emit({ type: 'node_finish', result: skipped, index: i + 1, total: plan.nodes.length, running: [] });
       }
     }
+    await runFiles.done();
     if (!runError && !options.signal?.aborted) {
       runError = await runHooks('on-run-end', project.config.onRunEnd, setup, renv, emit, options.signal);
     }

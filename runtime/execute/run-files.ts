@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import type { LoadedProject } from '../project/load-project.js';
-import type { TargetFiles } from '../util/target-files.js';
+import type { BoundedWrites } from '../util/bounded-writes.js';
 
 /** target/run/<path>: what a node executed, to read or replay; seeds' files end in .sql too. */
 export function runFilePath(project: LoadedProject, originalPath: string): string {
   return join(project.config.targetPath, 'run', originalPath.endsWith('.sql') ? originalPath : `${originalPath}.sql`);
 }
 
-export function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly string[], files: TargetFiles): void {
+/** Written while DuckDB works on the next statement (`files` bounds what is in flight). */
+export async function writeRunFile(project: LoadedProject, originalPath: string, statements: readonly string[], files: BoundedWrites): Promise<void> {
   const path = join(project.config.dir, runFilePath(project, originalPath));
   const body = statements.map(terminate).join('\n');
-  files.write(path, statements.length > 1 ? `BEGIN TRANSACTION;\n\n${body}\nCOMMIT;\n` : body);
+  await files.add(path, statements.length > 1 ? `BEGIN TRANSACTION;\n\n${body}\nCOMMIT;\n` : body);
 }
 
 /** A statement with its `;`, on a line of its own when the SQL ends in a line comment. */

@@ -7,7 +7,7 @@ import type { StateStore } from '../state/state-store.js';
 import type { LocalFiles, Storage } from '../storage/storage.js';
 import type { FileReader } from '../storage/file-reader.js';
 import { stateKey, traitsOf } from '../materializations/traits.js';
-import type { TargetFiles } from '../util/target-files.js';
+import type { BoundedWrites } from '../util/bounded-writes.js';
 import { catalogKey, type Catalog } from './catalog.js';
 import type { CrashPoint } from './crash-points.js';
 import type { NodeResult } from './results.js';
@@ -18,7 +18,7 @@ export interface RunScope {
   readonly project: LoadedProject;
   /** Relations that exist, kept current as the run builds. */
   readonly catalog: Catalog;
-  readonly runFiles: TargetFiles;
+  readonly runFiles: BoundedWrites;
   readonly stateStore: StateStore | undefined;
   readonly storage: Storage | undefined;
   /** Committed state of the planned stateful models, read once when the run starts. */
