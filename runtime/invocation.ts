@@ -29,7 +29,7 @@ import type { StateRecord } from './state/state-record.js';
 import type { StateStore } from './state/state-store.js';
 import type { RunEvent, RunResult } from './execute/results.js';
 import { writeManifest, writeRunResults } from './artifacts/write-artifacts.js';
-import { BoundedWrites } from './util/bounded-writes.js';
+import { CompiledFiles } from './util/compiled-files.js';
 import { UndeclaredReads, undeclaredWarning } from './lineage/index.js';
 
 export type Command = 'ls' | 'compile' | 'run' | 'seed' | 'snapshot' | 'test' | 'build' | 'state';
@@ -207,7 +207,7 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
     scratch ??= openTargetDatabase({ ...p.project.config.target, databasePath: ':memory:', settings: {} }).then(async (engine) => ({ engine, connection: await engine.connect() }));
     return (await scratch).connection;
   };
-  const writes = new BoundedWrites(64);
+  const files = new CompiledFiles();
   try {
     for (const node of nodes as ModelNode[]) {
       let sql: string;
@@ -224,7 +224,7 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
         throw error;
       }
       const path = join(targetDir, 'compiled', node.original_file_path);
-      await writes.add(path, sql);
+      files.write(path, sql);
       compiled.push({ unique_id: node.unique_id, path, sql });
       for (const read of await undeclared.find(node, sql, parser)) options.onWarning?.(undeclaredWarning(node.original_file_path, node.name, read));
     }
@@ -240,7 +240,6 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
       engine.close();
     }
   }
-  await writes.done();
   writeManifest(targetDir, p.manifest, invocationId, runStartedAt);
   return { compiled, errors, warnings, manifest: p.manifest, outputDir: join(p.project.config.targetPath, 'compiled') };
 }
