@@ -28,9 +28,9 @@ export const CROSS_DATABASE_MACROS = [
  * is a dispatcher (`adapter.dispatch('X', 'dbt')`) and `default__X`, DuckDB's SQL. With them, the
  * naming macros a project's `generate_schema_name` may delegate to (dbt-builtins/naming.ts).
  */
+// Deferred: compiled on first call of one of their macros (TemplateEngine); a render rarely calls more than a few.
 export const DBT_BUILTIN_MACRO_FILES: ReadonlyArray<BuiltinMacroFile & { readonly deferred: true }> = [
   HELPER_MACROS_FILE,
   NAMING_MACROS_FILE,
   ...CROSS_DATABASE_MACROS.map(crossDatabaseMacroFile),
-  // Compiled on first call (TemplateEngine): a render rarely calls more than a few of them.
 ].map((file) => ({ ...file, deferred: true as const }));

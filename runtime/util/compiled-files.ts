@@ -4,9 +4,9 @@ import { dirname } from 'node:path';
 /**
  * The files `compile` writes, one per model, synchronously, each folder created once. Compile has
  * nothing to overlap a write with but the next render, and creating thousands of files from
- * libuv's four threads at once contends on the folder: measured on this repository's machine,
- * a cold compile of 10,000 models took 4.2 s this way against 7.7 s with bounded asynchronous
- * writes (BENCHMARKS.md). A run keeps the asynchronous writer: there DuckDB's work is what a write
+ * libuv's four threads at once contends on the folder: on this repository's machine a cold
+ * compile of 10,000 models spent about half the kernel time this way, for the same wall time
+ * (BENCHMARKS.md). A run keeps the asynchronous writer: there DuckDB's work is what a write
  * overlaps with.
  */
 export class CompiledFiles {
