@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFile } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFile } from 'node:fs/promises';
 
 /**
  * File writes that overlap with other work: at most `limit` in flight, `add` waits only when the
@@ -20,12 +19,12 @@ export class BoundedWrites {
       mkdirSync(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
-    const write: Promise<void> = writeFile(path, text).then(
-      () => void this.inFlight.delete(write),
-      (error) => {
-        this.failure ??= error;
+    const write: Promise<void> = new Promise((settle) =>
+      writeFile(path, text, (error) => {
+        if (error) this.failure ??= error;
         this.inFlight.delete(write);
-      },
+        settle();
+      }),
     );
     this.inFlight.add(write);
   }
