@@ -156,7 +156,7 @@ function loadRunStatements(projectDir: string): string[][] {
  * Run files hold a node's transaction too (BEGIN/COMMIT around nodes of several statements), so
  * this executes exactly what smelter executed.
  */
-async function runDirect(nodes: readonly (readonly string[])[]): Promise<Sample> {
+async function runDirect(nodes: readonly (readonly string[])[]): Promise<Sample & { phases: RunPhases }> {
   const dir = join(OUT, 'direct');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -164,13 +164,45 @@ async function runDirect(nodes: readonly (readonly string[])[]): Promise<Sample>
   const start = performance.now();
   const instance = await DuckDBInstance.create(join(dir, basename(DATABASE_PATH)));
   const connection = await instance.connect();
+  const opened = performance.now();
   for (const statements of nodes) {
     for (const sql of statements) await connection.run(sql);
   }
+  const executed = performance.now();
   connection.closeSync();
   instance.closeSync();
-  return { seconds: (performance.now() - start) / 1000 };
+  const end = performance.now();
+  return { seconds: (end - start) / 1000, phases: { startup: (opened - start) / 1000, models: (executed - opened) / 1000, finish: (end - executed) / 1000 } };
 }
+
+/**
+ * Where a run's time goes: before the first model's SQL (smelter: Node, the bundle, parse, opening
+ * the database; direct: opening it), from the first model's SQL to the last model's end, and after
+ * (smelter: artifacts and closing the database, which checkpoints; direct: closing it).
+ */
+interface RunPhases {
+  readonly startup: number;
+  readonly models: number;
+  readonly finish: number;
+}
+
+/** smelter's phases, from the process's start and end as seen here and each node's timing in target/run_results.json. */
+function smelterPhases(projectDir: string, spawnedAt: number, exitedAt: number): RunPhases {
+  const { results } = JSON.parse(readFileSync(join(projectDir, 'target', 'run_results.json'), 'utf8')) as {
+    results: Array<{ timing: Array<{ name: string; started_at: string; completed_at: string }> }>;
+  };
+  const executes = results.flatMap((r) => r.timing.filter((t) => t.name === 'execute'));
+  if (executes.length === 0) throw new Error('run_results.json has no execute timings');
+  const first = Math.min(...executes.map((t) => Date.parse(t.started_at)));
+  const last = Math.max(...executes.map((t) => Date.parse(t.completed_at)));
+  return { startup: (first - spawnedAt) / 1000, models: (last - first) / 1000, finish: (exitedAt - last) / 1000 };
+}
+
+const medianPhases = (phases: readonly RunPhases[]): RunPhases => ({
+  startup: median(phases.map((p) => p.startup)),
+  models: median(phases.map((p) => p.models)),
+  finish: median(phases.map((p) => p.finish)),
+});
 
 interface Row {
   readonly figure: string;
@@ -255,6 +287,8 @@ async function main(): Promise<number> {
   // Interleave the two runs so any drift in the machine's speed touches both alike.
   const smelterSamples: Sample[] = [];
   const directSamples: Sample[] = [];
+  const smelterPhaseSamples: RunPhases[] = [];
+  const directPhaseSamples: RunPhases[] = [];
   const runDb = join(runProject, DATABASE_PATH);
   const cleanTarget = (): void => rmSync(join(runProject, 'target'), { recursive: true, force: true });
   let runError: string | undefined;
@@ -262,11 +296,16 @@ async function main(): Promise<number> {
   try {
     for (let i = 0; i < REPEATS; i++) {
       cleanTarget(); // a fresh database file, and no run files left from an earlier run
+      const spawnedAt = Date.now();
       smelterSamples.push(smelter('run', runProject, '--threads', '1'));
+      const exitedAt = Date.now();
       if (!existsSync(runDb)) throw new Error(`smelter run did not create ${runDb}`);
+      smelterPhaseSamples.push(smelterPhases(runProject, spawnedAt, exitedAt));
       const statements = loadRunStatements(runProject);
       executedNodes = statements.length;
-      directSamples.push(await runDirect(statements));
+      const direct = await runDirect(statements);
+      directSamples.push(direct);
+      directPhaseSamples.push(direct.phases);
     }
   } catch (error) {
     runError = message(error);
@@ -283,6 +322,17 @@ async function main(): Promise<number> {
   const ms = (value: number | undefined): string | undefined => (value === undefined ? undefined : `${value.toFixed(3)} ms`);
   rows.push({ figure: 'run overhead per model: (smelter − direct) / models', models: RUN_SIZE, value: ms(perModel), target: `≤ ${RUN_OVERHEAD_TARGET_MS} ms`, met: perModel === undefined ? undefined : perModel <= RUN_OVERHEAD_TARGET_MS, error: runError && 'no run figures' });
   rows.push({ figure: 'the same, less node start-up', models: RUN_SIZE, value: ms(perModelNoStartup), error: runError && 'no run figures' });
+  // Where the difference is: fixed costs before and after the models, and each model's own.
+  const phases = runError ? undefined : { smelter: medianPhases(smelterPhaseSamples), direct: medianPhases(directPhaseSamples) };
+  const phaseRow = (figure: string, pick: (p: RunPhases) => number, perModel = false): Row => {
+    if (!phases) return { figure, error: 'no run figures' };
+    const [a, b] = [pick(phases.smelter), pick(phases.direct)];
+    const value = perModel ? `${ms(((a - b) * 1000) / executedNodes)} (${a.toFixed(3)} s against ${b.toFixed(3)} s)` : `${(a - b).toFixed(3)} s (${a.toFixed(3)} s against ${b.toFixed(3)} s)`;
+    return { figure, models: RUN_SIZE, value };
+  };
+  rows.push(phaseRow('of which before the first model’s SQL (smelter: Node, bundle, parse, open; direct: open)', (p) => p.startup));
+  rows.push(phaseRow('of which the models, first SQL to last model done, per executed model', (p) => p.models, true));
+  rows.push(phaseRow('of which after the last model (smelter: artifacts, close; direct: close)', (p) => p.finish));
   results.run = {
     models: RUN_SIZE,
     executedNodes,
@@ -291,6 +341,7 @@ async function main(): Promise<number> {
     direct: directRun,
     overheadMsPerModel: perModel,
     overheadMsPerModelLessStartup: perModelNoStartup,
+    phases,
   };
 
   const table = markdown(rows);
