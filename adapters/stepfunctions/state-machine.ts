@@ -1,4 +1,4 @@
-import { selectNodes, topologicalOrder, windowsBetween, type Dag, type IndirectSelection, type Manifest, type ManifestNode, type ModelNode } from '../../runtime/index.js';
+import { selectNodes, topologicalOrder, UsageError, windowsBetween, type Dag, type IndirectSelection, type Manifest, type ManifestNode, type ModelNode } from '../../runtime/index.js';
 
 /**
  * `smelter stepfunctions` (SPEC §9): an Amazon States Language definition that runs a selection
@@ -8,12 +8,16 @@ import { selectNodes, topologicalOrder, windowsBetween, type Dag, type IndirectS
  * ancestor's), run one level after another. `granularity: level` is one invocation per level (the
  * Lambda builds the level's models itself, in parallel threads); `model` is one invocation per
  * model, the models of a level as branches of a Parallel state. A microbatch model with a
- * backfill window gets a Map over its batches. Every invocation retries Transient, Timeout and
- * Lambda's own throttling with backoff, and ConcurrentRun (a model another run holds the lease of)
- * for longer than the target's `state.lease_seconds`, so a lease a crashed run left expires
- * before the retries run out; any other error goes to a Fail state carrying it.
+ * backfill window is a branch of its own: a Map over its batches, each item one invocation with
+ * its window; with `--full-refresh`, the first batch runs alone before the Map, the only
+ * invocation that full-refreshes (a full-refreshing batch replaces the whole model: in the Map it
+ * would wipe the other items' rows). Every invocation retries Transient, Timeout and Lambda's own
+ * throttling with backoff, and ConcurrentRun (a model another run holds the lease of) for longer
+ * than the target's `state.lease_seconds`, so a lease a crashed run left expires before the
+ * retries run out; any other error goes to a Fail state carrying it.
  *
- * Tests (command `build`). A test runs in the Task that builds the last of its parents, never
+ * Tests (command `build`). A test runs in the Task that builds the last of its parents — for a
+ * backfilled model, in a Task after its batches, once (its unit tests in one before them) — never
  * earlier: on the first run on an empty bucket its other parents do not exist yet, and on later
  * runs it would check yesterday's data of a parent this run rebuilds later. Each Task's event
  * selects its models with `indirect_selection: cautious`, so the Lambda adds exactly the tests
@@ -80,6 +84,12 @@ interface Unit {
   readonly tests: string[];
 }
 
+/** A backfill invocation's event time, as the Lambda's event takes it. */
+interface Window {
+  readonly start: string;
+  readonly end: string;
+}
+
 /** An invocation's `select`, `exclude` and `indirect_selection` (none for `run`). */
 interface Selection {
   readonly select: string[];
@@ -126,10 +136,14 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
   for (const id of models) (levels[levelOf.get(id)!] ??= []).push(id);
   for (const level of levels) level.sort((x, y) => manifest.nodes[x].name.localeCompare(manifest.nodes[y].name));
 
-  const backfill = options.eventTimeStart !== undefined && options.eventTimeEnd !== undefined;
+  const backfilling = options.eventTimeStart !== undefined && options.eventTimeEnd !== undefined;
+  // As `build` refuses it: an empty range would build no batch and succeed.
+  if (backfilling && options.eventTimeStart!.getTime() >= options.eventTimeEnd!.getTime()) {
+    throw new UsageError(`--event-time-start (${options.eventTimeStart!.toISOString()}) must be before --event-time-end (${options.eventTimeEnd!.toISOString()})`);
+  }
   const isBackfilled = (id: string) => {
     const node = manifest.nodes[id] as ModelNode;
-    return backfill && node.config.incremental_strategy === 'microbatch' && node.config.batch_size !== undefined;
+    return backfilling && node.config.incremental_strategy === 'microbatch' && node.config.batch_size !== undefined;
   };
 
   // Each level's invocations, and which one builds each model.
@@ -188,15 +202,23 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
     return candidates.reduce((best, c) => (size(c) < size(best) ? c : best));
   };
 
-  const event = ({ select, exclude, indirect }: Selection, map = false): Record<string, unknown> => ({
+  /**
+   * An invocation's event. `fullRefresh` is the option's unless a backfill says otherwise (see
+   * branch); `window` is the event time of a backfill's invocation: fixed, or a Map item's.
+   */
+  const event = ({ select, exclude, indirect }: Selection, { fullRefresh = options.fullRefresh, window }: { fullRefresh?: boolean; window?: Window | 'item' } = {}): Record<string, unknown> => ({
     command,
     select,
     ...(exclude.length > 0 ? { exclude } : {}),
     ...(indirect ? { indirect_selection: indirect } : {}),
     ...(options.target ? { target: options.target } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
-    ...(options.fullRefresh ? { full_refresh: true } : {}),
-    ...(map ? { 'event_time_start.$': '$.event_time_start', 'event_time_end.$': '$.event_time_end' } : {}),
+    ...(fullRefresh ? { full_refresh: true } : {}),
+    ...(window === 'item'
+      ? { 'event_time_start.$': '$.event_time_start', 'event_time_end.$': '$.event_time_end' }
+      : window
+        ? { event_time_start: window.start, event_time_end: window.end }
+        : {}),
   });
   const used = new Set<string>([FAILED]);
   /** State names are unique in the whole state machine and at most 80 characters. */
@@ -215,33 +237,74 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
     Parameters: parameters,
     ResultPath: null,
     Retry: retry,
-    ...(top ? catchAll : { End: true }),
+    ...(top ? catchAll : {}),
   });
-  const single = (name: string, state: State) => ({ StartAt: name, States: { [name]: state } });
+  /** States run one after another: each gets Next, the last End. */
+  const sequence = (states: ReadonlyArray<[string, State]>): { StartAt: string; States: Record<string, State> } => ({
+    StartAt: states[0][0],
+    States: Object.fromEntries(states.map(([name, state], i) => [name, { ...state, ...(i + 1 < states.length ? { Next: states[i + 1][0] } : { End: true }) }])),
+  });
   /**
-   * One invocation as a Parallel branch: a Task, or for a backfilled microbatch model a Map over its
-   * batches, which a Pass state puts in the branch's input first.
+   * One invocation as a Parallel branch: a Task; for a backfilled microbatch model, its batches
+   * (see backfill).
    */
-  const branch = (unit: Unit, name: string): Record<string, unknown> => {
-    if (!unit.backfill) return single(unique(name), task(event(selectionOf(unit.models, unit.tests, MODES)), false));
+  const branch = (unit: Unit, name: string): Record<string, unknown> =>
+    sequence(unit.backfill ? backfill(unit, name) : [[unique(name), task(event(selectionOf(unit.models, unit.tests, MODES)), false)]]);
+  /**
+   * A backfilled microbatch model's states, in order. The batches build the model alone: a test
+   * run with a batch would check a model other batches are still filling, as many times as there
+   * are batches. Its unit tests run before them (they read fixtures, not the model; a failure stops
+   * the build, as in `build`), its data tests once after them, each in a Task selecting them by
+   * name.
+   *
+   * The batches: a Map over them, whose items a Pass state puts in the branch's input first. An
+   * invocation given a window and `full_refresh` replaces the whole model with that window's rows
+   * (build-microbatch.ts: the first batch of a full-refreshing run drops the table or commits a
+   * file set that replaces every committed file, and restarts the record's batches); a Map item
+   * with it would wipe what the other items committed. So `--full-refresh` runs the first batch
+   * alone with it, then the Map over the others without it (they add their windows, as later
+   * batches of one run do). A model whose config says `full_refresh: true` full-refreshes in every
+   * invocation whatever the event says: its whole window is one invocation, which builds the first
+   * batch replacing the model and the others onto it.
+   */
+  const backfill = (unit: Unit, name: string): Array<[string, State]> => {
     const node = manifest.nodes[unit.models[0]] as ModelNode;
-    const batches = windowsBetween(options.eventTimeStart!, options.eventTimeEnd!, node.config.batch_size!).map((w) => ({ event_time_start: w.start, event_time_end: w.end }));
-    const [pass, map] = [unique(`${name}_batches`), unique(name)];
-    return {
-      StartAt: pass,
-      States: {
-        [pass]: { Type: 'Pass', Result: batches, ResultPath: '$.batches', Next: map },
-        [map]: {
-          Type: 'Map',
-          ItemsPath: '$.batches',
-          ItemSelector: { 'event_time_start.$': '$$.Map.Item.Value.event_time_start', 'event_time_end.$': '$$.Map.Item.Value.event_time_end' },
-          MaxConcurrency: options.maxConcurrency ?? 4,
-          ItemProcessor: single(unique(`${name}_batch`), task(event(selectionOf(unit.models, unit.tests, MODES), true), false)),
-          ResultPath: null,
-          End: true,
-        },
-      },
-    };
+    const windows = windowsBetween(options.eventTimeStart!, options.eventTimeEnd!, node.config.batch_size!);
+    const model = selectionOf(unit.models, [], MODES);
+    const ofTests = (tests: string[]) => selectionOf([], tests, ['empty']);
+    const unitTests = unit.tests.filter((id) => manifest.nodes[id].resource_type === 'unit_test');
+    const dataTests = unit.tests.filter((id) => !unitTests.includes(id));
+    const states: Array<[string, State]> = [];
+    if (unitTests.length > 0) states.push([unique(`${name}_unit_tests`), task(event(ofTests(unitTests)), false)]);
+    let rest = windows;
+    if (node.config.full_refresh === true) {
+      const whole = { start: windows[0].start, end: windows[windows.length - 1].end };
+      states.push([unique(name), task(event(model, { window: whole }), false)]);
+      rest = [];
+    } else if (node.config.full_refresh === null && options.fullRefresh) {
+      states.push([unique(`${name}_first_batch`), task(event(model, { fullRefresh: true, window: windows[0] }), false)]);
+      rest = windows.slice(1);
+    }
+    if (rest.length > 0) {
+      const [pass, map] = [unique(`${name}_batches`), unique(name)];
+      states.push(
+        [pass, { Type: 'Pass', Result: rest.map((w) => ({ event_time_start: w.start, event_time_end: w.end })), ResultPath: '$.batches' }],
+        [
+          map,
+          {
+            Type: 'Map',
+            ItemsPath: '$.batches',
+            ItemSelector: { 'event_time_start.$': '$$.Map.Item.Value.event_time_start', 'event_time_end.$': '$$.Map.Item.Value.event_time_end' },
+            MaxConcurrency: options.maxConcurrency ?? 4,
+            // Never full_refresh here (see above); a model whose config says false ignores the flag anyway.
+            ItemProcessor: sequence([[unique(`${name}_batch`), task(event(model, { fullRefresh: false, window: 'item' }), false)]]),
+            ResultPath: null,
+          },
+        ],
+      );
+    }
+    if (dataTests.length > 0) states.push([unique(`${name}_tests`), task(event(ofTests(dataTests)), false)]);
+    return states;
   };
 
   // The top-level states in order; each gets Next (or End) once the order is known.
@@ -257,18 +320,17 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
     }
     if (afterLevel[i].length > 0) {
       const tests = unique(`${name}_tests`);
-      const branches = afterLevel[i].map((id) => single(unique(nameOf(id)), task(event(selectionOf([], [id], ['empty'])), false)));
+      const branches = afterLevel[i].map((id) => sequence([[unique(nameOf(id)), task(event(selectionOf([], [id], ['empty'])), false)]]));
       top.push([tests, { Type: 'Parallel', Branches: branches, ResultPath: null, ...catchAll }]);
     }
   });
   if (top.length === 0) return { Comment: 'smelter: the selection has no models to build', StartAt: 'Nothing', States: { Nothing: { Type: 'Succeed' } } };
-  const states: Record<string, State> = {};
-  top.forEach(([name, state], i) => (states[name] = { ...state, ...(i + 1 < top.length ? { Next: top[i + 1][0] } : { End: true }) }));
+  const { StartAt, States: states } = sequence(top);
   states[FAILED] = { Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' };
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return {
     Comment: `smelter ${command} of ${plural(models.length, 'model')}${command === 'build' ? ` and ${plural(testCount, 'test')}` : ''} in ${plural(levels.length, 'level')} (${options.granularity})`,
-    StartAt: top[0][0],
+    StartAt,
     States: states,
   };
 }

@@ -110,9 +110,11 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
   emit({ type: 'run_start', total: plan.nodes.length, threads });
   try {
     const setup = connections[0];
-    for (const schema of plan.schemas) await setup.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
     const stateful = plan.nodes.map((id) => manifest.nodes[id]).filter((n): n is ModelNode => n.resource_type === 'model' && isStateful(n));
     const viewed = options.storage && options.stateStore ? externalModelsRead(manifest, plan, options.storage) : [];
+    // The schemas of what the run builds, and of the external models whose views it reads: a run of
+    // tests alone (a Task after a backfill's batches) on an in-memory database has no other way to them.
+    for (const schema of new Set([...plan.schemas, ...viewed.map((n) => n.relation.schema)])) await setup.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
     const keys = [...new Set([...stateful, ...viewed].map(stateKey))];
     const records: ReadonlyMap<string, StateRecord> = keys.length > 0 && options.stateStore ? await options.stateStore.read(keys) : new Map();
     const states = new Map([...records].filter(([, record]) => isCommitted(record)));

@@ -55,7 +55,12 @@ interface Invocation {
   pid: number;
   cacheDir: string;
   cacheEmptyBefore: boolean;
+  /** S3 requests while it ran: its own when invocations run one at a time (the Gold definition's do). */
   s3Requests: number;
+  /** When it started and ended (ms, performance.now()). */
+  startMs: number;
+  endMs: number;
+  event: Json;
   result?: HandlerResult;
   error?: { errorType: string; errorMessage: string; stderr: string };
 }
@@ -161,12 +166,21 @@ const INVOKE_SCRIPT = [
   ');',
 ].join('\n');
 
+/** A deployed function: its unpacked folder (code and project), its bucket and its state table. */
+interface Deployment {
+  fn: string;
+  bucket: string;
+  table: string;
+}
+/** The function of the repository's Gold project (`fn` is unpacked in beforeAll). */
+const gold = (): Deployment => ({ fn, bucket: BUCKET, table: TABLE });
+
 /**
  * A cold Lambda: a fresh `node` in the unpacked folder (Lambda's working directory is the
  * function's root), `env -i` with only what the function's configuration and runtime give it, and
  * an object cache folder of its own, empty.
  */
-async function invokeCold(state: string, event: unknown, log: Invocation[]): Promise<HandlerResult> {
+async function invokeCold(state: string, event: unknown, log: Invocation[], { fn, bucket, table } = gold()): Promise<HandlerResult> {
   const cacheDir = tempDir('smelter-sfn-cache-');
   const home = tempDir('smelter-sfn-home-');
   const env = {
@@ -178,11 +192,11 @@ async function invokeCold(state: string, event: unknown, log: Invocation[]): Pro
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_S3: proxy.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-    S3_BUCKET_NAME: BUCKET,
-    WATERMARK_TABLE: TABLE,
+    S3_BUCKET_NAME: bucket,
+    WATERMARK_TABLE: table,
     SMELTER_CACHE_DIR: cacheDir,
   };
-  const invocation: Invocation = { state, pid: 0, cacheDir, cacheEmptyBefore: readdirSync(cacheDir).length === 0, s3Requests: 0 };
+  const invocation: Invocation = { state, pid: 0, cacheDir, cacheEmptyBefore: readdirSync(cacheDir).length === 0, s3Requests: 0, startMs: performance.now(), endMs: 0, event: event as Json };
   log.push(invocation);
   const before = Object.values(proxy.snapshot().requests).reduce((a, b) => a + b, 0);
   const run = await runProcess(
@@ -190,7 +204,8 @@ async function invokeCold(state: string, event: unknown, log: Invocation[]): Pro
     ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, '-e', INVOKE_SCRIPT, join(fn, 'index.js'), JSON.stringify(event), String(REMAINING_MS)],
     { cwd: fn, env: {}, timeoutMs: INVOCATION_KILL_MS },
   );
-  // Invocations of this definition run one at a time: the requests since `before` are this one's.
+  invocation.endMs = performance.now();
+  // Invocations of the Gold definition run one at a time: the requests since `before` are this one's.
   invocation.s3Requests = Object.values(proxy.snapshot().requests).reduce((a, b) => a + b, 0) - before;
   invocation.pid = run.pid;
   const last = run.stdout.trim().split('\n').at(-1) ?? '';
@@ -216,15 +231,15 @@ async function invokeCold(state: string, event: unknown, log: Invocation[]): Pro
  * One execution of `definition`, every Task overridden by a cold invocation of the unpacked
  * handler: the invocations, and the execution's error if it failed.
  */
-async function run(definition: Definition): Promise<{ log: Invocation[]; error?: Error }> {
+async function run(definition: Definition, deployment = gold()): Promise<{ log: Invocation[]; error?: Error }> {
   const log: Invocation[] = [];
   const tasks = tasksOf(definition);
   const handlers = Object.fromEntries(
     tasks.map(({ name, resource }) => [
       name,
       resource === LAMBDA_INVOKE
-        ? async (input: { Payload: unknown }) => ({ Payload: await invokeCold(name, input.Payload, log) })
-        : (input: unknown) => invokeCold(name, input, log),
+        ? async (input: { Payload: unknown }) => ({ Payload: await invokeCold(name, input.Payload, log, deployment) })
+        : (input: unknown) => invokeCold(name, input, log, deployment),
     ]),
   );
   const retryIntervalOverrides = Object.fromEntries(tasks.map(({ name }) => [name, 0]));
@@ -239,8 +254,8 @@ async function run(definition: Definition): Promise<{ log: Invocation[]; error?:
 }
 
 /** An execution that must succeed: its invocations, or the failures that stopped it. */
-async function execute(definition: Definition): Promise<Invocation[]> {
-  const { log, error } = await run(definition);
+async function execute(definition: Definition, deployment = gold()): Promise<Invocation[]> {
+  const { log, error } = await run(definition, deployment);
   if (error) {
     const failures = log.filter((i) => i.error).map((i) => `${i.state}: ${i.error!.errorType}: ${i.error!.errorMessage}\n${i.error!.stderr}`);
     expect.fail(`the execution failed (${error.name}: ${error.message})\n${failures.join('\n')}`);
@@ -274,17 +289,17 @@ async function syncSilver(dir: string): Promise<string[]> {
   return uploaded;
 }
 
-/** A Gold model as Athena reads it: the files its symlink manifest lists, downloaded, in one query. */
-async function rowsOfS3(model: string): Promise<unknown[]> {
+/** A model as Athena reads it: the files its symlink manifest lists, downloaded, in one query. */
+async function rowsOfS3(model: string, { bucket, location } = { bucket: BUCKET, location: `gold/${model}` }): Promise<unknown[]> {
   const into = tempDir('smelter-sfn-athena-');
-  const manifest = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `gold/${model}/_symlink_format_manifest/manifest` }));
+  const manifest = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${location}/_symlink_format_manifest/manifest` }));
   const uris = (await manifest.Body!.transformToString()).split('\n').filter((l) => l !== '');
   expect(uris.length, `${model}: its manifest lists no file`).toBeGreaterThan(0);
   const paths: string[] = [];
   for (const uri of uris) {
-    expect(uri.startsWith(`s3://${BUCKET}/gold/${model}/`), uri).toBe(true);
-    const key = uri.slice(`s3://${BUCKET}/`.length);
-    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    expect(uri.startsWith(`s3://${bucket}/${location}/`), uri).toBe(true);
+    const key = uri.slice(`s3://${bucket}/`.length);
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const path = join(into, key);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, await object.Body!.transformToByteArray());
@@ -420,4 +435,182 @@ describe('the Lambda zip, run by the state machine `smelter stepfunctions` print
     expect(error?.name).toBe('ExecutionError');
     expect((error as { cause?: { name?: string } } | undefined)?.cause?.name).toBe('ProjectError');
   }, 60_000);
+});
+
+/**
+ * A backfill of a microbatch model, as `smelter stepfunctions --event-time-start/--event-time-end`
+ * prints it, over the same unpacked code with a small project of its own (a bucket and a state
+ * table of its own too): a Map over the batches at MaxConcurrency 3, whose items build the model
+ * only; the unit test before the batches, the data tests once after them. With --full-refresh, the
+ * first batch alone replaces the model (what was there before goes, the days outside the window
+ * too), then the other batches fill it at once; a data test that fails on the new rows fails the
+ * execution after the Map, every batch committed.
+ */
+describe('a backfill of a microbatch model, run by the state machine', () => {
+  const PROJECT: Record<string, string> = {
+    'project.yml': [
+      'name: backfill',
+      'target: aws',
+      'targets:',
+      '  aws:',
+      '    database: ":memory:"',
+      '    threads: 1',
+      `    storage: "s3://{{ env_var('S3_BUCKET_NAME') }}"`,
+      `    state: { backend: dynamodb, table: "{{ env_var('WATERMARK_TABLE') }}", lease_seconds: 60 }`,
+      '',
+    ].join('\n'),
+    'models/sources.yml': [
+      'version: 2',
+      'sources:',
+      '  - name: raw',
+      `    external_location: "s3://{{ env_var('S3_BUCKET_NAME') }}/raw/{name}/*.parquet"`,
+      '    tables:',
+      '      - name: events',
+      '        config: { event_time: ts }',
+      // The unit test's given rows need it: the Lambda reads an S3 source only for a model that reads it.
+      '        columns: [{ name: ts, data_type: TIMESTAMP }]',
+      '',
+    ].join('\n'),
+    'models/daily.sql':
+      "{{ config(materialized='incremental', incremental_strategy='microbatch', event_time='day', batch_size='day', begin='2024-06-01', external=true, schema='mb') }}\n" +
+      "select cast(ts as date) as day, count(*) as events from {{ source('raw', 'events') }} group by 1\n",
+    'models/schema.yml': [
+      'version: 2',
+      'models:',
+      '  - name: daily',
+      '    columns:',
+      '      - { name: day, data_tests: [unique] }',
+      'unit_tests:',
+      '  - name: daily_counts',
+      '    model: daily',
+      '    given:',
+      `      - { input: "source('raw', 'events')", rows: [{ ts: "2024-06-01 01:00:00" }, { ts: "2024-06-01 02:00:00" }] }`,
+      "    expect: { rows: [{ day: '2024-06-01', events: 2 }] }",
+      '',
+    ].join('\n'),
+    // Passes while no day has more than 2 events.
+    'data_tests/no_big_day.sql': "select * from {{ ref('daily') }} where events > 2\n",
+  };
+  const DAILY = 'model.backfill.daily';
+  const DATA_TESTS = ['test.backfill.no_big_day', 'test.backfill.unique_daily_day'];
+
+  /** Events on S3 as the project's source reads them: one Parquet file of `timestamps`. */
+  async function putEvents(d: Deployment, file: string, timestamps: string[]): Promise<void> {
+    const path = join(tempDir('smelter-sfn-events-'), file);
+    const values = timestamps.map((t) => `(TIMESTAMP '${t}')`).join(', ');
+    await queryDuckDB(':memory:', `copy (select * from (values ${values}) t(ts)) to '${path}' (format parquet)`);
+    await s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: `raw/events/${file}`, Body: readFileSync(path) }));
+  }
+
+  /** `smelter stepfunctions` for the backfill of [start, end) at MaxConcurrency 3. */
+  async function backfillDefinition(dir: string, d: Deployment, start: string, end: string, more: string[] = []): Promise<Definition> {
+    const args = ['stepfunctions', '--project-dir', dir, '--target', 'aws', '--function-arn', FUNCTION_ARN, '--event-time-start', start, '--event-time-end', end, '--max-concurrency', '3', ...more];
+    const definition = JSON.parse(await smelter(args, dir, { S3_BUCKET_NAME: d.bucket, WATERMARK_TABLE: d.table })) as Definition;
+    expect(validate(structuredClone(definition))).toMatchObject({ isValid: true });
+    return definition;
+  }
+
+  /** The states of the model's branch, in the order they run. */
+  function branchStates(definition: Definition): string[] {
+    const level = (definition.States as Record<string, Definition>).level_1;
+    const [branch] = level.Branches as Array<{ StartAt: string; States: Record<string, Definition> }>;
+    const names: string[] = [];
+    for (let name: string | undefined = branch.StartAt; name !== undefined; name = branch.States[name].Next as string | undefined) names.push(name);
+    return names;
+  }
+
+  const results = (i: Invocation) => i.result!.results.map((r) => `${r.unique_id} ${r.status}`);
+  /** Some two of these invocations ran at the same time. */
+  const overlapped = (xs: Invocation[]) => xs.some((a) => xs.some((b) => a !== b && a.startMs < b.startMs && b.startMs < a.endMs));
+
+  /** The model's committed state: its batches and rows_total, as its DynamoDB item holds them. */
+  async function stateOf(d: Deployment) {
+    const item = (await dynamo.send(new GetItemCommand({ TableName: d.table, Key: { table_name: { S: 'mb.daily' } }, ConsistentRead: true }))).Item;
+    return { batches: JSON.parse(item?.batches?.S ?? 'null') as unknown, rows_total: Number(item?.rows_total?.N) };
+  }
+
+  it('--full-refresh replaces the model once, before the batches that fill it at once; the tests run once, after them', async () => {
+    // The project, and a function of its own: the unpacked code with this project at its root.
+    const d: Deployment = { fn: tempDir('smelter-sfn-backfill-fn-'), bucket: 'backfill-data', table: 'smelter_state_backfill' };
+    const dir = tempDir('smelter-sfn-backfill-project-');
+    for (const [file, text] of Object.entries(PROJECT)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    }
+    for (const part of readdirSync(fn).filter((p) => !['project.yml', 'models', 'macros', 'seeds', 'data_tests'].includes(p))) cpSync(join(fn, part), join(d.fn, part), { recursive: true });
+    for (const part of ['project.yml', 'models', 'data_tests']) cpSync(join(dir, part), join(d.fn, part), { recursive: true });
+    await createBucket(s3rver.endpoint, d.bucket);
+    await createStateTable(dynamo, d.table);
+    await putEvents(d, 'first.parquet', ['2024-06-01 01:00:00', '2024-06-02 01:00:00', '2024-06-02 02:00:00', '2024-06-03 05:00:00', '2024-06-04 01:00:00', '2024-06-05 01:00:00', '2024-06-06 01:00:00']);
+
+    // Six days, without --full-refresh: the model has rows before the full refresh.
+    const plain = await backfillDefinition(dir, d, '2024-06-01', '2024-06-07');
+    expect(branchStates(plain)).toEqual(['daily_unit_tests', 'daily_batches', 'daily', 'daily_tests']);
+    const first = await execute(plain, d);
+    expect(first.map((i) => i.state)).toEqual(['daily_unit_tests', ...Array<string>(6).fill('daily_batch'), 'daily_tests']);
+    const [unit1, tests1] = [first[0], first[7]];
+    const batches1 = first.slice(1, 7);
+    expect(results(unit1)).toEqual(['unit_test.backfill.daily.daily_counts pass']);
+    // Each batch built the model and ran no test; the tests ran once, after the last batch.
+    for (const b of batches1) expect(results(b)).toEqual([`${DAILY} success`]);
+    expect(results(tests1).sort()).toEqual(DATA_TESTS.map((t) => `${t} pass`));
+    expect(Math.min(...batches1.map((b) => b.startMs))).toBeGreaterThanOrEqual(unit1.endMs);
+    expect(tests1.startMs).toBeGreaterThanOrEqual(Math.max(...batches1.map((b) => b.endMs)));
+    expect(overlapped(batches1)).toBe(true);
+    const location = { bucket: d.bucket, location: 'mb/daily' };
+    expect(await rowsOfS3('daily', location)).toEqual([
+      { day: '2024-06-01', events: '1' },
+      { day: '2024-06-02', events: '2' },
+      { day: '2024-06-03', events: '1' },
+      { day: '2024-06-04', events: '1' },
+      { day: '2024-06-05', events: '1' },
+      { day: '2024-06-06', events: '1' },
+    ]);
+
+    // A late event makes June 2 a day of 3 events, which no_big_day refuses.
+    await putEvents(d, 'late.parquet', ['2024-06-02 03:00:00']);
+    const refresh = await backfillDefinition(dir, d, '2024-06-01', '2024-06-05', ['--full-refresh']);
+    expect(branchStates(refresh)).toEqual(['daily_unit_tests', 'daily_first_batch', 'daily_batches', 'daily', 'daily_tests']);
+    const { log, error } = await run(refresh, d);
+    expect(log.map((i) => [i.state, i.error?.errorType])).toEqual([
+      ['daily_unit_tests', undefined],
+      ['daily_first_batch', undefined],
+      ['daily_batch', undefined],
+      ['daily_batch', undefined],
+      ['daily_batch', undefined],
+      ['daily_tests', 'TestFailed'],
+    ]);
+    const [, firstBatch, ...rest] = log;
+    const batches2 = rest.slice(0, 3);
+    const tests2 = rest[3];
+    // The one invocation of the model that full-refreshes is the first batch, alone, before the others.
+    const building = log.filter((i) => i.result?.results.some((r) => r.unique_id === DAILY));
+    expect(building.map((i) => [i.state, i.event.full_refresh ?? false])).toEqual([
+      ['daily_first_batch', true],
+      ['daily_batch', false],
+      ['daily_batch', false],
+      ['daily_batch', false],
+    ]);
+    expect([firstBatch.event.event_time_start, firstBatch.event.event_time_end]).toEqual(['2024-06-01T00:00:00.000Z', '2024-06-02T00:00:00.000Z']);
+    expect(batches2.map((b) => b.event.event_time_start).sort()).toEqual(['2024-06-02T00:00:00.000Z', '2024-06-03T00:00:00.000Z', '2024-06-04T00:00:00.000Z']);
+    for (const b of [firstBatch, ...batches2]) expect(results(b)).toEqual([`${DAILY} success`]);
+    expect(Math.min(...batches2.map((b) => b.startMs))).toBeGreaterThanOrEqual(firstBatch.endMs);
+    expect(overlapped(batches2)).toBe(true);
+    // The failing test failed the execution after the Map, in the tests' Task; unique passed there.
+    expect(tests2.startMs).toBeGreaterThanOrEqual(Math.max(...batches2.map((b) => b.endMs)));
+    const summary = JSON.parse(tests2.error!.errorMessage) as { results: Array<{ unique_id: string; status: string }> };
+    expect(summary.results.map((r) => `${r.unique_id} ${r.status}`).sort()).toEqual(['test.backfill.no_big_day fail', 'test.backfill.unique_daily_day pass']);
+    expect(error?.name).toBe('ExecutionError');
+    expect((error as { cause?: { name?: string } } | undefined)?.cause?.name).toBe('TestFailed');
+
+    // Exactly the window's four days, June 2 with its late event, one row each; June 5 and 6,
+    // built before and outside the window, went with the full refresh.
+    expect(await rowsOfS3('daily', location)).toEqual([
+      { day: '2024-06-01', events: '1' },
+      { day: '2024-06-02', events: '3' },
+      { day: '2024-06-03', events: '1' },
+      { day: '2024-06-04', events: '1' },
+    ]);
+    expect(await stateOf(d)).toEqual({ batches: [['2024-06-01T00:00:00.000Z', '2024-06-05T00:00:00.000Z']], rows_total: 4 });
+  }, 240_000);
 });
