@@ -45,89 +45,97 @@ type Candidate = { path: string; pkg: PackageLayout; name: string; text: string;
  * configures each. Their properties are taken out of `properties`.
  */
 export function draftModels(ctx: ParseContext, properties: ProjectProperties, macros: ProjectMacros, templates: ParseTemplates): ModelDraft[] {
-  const { config, diagnostics, broken, projectFile } = ctx;
   const drafts: ModelDraft[] = [];
-  for (const { path, pkg, name, text, snapshot } of modelCandidates(ctx)) {
-    const uniqueId = `${snapshot ? 'snapshot' : 'model'}.${pkg.name}.${name}`;
-    const { root, folders } = splitPath(path, snapshot ? pkg.snapshotPaths : pkg.modelPaths);
-    const props = (snapshot ? properties.snapshots : properties.models).get(propertiesKey(pkg, name));
-    (snapshot ? properties.snapshots : properties.models).delete(propertiesKey(pkg, name));
-    if (broken.modelProps.has(name)) {
-      // Its properties could not be read: configured without them it might report errors that are
-      // only their absence.
-      broken.names.add(name);
-      continue;
-    }
-    try {
-      const scan = scanTemplate(text);
-      rejectSnapshot(path, scan);
-      if (scan.suspect) templates.engine().checkSyntax(path, text, scan.suspect);
-      let targetSchema: string | undefined;
-      const refs: RefCall[] = [];
-      const sources: SourceCall[] = [];
-      const configCalls: ConfigLayer[] = [];
-      // dbt renders every model at parse; a dbt project's macros (and packages') may ref anything.
-      let needsRender = config.flavor === 'dbt';
-      for (const call of scan.calls) {
-        if (macros.refersThroughMacro.has(call.name)) needsRender = true;
-        if (call.name === 'ref' || call.name === 'source' || call.name === 'config') {
-          if (!call.literal) {
-            needsRender = true;
-            continue;
-          }
-        }
-        if (call.name === 'ref') {
-          const args = call.args;
-          const refName = args.length === 2 ? args[1] : args[0];
-          if (typeof refName === 'string' && (args.length === 1 || args.length === 2)) refs.push({ name: refName, line: call.line, ...(args.length === 2 && typeof args[0] === 'string' ? { package: args[0] } : {}) });
-          else needsRender = true;
-        } else if (call.name === 'source') {
-          const [s, t] = call.args;
-          if (typeof s === 'string' && typeof t === 'string' && call.args.length === 2) sources.push({ source: s, table: t, line: call.line });
-          else needsRender = true;
-        } else if (call.name === 'config') {
-          // config() under a condition applies only if that branch renders: ask the renderer.
-          if (call.conditional) needsRender = true;
-          const at: SourceLocation = { file: path, line: call.line, column: call.column };
-          configCalls.push({ values: { ...call.kwargs }, locate: () => at });
-        }
-      }
-      let parsedByRender = false;
-      if (needsRender) {
-        parsedByRender = true;
-        const recorded = recordingRender(templates.engine(), path, text, ctx, name);
-        for (const r of recorded.refs) if (!refs.some((x) => x.name === r.name && x.package === r.package)) refs.push(r);
-        for (const s of recorded.sources) if (!sources.some((x) => x.source === s.source && x.table === s.table)) sources.push(s);
-        configCalls.splice(0, configCalls.length, ...recorded.configs);
-      }
-      const layers: ConfigLayer[] = snapshot
-        ? [SNAPSHOT_DEFAULTS, ...folderLayers(pkg.snapshots, [...folders, name], () => ({ file: projectFile }))]
-        : [...folderLayers(pkg.models, [...folders, name], () => ({ file: projectFile }))];
-      if (props) layers.push({ values: props.config.values, locate: props.config.locate });
-      if (snapshot) {
-        for (const layer of [...layers.splice(1), ...configCalls]) {
-          const translated = translateSnapshotConfig(layer, uniqueId);
-          layers.push(...translated.layers);
-          targetSchema = translated.targetSchema ?? targetSchema;
-        }
-      } else {
-        layers.push(...configCalls);
-      }
-      const resolved = resolveModelConfig(name, layers, uniqueId, config.flavor === 'dbt');
-      const named = templates.relationName(
-        { resource_type: 'model', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [pkg.name, ...folders, name], config: resolved },
-        layers,
-      );
-      // A snapshot's target_schema is the schema as written (dbt's legacy snapshot config).
-      const modelConfig = { ...resolved, ...named, ...(targetSchema === undefined ? {} : { schema: targetSchema }) };
-      drafts.push({ path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props, packageName: pkg.name, snapshot: snapshot !== undefined });
-    } catch (error) {
-      // A model that calls a macro of a file that does not parse fails for that file's reason.
-      if (![...scanTemplate(text).calledNames].some((m) => macros.broken.has(m))) diagnostics.report(locateNodeError(error, uniqueId, path));
-      broken.names.add(name);
-    }
+  for (const candidate of modelCandidates(ctx)) {
+    const draft = draftModel(ctx, candidate, properties, macros, templates);
+    if (draft !== undefined) drafts.push(draft);
   }
   return drafts;
+}
+
+/** One model or snapshot read, scanned and configured; undefined when it cannot be (reported, or its properties' error is). */
+function draftModel(ctx: ParseContext, candidate: Candidate, properties: ProjectProperties, macros: ProjectMacros, templates: ParseTemplates): ModelDraft | undefined {
+  const { config, diagnostics, broken, projectFile } = ctx;
+  const { path, pkg, name, text, snapshot } = candidate;
+  const uniqueId = `${snapshot ? 'snapshot' : 'model'}.${pkg.name}.${name}`;
+  const { root, folders } = splitPath(path, snapshot ? pkg.snapshotPaths : pkg.modelPaths);
+  const props = (snapshot ? properties.snapshots : properties.models).get(propertiesKey(pkg, name));
+  (snapshot ? properties.snapshots : properties.models).delete(propertiesKey(pkg, name));
+  if (broken.modelProps.has(name)) {
+    // Its properties could not be read: configured without them it might report errors that are
+    // only their absence.
+    broken.names.add(name);
+    return undefined;
+  }
+  try {
+    const scan = scanTemplate(text);
+    rejectSnapshot(path, scan);
+    if (scan.suspect) templates.engine().checkSyntax(path, text, scan.suspect);
+    let targetSchema: string | undefined;
+    const refs: RefCall[] = [];
+    const sources: SourceCall[] = [];
+    const configCalls: ConfigLayer[] = [];
+    // dbt renders every model at parse; a dbt project's macros (and packages') may ref anything.
+    let needsRender = config.flavor === 'dbt';
+    for (const call of scan.calls) {
+      if (macros.refersThroughMacro.has(call.name)) needsRender = true;
+      if (call.name === 'ref' || call.name === 'source' || call.name === 'config') {
+        if (!call.literal) {
+          needsRender = true;
+          continue;
+        }
+      }
+      if (call.name === 'ref') {
+        const args = call.args;
+        const refName = args.length === 2 ? args[1] : args[0];
+        if (typeof refName === 'string' && (args.length === 1 || args.length === 2)) refs.push({ name: refName, line: call.line, ...(args.length === 2 && typeof args[0] === 'string' ? { package: args[0] } : {}) });
+        else needsRender = true;
+      } else if (call.name === 'source') {
+        const [s, t] = call.args;
+        if (typeof s === 'string' && typeof t === 'string' && call.args.length === 2) sources.push({ source: s, table: t, line: call.line });
+        else needsRender = true;
+      } else if (call.name === 'config') {
+        // config() under a condition applies only if that branch renders: ask the renderer.
+        if (call.conditional) needsRender = true;
+        const at: SourceLocation = { file: path, line: call.line, column: call.column };
+        configCalls.push({ values: { ...call.kwargs }, locate: () => at });
+      }
+    }
+    let parsedByRender = false;
+    if (needsRender) {
+      parsedByRender = true;
+      const recorded = recordingRender(templates.engine(), path, text, ctx, name);
+      for (const r of recorded.refs) if (!refs.some((x) => x.name === r.name && x.package === r.package)) refs.push(r);
+      for (const s of recorded.sources) if (!sources.some((x) => x.source === s.source && x.table === s.table)) sources.push(s);
+      configCalls.splice(0, configCalls.length, ...recorded.configs);
+    }
+    const layers: ConfigLayer[] = snapshot
+      ? [SNAPSHOT_DEFAULTS, ...folderLayers(pkg.snapshots, [...folders, name], () => ({ file: projectFile }))]
+      : [...folderLayers(pkg.models, [...folders, name], () => ({ file: projectFile }))];
+    if (props) layers.push({ values: props.config.values, locate: props.config.locate });
+    if (snapshot) {
+      for (const layer of [...layers.splice(1), ...configCalls]) {
+        const translated = translateSnapshotConfig(layer, uniqueId);
+        layers.push(...translated.layers);
+        targetSchema = translated.targetSchema ?? targetSchema;
+      }
+    } else {
+      layers.push(...configCalls);
+    }
+    const resolved = resolveModelConfig(name, layers, uniqueId, config.flavor === 'dbt');
+    const named = templates.relationName(
+      { resource_type: 'model', name, unique_id: uniqueId, package_name: pkg.name, original_file_path: path, path: path.slice(root.length + 1), fqn: [pkg.name, ...folders, name], config: resolved },
+      layers,
+    );
+    // A snapshot's target_schema is the schema as written (dbt's legacy snapshot config).
+    const modelConfig = { ...resolved, ...named, ...(targetSchema === undefined ? {} : { schema: targetSchema }) };
+    return { path, text, scan, refs, sources, config: modelConfig, parsedByRender, uniqueId, name, root, folders, props, packageName: pkg.name, snapshot: snapshot !== undefined };
+  } catch (error) {
+    // A model that calls a macro of a file that does not parse fails for that file's reason.
+    if (![...scanTemplate(text).calledNames].some((m) => macros.broken.has(m))) diagnostics.report(locateNodeError(error, uniqueId, path));
+    broken.names.add(name);
+    return undefined;
+  }
 }
 
 /** Each package's model files and snapshot blocks, read; a file that cannot be one is reported. */
