@@ -27,3 +27,10 @@ export function discoverFiles(projectDir: string, roots: readonly string[], exte
 
 /** dbt's default snapshot-paths: `{% snapshot %}` blocks there are built on the scd2 engine. */
 export const SNAPSHOT_PATHS: readonly string[] = ['snapshots'];
+
+/** A discovered file's resource root (the first of `roots` it is under) and the folders between. */
+export function splitPath(path: string, roots: readonly string[]): { root: string; folders: string[] } {
+  const root = roots.map((r) => r.replace(/\/+$/, '')).find((r) => path.startsWith(`${r}/`)) ?? roots[0];
+  const parts = path.slice(root.length + 1).split('/');
+  return { root, folders: parts.slice(0, -1) };
+}
