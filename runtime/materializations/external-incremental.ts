@@ -17,6 +17,18 @@ export async function buildAllExternal(ctx: BuildContext): Promise<BuildOutcome>
   return { rows, rowsTotal: rows, watermark: written ? await newWatermark(ctx, written) : null, fileSet: 'replace' };
 }
 
+/**
+ * `alias`'s key is among `stage`'s keys. An IN over the key columns, not the NULL-safe EXISTS the
+ * other statements use: the new rows' keys are never NULL (checkNewRows refuses them), so both
+ * match the same rows, and DuckDB runs the IN as a semi-join where the EXISTS grouped every committed
+ * row: on the Gold fact's day of late member changes over 1,000,000 trades (whose restated keys span
+ * every file), 0.03–0.06 s against 0.43–0.94 s.
+ */
+function keyIn(alias: string, keys: readonly string[], stage: string): string {
+  const cols = keys.map(quoteIdentifier);
+  return `(${cols.map((c) => `${alias}.${c}`).join(', ')}) IN (SELECT ${cols.join(', ')} FROM ${stage})`;
+}
+
 export async function applyExternalIncrement(ctx: BuildContext, strategy: Strategy): Promise<BuildOutcome> {
   if (strategy === 'append') {
     const appended = await appendInOnePass(ctx);
@@ -63,7 +75,7 @@ export async function applyExternalIncrement(ctx: BuildContext, strategy: Strate
         ? []
         : (
             await ctx.query(
-              `SELECT DISTINCT t.filename AS file FROM ${readParquetFiles(node, committed.map((c) => c.localPath), ', filename = true')} AS t WHERE ${await keyBounds(ctx, stage, keys)}EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${match})`,
+              `SELECT DISTINCT t.filename AS file FROM ${readParquetFiles(node, committed.map((c) => c.localPath), ', filename = true')} AS t WHERE ${await keyBounds(ctx, stage, keys)}${keyIn('t', keys, stage)}`,
             )
           ).map((r) => String(r.file));
     const compacted = smallFilesToCompact(ctx).filter((c) => !affected.includes(c.localPath));
