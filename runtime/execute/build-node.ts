@@ -5,7 +5,7 @@ import { locateNodeError } from '../parse/parse-project.js';
 import { relationKindOf, renderModel } from '../render/render-model.js';
 import { catalogName } from '../render/project-context.js';
 import { RelationObject } from '../render/relation-object.js';
-import { DatabaseAccess, databaseOn } from './database-access.js';
+import { databaseOn } from './database-access.js';
 import { quoteLiteral, renderRelation } from '../render/relation.js';
 import { materializationFor, type MaterializationInput, type PlannedStatement } from '../materializations/index.js';
 import type { ProgramStrategy } from '../materializations/materialization.js';
@@ -29,60 +29,15 @@ import { priorRecord } from './state-guard.js';
 import { inTransaction } from './transaction.js';
 import { UndeclaredReads, undeclaredWarning } from '../lineage/index.js';
 
-/** What compiling a model decided: its statements or build program, and what they rest on. */
-interface CompiledModel {
-  readonly work: Work;
-  readonly incremental: boolean;
-  readonly state: StateRecord | undefined;
-  readonly newSourceFiles: NewSourceFiles | undefined;
-  /** Queries its render asked the database (run_query, statement, ...), for its run file. */
-  readonly executed: readonly string[];
-}
-
-type Work = { kind: 'statements'; statements: PlannedStatement[] } | { kind: 'program'; strategy: ProgramStrategy; input: MaterializationInput };
-
-/** A model compiled before its turn on a connection: when, for how long, and the outcome. */
-export interface CompiledAhead {
-  readonly started: Date;
-  readonly seconds: number;
-  readonly outcome: { readonly compiled: CompiledModel } | { readonly error: unknown };
-}
-
-/** Thrown where a compile ahead of the node's turn would need the database: it compiles in its turn instead. */
-class NeedsConnection extends Error {}
-const noConnection = (): Promise<never> => Promise.reject(new NeedsConnection('compiled in its turn'));
-
-/**
- * Compiles a model while it waits for a connection (the scheduler's `prepare`), so that rendering
- * overlaps the statements of the node before it. Only what compiles without the database and holds
- * nothing open: a model whose templates ask a query, whose SQL must be parsed by DuckDB to check
- * its reads, that runs in batches or that opens new source files compiles in its turn, as before.
- * Nothing it reads changes before its turn: the catalog entry and state record are the model's own.
- */
-export async function compileAhead(node: ModelNode | SeedNode, scope: RunScope, signal: AbortSignal): Promise<CompiledAhead | undefined> {
-  if (node.resource_type !== 'model' || isBatched(node) || node.config.incremental_sources === 'new') return undefined;
-  const started = new Date();
-  const t0 = performance.now();
-  try {
-    const compiled = await compileModel(node, scope, signal, noConnection);
-    return { started, seconds: (performance.now() - t0) / 1000, outcome: { compiled } };
-  } catch (error) {
-    if (error instanceof NeedsConnection) return undefined;
-    return { started, seconds: (performance.now() - t0) / 1000, outcome: { error } };
-  }
-}
-
 /**
  * One model or seed: compile (render the model and its hooks, choose its materialization), then
  * execute it in one transaction — its statements, or its program through the commit protocol.
  * A failure throws a NodeFailure carrying the result, so the scheduler skips the descendants.
- * `ahead`: the model compiled before its turn (compileAhead); its time counts, the wait does not.
  */
-export async function buildNode(node: ModelNode | SeedNode, connection: EngineConnection, scope: RunScope, signal: AbortSignal, ahead?: CompiledAhead): Promise<NodeResult> {
+export async function buildNode(node: ModelNode | SeedNode, connection: EngineConnection, scope: RunScope, signal: AbortSignal): Promise<NodeResult> {
   const { renv, project, catalog } = scope;
-  const compileStart = ahead?.started ?? new Date();
-  // Time spent on this node: a compile ahead of its turn, then everything from the turn on.
-  const t0 = performance.now() - (ahead ? ahead.seconds * 1000 : 0);
+  const compileStart = new Date();
+  const t0 = performance.now();
   const relation = renderRelation(node.relation);
   const base = {
     unique_id: node.unique_id,
@@ -92,12 +47,11 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     relation: `${node.relation.schema}.${node.relation.identifier}`,
   };
   const executed: string[] = [];
-  const compileEnd = ahead && new Date(ahead.started.getTime() + ahead.seconds * 1000);
   const timing = (compiled?: Date): NodeResult['timing'] =>
     compiled === undefined
-      ? [{ name: 'compile', started_at: compileStart.toISOString(), completed_at: (compileEnd ?? new Date()).toISOString() }]
+      ? [{ name: 'compile', started_at: compileStart.toISOString(), completed_at: new Date().toISOString() }]
       : [
-          { name: 'compile', started_at: compileStart.toISOString(), completed_at: (compileEnd ?? compiled).toISOString() },
+          { name: 'compile', started_at: compileStart.toISOString(), completed_at: compiled.toISOString() },
           { name: 'execute', started_at: compiled.toISOString(), completed_at: new Date().toISOString() },
         ];
   const fail = async (error: SmelterError, compiled?: Date): Promise<never> => {
@@ -133,8 +87,9 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   const seedPostHooks = node.resource_type === 'seed' ? node.config.post_hook : [];
 
   // Compile: render the model and its hooks, and plan its statements (or its build program).
+  type Work = { kind: 'statements'; statements: PlannedStatement[] } | { kind: 'program'; strategy: ProgramStrategy; input: MaterializationInput };
   let work: Work;
-  let incremental = false;
+  const incremental = node.resource_type === 'model' && isIncrementalRun(node, scope);
   let state: StateRecord | undefined;
   let newSourceFiles: NewSourceFiles | undefined;
   try {
@@ -142,13 +97,41 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
       const preHooks = await renderSeedHooks(node.config.pre_hook);
       work = { kind: 'statements', statements: [...preHooks.map((sql) => ({ sql, role: 'hook' as const })), ...seedStatements(node, project.config.dir, relation)] };
     } else {
-      const compiledAhead = ahead?.outcome;
-      if (compiledAhead && 'error' in compiledAhead) throw compiledAhead.error;
-      const model = compiledAhead?.compiled ?? (await compileModel(node, scope, signal, async () => connection));
-      ({ work, incremental, state, newSourceFiles } = model);
-      executed.push(...model.executed);
+      const chosen = materializationFor(node.config.materialized, node.config.external);
+      if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
+      state = await priorRecord(node, scope);
+      if (node.config.incremental_sources === 'new') newSourceFiles = await openNewSourceFiles(node, scope, incremental, state, signal);
+      const sourceRelationOf = newSourceFiles && ((s: SourceNode) => newSourceFiles!.relationOf(s) ?? renv.sourceRelationOf!(s));
+      // One render of the model and its hooks, answered by the database (run_query, statement, ...).
+      const database = databaseOn(connection);
+      const nodeRenv = { ...renv, database, ...(sourceRelationOf ? { sourceRelationOf } : {}) };
+      const thisRelation = new RelationObject({ ...node.relation, database: catalogName(project.config.target), type: relationKindOf(node), text: relation });
+      const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(nodeRenv, thisRelation));
+      const rendered = await database.render(
+        node.name,
+        () => {
+          // A set_sql_header block runs before the model's statement, after its pre-hooks' rendering.
+          const headers: string[] = [];
+          const sql = renderModel(node, { ...nodeRenv, sqlHeader: (h) => headers.push(h), isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
+          return { sql, preHooks: [...node.config.pre_hook.map(renderHook), ...headers], postHooks: node.config.post_hook.map(renderHook) };
+        },
+        signal,
+      );
+      executed.push(...database.executed);
+      const undeclared = UndeclaredReads.of(renv.manifest, project.config.target.schema);
+      for (const read of await undeclared.find(node, rendered.sql, async () => connection)) scope.warn(undeclaredWarning(node.original_file_path, node.name, read));
+      const input: MaterializationInput = {
+        node,
+        sql: rendered.sql,
+        relation,
+        existing: catalog.get(catalogKey(node.relation.schema, node.relation.identifier)),
+        preHooks: rendered.preHooks,
+        postHooks: rendered.postHooks,
+      };
+      work = chosen.kind === 'statements' ? { kind: 'statements', statements: chosen.plan(input) } : { kind: 'program', strategy: chosen, input };
     }
   } catch (error) {
+    newSourceFiles?.release();
     const located = locateNodeError(error, node.unique_id, node.original_file_path);
     if (located instanceof SmelterError) return fail(located);
     throw located;
@@ -233,53 +216,6 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     timing: timing(compiled),
     statements: executed,
   };
-}
-
-/**
- * A model's compile: its state, its render (answered by the database through `connect`), the reads
- * it does not declare, and the statements or program its materialization plans.
- */
-async function compileModel(node: ModelNode, scope: RunScope, signal: AbortSignal, connect: () => Promise<EngineConnection>): Promise<CompiledModel> {
-  const { renv, project, catalog } = scope;
-  const chosen = materializationFor(node.config.materialized, node.config.external);
-  if ('unavailable' in chosen) throw new CompileError(chosen.unavailable, { node: node.unique_id, location: { file: node.original_file_path } });
-  const incremental = isIncrementalRun(node, scope);
-  const state = await priorRecord(node, scope);
-  const newSourceFiles = node.config.incremental_sources === 'new' ? await openNewSourceFiles(node, scope, incremental, state, signal) : undefined;
-  try {
-    const relation = renderRelation(node.relation);
-    const sourceRelationOf = newSourceFiles && ((s: SourceNode) => newSourceFiles.relationOf(s) ?? renv.sourceRelationOf!(s));
-    // One render of the model and its hooks, answered by the database (run_query, statement, ...).
-    const database = new DatabaseAccess(connect);
-    const nodeRenv = { ...renv, database, ...(sourceRelationOf ? { sourceRelationOf } : {}) };
-    const thisRelation = new RelationObject({ ...node.relation, database: catalogName(project.config.target), type: relationKindOf(node), text: relation });
-    const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(nodeRenv, thisRelation));
-    const rendered = await database.render(
-      node.name,
-      () => {
-        // A set_sql_header block runs before the model's statement, after its pre-hooks' rendering.
-        const headers: string[] = [];
-        const sql = renderModel(node, { ...nodeRenv, sqlHeader: (h) => headers.push(h), isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
-        return { sql, preHooks: [...node.config.pre_hook.map(renderHook), ...headers], postHooks: node.config.post_hook.map(renderHook) };
-      },
-      signal,
-    );
-    const undeclared = UndeclaredReads.of(renv.manifest, project.config.target.schema);
-    for (const read of await undeclared.find(node, rendered.sql, connect)) scope.warn(undeclaredWarning(node.original_file_path, node.name, read));
-    const input: MaterializationInput = {
-      node,
-      sql: rendered.sql,
-      relation,
-      existing: catalog.get(catalogKey(node.relation.schema, node.relation.identifier)),
-      preHooks: rendered.preHooks,
-      postHooks: rendered.postHooks,
-    };
-    const work: Work = chosen.kind === 'statements' ? { kind: 'statements', statements: chosen.plan(input) } : { kind: 'program', strategy: chosen, input };
-    return { work, incremental, state, newSourceFiles, executed: database.executed };
-  } catch (error) {
-    newSourceFiles?.release();
-    throw error;
-  }
 }
 
 /** The source files a model with `incremental_sources: new` reads in this run. */

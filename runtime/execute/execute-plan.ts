@@ -17,7 +17,7 @@ import { RemoteSources } from './remote-sources.js';
 import { LocalFileReader } from '../storage/local-file-reader.js';
 import { BoundedWrites } from '../util/bounded-writes.js';
 import { auditsOf } from './audit.js';
-import { buildNode, compileAhead, type CompiledAhead } from './build-node.js';
+import { buildNode } from './build-node.js';
 import { catalogKey, readCatalog, type Catalog } from './catalog.js';
 import { nodesRead } from '../graph/reads.js';
 import { crashPointFor } from './crash-points.js';
@@ -147,13 +147,10 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
 
     const running: string[] = [];
     let finished = 0;
-    await schedule<NodeResult, CompiledAhead | undefined>({
+    await schedule<NodeResult>({
       nodes: runError ? [] : plan.nodes,
       parents: new Map(Object.entries(plan.parents)),
       concurrency: threads,
-      // One node more than there are connections: it gets ready (its downloads, its compile)
-      // while the connections run SQL, and takes its turn when one is free.
-      lookahead: 1,
       failFast: options.failFast,
       signal: options.signal,
       onStart: (id) => {
@@ -173,22 +170,18 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
         finished++;
         emit({ type: 'node_finish', result, index: finished, total: plan.nodes.length, running: [...running] });
       },
-      // Before its turn: a node whose parents are built gets its inputs and, a model, its compile.
-      prepare: async (id, signal) => {
-        const node = manifest.nodes[id];
-        if (node.resource_type === 'unit_test' || (node.resource_type === 'test' && scope.audited.has(id))) return undefined;
-        const unbuilt = unbuiltInputs(manifest, id, catalog);
-        if (unbuilt) throw unbuilt;
-        // Downloads happen before the node takes a connection, so they overlap other nodes' work.
-        await remoteSources?.prepare(id, signal);
-        return node.resource_type === 'model' ? compileAhead(node, scope, signal) : undefined;
-      },
-      work: async (id, signal, ahead) => {
+      work: async (id, signal) => {
         const node = manifest.nodes[id];
         if (node.resource_type === 'test') {
           const audited = scope.audited.get(id);
           if (audited) return audited;
         }
+        if (node.resource_type !== 'unit_test') {
+          const unbuilt = unbuiltInputs(manifest, id, catalog);
+          if (unbuilt) throw unbuilt;
+        }
+        // Downloads happen before the node takes a connection, so they overlap other nodes' work.
+        if (node.resource_type !== 'unit_test') await remoteSources?.prepare(id, signal);
         const connection = await acquire();
         try {
           if (node.resource_type === 'unit_test') {
@@ -204,7 +197,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
             catalog.set(catalogKey(node.relation.schema, node.relation.identifier), 'table');
             return result;
           }
-          if (node.resource_type !== 'test') return await buildNode(node as ModelNode, connection, scope, signal, ahead);
+          if (node.resource_type !== 'test') return await buildNode(node as ModelNode | SeedNode, connection, scope, signal);
           const result = await runOneTest(node, connection, renv, signal);
           // A failed test stops what reads its model, as a failed model would.
           if (result.status === 'fail' || result.status === 'error') throw new NodeFailure(result);
