@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { openProject, selectFrom, selectNodes, type IndirectSelection, type InvocationOptions } from '../../runtime/index.js';
+import { openProject, selectFrom, type InvocationOptions } from '../../runtime/index.js';
 import { DEFAULT_LEASE_SECONDS as STATE_STORE_LEASE_SECONDS } from '../../adapters/dynamodb/dynamodb-state-store.js';
 import { DEFAULT_LEASE_SECONDS, RETRIED_ERRORS, concurrentRunRetry, stateMachineFor, type StateMachineOptions } from '../../adapters/stepfunctions/state-machine.js';
 import { writeTempProject } from '../helpers/temp-project.js';
+import { runsOf, tasks, type Definition } from '../helpers/state-machine-definition.js';
 
 /**
  * The Step Functions definition (adapters/stepfunctions): which Task runs which tests, the Retry
@@ -14,8 +15,6 @@ import { writeTempProject } from '../helpers/temp-project.js';
 const ROOT = join(import.meta.dirname, '../..');
 const ARN = 'arn:aws:lambda:us-east-1:123456789012:function:smelter';
 const RELATIONSHIPS = 'relationships_fact_ptr_transactions_member_key__member_key__ref_dim_member_';
-
-type Definition = Record<string, any>;
 
 /** What `smelter stepfunctions` does: the selection as build runs it, then the generator. */
 function definitionFor(options: InvocationOptions, more: Partial<StateMachineOptions> = {}) {
@@ -28,27 +27,10 @@ function definitionFor(options: InvocationOptions, more: Partial<StateMachineOpt
     leaseSeconds: p.project.config.target.state.lease_seconds,
     ...more,
   }) as Definition;
-  /** What the Lambda's build runs for an event: its selection, as the handler makes it. */
-  const runs = (event: { select: string[]; exclude?: string[]; indirect_selection?: IndirectSelection }) =>
-    [...selectNodes(p.manifest, p.dag, { select: event.select, exclude: event.exclude ?? [], indirectSelection: event.indirect_selection, resourceTypes: ['model', 'seed', 'test', 'unit_test'] }).selected]
-      .map((id) => p.manifest.nodes[id].name)
-      .sort();
+  const runs = runsOf(p);
   return { definition, runs };
 }
 
-/** Every Task's Parameters by state name, inside Parallel branches too. */
-function tasks(definition: Definition): Record<string, Definition> {
-  const out: Record<string, Definition> = {};
-  const visit = (states: Record<string, Definition>) => {
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') out[name] = state.Parameters;
-      for (const b of state.Branches ?? []) visit(b.States);
-      if (state.ItemProcessor) visit(state.ItemProcessor.States);
-    }
-  };
-  visit(definition.States);
-  return out;
-}
 
 const waits = (retry: { IntervalSeconds: number; BackoffRate: number; MaxAttempts: number }) =>
   Array.from({ length: retry.MaxAttempts }, (_, i) => retry.IntervalSeconds * retry.BackoffRate ** i).reduce((a, b) => a + b, 0);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { openProject, selectFrom, selectNodes, type IndirectSelection } from '../../runtime/index.js';
+import { openProject, selectFrom } from '../../runtime/index.js';
 import { stateMachineFor, type StateMachineOptions } from '../../adapters/stepfunctions/state-machine.js';
 import { writeTempProject } from '../helpers/temp-project.js';
+import { runsOf, tasks, type Definition } from '../helpers/state-machine-definition.js';
 
 /**
  * A backfill in the Step Functions definition (adapters/stepfunctions): the branch of a microbatch
@@ -18,8 +19,6 @@ const DAY_1 = { event_time_start: '2024-06-01T00:00:00.000Z', event_time_end: '2
 const DAY_2 = { event_time_start: '2024-06-02T00:00:00.000Z', event_time_end: '2024-06-03T00:00:00.000Z' };
 const DAY_3 = { event_time_start: '2024-06-03T00:00:00.000Z', event_time_end: '2024-06-04T00:00:00.000Z' };
 const REL = 'relationships_daily_day__day__ref_a_';
-
-type Definition = Record<string, any>;
 
 /*
  * raw.events -> daily (microbatch, by day) -> later;  a (a table) beside daily in level 1.
@@ -68,26 +67,10 @@ function definitionFor(select: string[], more: Partial<StateMachineOptions> = {}
     eventTimeEnd: END,
     ...more,
   }) as Definition;
-  const runs = (event: { select: string[]; exclude?: string[]; indirect_selection?: IndirectSelection }) =>
-    [...selectNodes(p.manifest, p.dag, { select: event.select, exclude: event.exclude ?? [], indirectSelection: event.indirect_selection, resourceTypes: ['model', 'seed', 'test', 'unit_test'] }).selected]
-      .map((id) => p.manifest.nodes[id].name)
-      .sort();
+  const runs = runsOf(p);
   return { definition, runs };
 }
 
-/** Every Task's Parameters by state name, inside Parallel branches and Map processors too. */
-function tasks(definition: Definition): Record<string, Definition> {
-  const out: Record<string, Definition> = {};
-  const visit = (states: Record<string, Definition>) => {
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') out[name] = state.Parameters;
-      for (const b of state.Branches ?? []) visit(b.States);
-      if (state.ItemProcessor) visit(state.ItemProcessor.States);
-    }
-  };
-  visit(definition.States);
-  return out;
-}
 
 /** A branch's states in the order they run, a Task's without its Retry (the same everywhere; state-machine.test.ts checks it). */
 function inOrder(branch: Definition): Array<[string, Definition]> {
