@@ -124,13 +124,18 @@ export class AuditError extends SmelterError {
   }
 }
 
-/** State could not be read or published (a stale writer, a store fault). Nothing was committed. */
+/**
+ * State could not be read or published (a stale writer, a store fault). `transient` faults
+ * (throttling, 5xx, dropped connections) may pass on a retry, as StorageError's. Nothing was committed.
+ */
 export class StateError extends SmelterError {
   readonly code = 'state' as const;
   readonly exitCode = 1;
-  constructor(message: string, options: SmelterErrorOptions = {}) {
+  readonly transient: boolean;
+  constructor(message: string, options: SmelterErrorOptions & { transient?: boolean } = {}) {
     super(message, options);
     this.name = 'StateError';
+    this.transient = options.transient ?? false;
   }
 }
 

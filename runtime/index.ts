@@ -16,7 +16,7 @@ export type { NodeResult, RunEvent, RunResult } from './execute/results.js';
 export { windowsBetween } from './execute/batches.js';
 export type { StateRecord } from './state/state-record.js';
 export { isCommitted, resetRecord, RECORD_FIELDS } from './state/state-record.js';
-export { isLeaseHeld } from './state/state-store.js';
+export { isLeaseHeld, isLeaseLost, isStaleWrite } from './state/state-store.js';
 export type { StateStore, Lease } from './state/state-store.js';
 export type { Engine, EngineConnection } from './engine/engine.js';
 export type { Storage, StoredFile, FileRef, LocalFiles, StagingArea, StagedFile, CommittedFile, FileSetManifest } from './storage/storage.js';

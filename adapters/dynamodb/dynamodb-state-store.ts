@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateError } from '../../runtime/index.js';
+import { isTransientFault } from '../aws/transient-faults.js';
 import { ORIGIN_ATTRIBUTE, RECORD_ATTRIBUTES, itemBytes, keyOf, sameRecord, toItem, toRecord, type Item } from './state-item.js';
 import { resetRecord, type EngineConnection, type Lease, type StateRecord, type StateStore } from '../../runtime/index.js';
 
@@ -521,7 +522,7 @@ export class DynamoDbStateStore implements StateStore {
     const message = error instanceof Error ? error.message : String(error);
     return new StateError(
       `DynamoDB ${operation} on table ${this.table}${subject === undefined ? '' : ` for ${subject}`} failed: ${name}${message && message !== name ? `: ${message}` : ''}`,
-      { cause: error },
+      { cause: error, transient: isTransientFault(error) },
     );
   }
 

@@ -4,7 +4,11 @@ import {
   ProjectError,
   Session,
   SmelterError,
+  StateError,
+  StorageError,
   isLeaseHeld,
+  isLeaseLost,
+  isStaleWrite,
   parseSelector,
   traitsOf,
   type IndirectSelection,
@@ -176,13 +180,12 @@ export async function handler(event: unknown, context: LambdaContext = {}): Prom
   // A model its own tests stopped from publishing (an audit) is a test failure, not a model failure.
   const built = (r: NodeResult) => r.resource_type === 'model' || r.resource_type === 'seed';
   const failedModels = run.results.filter((r) => r.status === 'error' && built(r) && r.error?.code !== 'audit');
-  // Models that failed only because another run holds their lease, or because S3 faulted (a
-  // `transient` StorageError: throttling, 5xx, resets) may pass on a retry, which Step Functions
-  // makes for ConcurrentRun (waiting out the lease) and Transient; any other model error is ModelFailed.
-  const leaseHeld = (r: NodeResult) => isLeaseHeld(r.error);
-  const transient = (r: NodeResult) => r.error?.code === 'storage' && (r.error as { transient?: boolean }).transient === true;
-  if (!run.error && failedModels.length > 0 && failedModels.every((r) => leaseHeld(r) || transient(r))) {
-    throw new InvocationFailure(failedModels.some(leaseHeld) ? 'ConcurrentRun' : 'Transient', summary);
+  // A run whose every failure another run caused (it holds, took or committed a model first) or an
+  // S3 or DynamoDB fault that may pass (throttling, 5xx, resets) may pass on a retry, which Step
+  // Functions makes for ConcurrentRun (waiting the other run out) and Transient; any other is ModelFailed.
+  const faults = [...(run.error ? [run.error] : []), ...failedModels.map((r) => r.error)];
+  if (faults.length > 0 && faults.every((e) => byAnotherRun(e) || isTransient(e))) {
+    throw new InvocationFailure(faults.some(byAnotherRun) ? 'ConcurrentRun' : 'Transient', summary);
   }
   if (run.error || failedModels.length > 0) throw new InvocationFailure('ModelFailed', summary);
   if (run.results.some((r) => r.status === 'fail' || r.status === 'error')) throw new InvocationFailure('TestFailed', summary);
@@ -282,7 +285,23 @@ function summarize(run: RunResult, warnings: readonly string[]) {
 /** An error before or around a run (nothing ran, or the run could not start), named for Step Functions. */
 function failure(error: unknown): InvocationFailure {
   const summary = { error: error instanceof SmelterError ? error.format() : capBytes(String((error as Error)?.message ?? error)) };
-  if (error instanceof LockedError || isLeaseHeld(error)) return new InvocationFailure('ConcurrentRun', summary);
-  if (error instanceof SmelterError && error.exitCode === 2) return new InvocationFailure('ProjectError', summary);
+  if (byAnotherRun(error)) return new InvocationFailure('ConcurrentRun', summary);
+  if (error instanceof SmelterError) {
+    if (error.exitCode === 2) return new InvocationFailure('ProjectError', summary);
+    // Damaged state or files, a missing table, a refused adoption: a retry would fail the same way.
+    return new InvocationFailure(isTransient(error) ? 'Transient' : 'ModelFailed', summary);
+  }
+  // Nothing smelter recognises (a fault of the runtime or the sandbox, not classified): nothing was
+  // committed, so a retry is safe and may pass; Step Functions gives up after its attempts.
   return new InvocationFailure('Transient', summary);
+}
+
+/** Another run holds the database or the model's lease, took the lease over, or committed the model first. */
+function byAnotherRun(error: unknown): boolean {
+  return error instanceof LockedError || isLeaseHeld(error) || isLeaseLost(error) || isStaleWrite(error);
+}
+
+/** An S3 or DynamoDB fault that may pass on a later attempt (the adapters mark them). */
+function isTransient(error: unknown): boolean {
+  return (error instanceof StorageError || error instanceof StateError) && error.transient;
 }

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { StorageError } from '../../runtime/errors.js';
+import { faultCode, isTransientFault, type SdkErrorShape } from '../aws/transient-faults.js';
 
 /** Attempts per request (the first included) when AWS_MAX_ATTEMPTS does not say. */
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -141,32 +142,12 @@ export async function retryBrokenBody<T>(attempt: () => Promise<T>, backoffBase 
   }
 }
 
-const THROTTLING_CODES = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'RequestThrottled',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'BandwidthLimitExceeded',
-]);
-const TRANSIENT_CODES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable']);
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
-
 const HINTS: Readonly<Record<string, string>> = {
   AccessDenied: 'check the credentials and the bucket policy',
   InvalidAccessKeyId: 'check the credentials',
   SignatureDoesNotMatch: 'check the credentials',
   NoSuchBucket: 'the bucket does not exist in this account and region (AWS_REGION, AWS_ENDPOINT_URL_S3)',
 };
-
-interface SdkErrorShape {
-  name?: string;
-  code?: string;
-  message?: string;
-  attempts?: number;
-  $metadata?: { httpStatusCode?: number; attempts?: number };
-}
 
 /**
  * `error` (from the SDK, a network or a broken body) as a StorageError whose message says what
@@ -179,15 +160,9 @@ export function storageError(error: unknown, what: string): StorageError {
   if (error instanceof StorageError) return error;
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SdkErrorShape;
   const status = e.$metadata?.httpStatusCode;
-  // The SDK renames network errors TimeoutError; their code says what happened (ECONNRESET).
-  const code = NETWORK_CODES.has(e.code ?? '') ? e.code! : (e.name && e.name !== 'Error' ? e.name : undefined) ?? e.code ?? 'Error';
+  const code = faultCode(error);
   const attempts = e.$metadata?.attempts ?? e.attempts ?? 1;
-  const transient =
-    error instanceof BrokenBodyError ||
-    THROTTLING_CODES.has(code) ||
-    TRANSIENT_CODES.has(code) ||
-    NETWORK_CODES.has(e.code ?? '') ||
-    (status !== undefined && (status >= 500 || status === 429));
+  const transient = error instanceof BrokenBodyError || isTransientFault(error);
   let message = `${what} failed: ${code}`;
   if (status !== undefined) message += ` (HTTP ${status})`;
   if (attempts > 1) message += ` after ${attempts} attempts`;

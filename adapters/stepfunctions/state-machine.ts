@@ -136,6 +136,13 @@ export function stateMachineFor(manifest: Manifest, dag: Dag, selected: Readonly
   for (const id of models) (levels[levelOf.get(id)!] ??= []).push(id);
   for (const level of levels) level.sort((x, y) => manifest.nodes[x].name.localeCompare(manifest.nodes[y].name));
 
+  // `build` given one bound runs to now (or from the model's begin); a definition is written once
+  // and run later, so its batch windows must not depend on when it was written.
+  if ((options.eventTimeStart === undefined) !== (options.eventTimeEnd === undefined)) {
+    throw new UsageError(
+      `${options.eventTimeStart === undefined ? '--event-time-end' : '--event-time-start'} needs ${options.eventTimeStart === undefined ? '--event-time-start' : '--event-time-end'}: a backfill state machine's batches are fixed when its definition is written`,
+    );
+  }
   const backfilling = options.eventTimeStart !== undefined && options.eventTimeEnd !== undefined;
   // As `build` refuses it: an empty range would build no batch and succeed.
   if (backfilling && options.eventTimeStart!.getTime() >= options.eventTimeEnd!.getTime()) {

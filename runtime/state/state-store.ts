@@ -50,6 +50,11 @@ export function isLeaseHeld(error: unknown): boolean {
   return error instanceof StateError && error.message.startsWith('another run holds ');
 }
 
+/** Whether an error says this run's lease expired and another run took it before the commit. */
+export function isLeaseLost(error: unknown): boolean {
+  return error instanceof StateError && / expired and was taken by another run/.test(error.message);
+}
+
 /**
  * Whether an error is a compare-and-set a commit lost: another run committed the model since this
  * one read its record (both backends say "changed while this run built it"). Nothing was published.

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Session, StorageError, type NodeResult, type RunResult } from '../../runtime/index.js';
 import { awsBackends } from '../../adapters/aws/backends.js';
 import { handler, InvocationFailure } from '../../adapters/lambda/handler.js';
@@ -20,7 +20,8 @@ import { writeTempProject } from '../helpers/temp-project.js';
  * fault — 503 SlowDown, a reset connection, a truncated body — is retried and the run ends with
  * the right rows. A persistent one fails the model with a transient StorageError and changes
  * nothing: its state item, its file-set manifests and its files are as they were, byte for byte;
- * once the fault is gone the next run succeeds. The Lambda handler names such a failure Transient.
+ * once the fault is gone the next run succeeds. The Lambda handler names such a failure Transient,
+ * and a DynamoDB fault that may pass too; a failure a retry would repeat it names ModelFailed.
  */
 
 const MODELS = ['fact_append', 'fact_merge', 'summary'] as const;
@@ -54,6 +55,8 @@ function expectedRows(b: number): Record<Model, Array<Record<string, string>>> {
 
 let s3rver: S3Server;
 let proxy: S3Proxy;
+/** In front of dynalite: the same proxy passes DynamoDB's requests on (POST /, X-Amz-Target) and fails them on demand. */
+let dynamoProxy: S3Proxy;
 let dynalite: Awaited<ReturnType<typeof startDynalite>>;
 let s3: S3Client;
 let dynamo: DynamoDBClient;
@@ -64,6 +67,7 @@ beforeAll(async () => {
   s3rver = await startS3rver();
   proxy = await startS3Proxy(s3rver.endpoint);
   dynalite = await startDynalite();
+  dynamoProxy = await startS3Proxy(dynalite.endpoint);
   s3 = testS3Client(s3rver.endpoint);
   dynamo = new DynamoDBClient({ endpoint: dynalite.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   // The SDK reads these from the process environment, as on Lambda. The client's retries are its
@@ -73,7 +77,7 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_ENDPOINT_URL_S3: proxy.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
   });
 }, 60_000);
 
@@ -82,6 +86,7 @@ afterAll(async () => {
   s3?.destroy();
   dynamo?.destroy();
   await proxy?.close();
+  await dynamoProxy?.close();
   await s3rver?.close();
   await dynalite?.close();
 });
@@ -322,6 +327,56 @@ describe('the Lambda handler: failures a retry may cure', () => {
 
     expect(await handler(event)).toMatchObject({ status: 'success', watermarks: { 'main.fact_append': '6', 'main.fact_merge': '6' } });
     await expectCommitted(project, 2);
+  }, 60_000);
+
+  it('names a persistent DynamoDB fault Transient (Step Functions retries it); nothing changed; it succeeds once the fault is gone', async () => {
+    const project = await newProject();
+    process.env.SMELTER_PROJECT_DIR = project.dir;
+    const event = { command: 'run', target: 'aws' };
+    expect(await handler(event)).toMatchObject({ status: 'success' });
+    await project.land(2);
+    const before = { fact_append: await snapshot(project, 'fact_append'), fact_merge: await snapshot(project, 'fact_merge'), summary: await snapshot(project, 'summary') };
+    // Every lease and commit is an UpdateItem: each connection is reset before dynalite sees it.
+    const fault = dynamoProxy.fail({ match: (r) => r.headers['x-amz-target'] === 'DynamoDB_20120810.UpdateItem', times: Infinity, kind: 'reset' });
+    let failure: unknown;
+    try {
+      await handler(event);
+    } catch (error) {
+      failure = error;
+    } finally {
+      dynamoProxy.clearFaults();
+    }
+    expect(fault.hits).toBeGreaterThan(0);
+    expect(failure).toBeInstanceOf(InvocationFailure);
+    expect((failure as InvocationFailure).name).toBe('Transient');
+    expect((failure as InvocationFailure).message).toMatch(/DynamoDB UpdateItem \(lease\) on table faults-state-\d+ for main\.fact_append failed: TimeoutError: socket hang up/);
+    expect({ fact_append: await snapshot(project, 'fact_append'), fact_merge: await snapshot(project, 'fact_merge'), summary: await snapshot(project, 'summary') }).toEqual(before);
+
+    expect(await handler(event)).toMatchObject({ status: 'success', watermarks: { 'main.fact_append': '6', 'main.fact_merge': '6' } });
+    await expectCommitted(project, 2);
+  }, 60_000);
+
+  it('names a failure a retry would repeat ModelFailed, not Transient: the state table does not exist', async () => {
+    const project = await newProject();
+    const dir = writeTempProject({
+      'project.yml':
+        'name: awsfaults\ntarget: aws\ntargets:\n' +
+        `  aws: { database: ":memory:", threads: 1, storage: "s3://${project.bucket}/lake", state: { backend: dynamodb, table: no-such-table, lease_seconds: 60 } }\n`,
+      'models/sources.yml': `version: 2\nsources:\n  - name: landing\n    external_location: "s3://${project.bucket}/${SOURCE_KEY}"\n    tables:\n      - name: rows\n`,
+      'models/fact_append.sql': FACT_APPEND,
+    });
+    process.env.SMELTER_PROJECT_DIR = dir;
+    let failure: unknown;
+    try {
+      await handler({ command: 'run', target: 'aws' });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(InvocationFailure);
+    expect((failure as InvocationFailure).name).toBe('ModelFailed');
+    expect((failure as InvocationFailure).message).toMatch(/the DynamoDB table no-such-table does not exist/);
+    // Nothing was written: the bucket holds the landed source only.
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: project.bucket }))).Contents?.map((o) => o.Key)).toEqual([SOURCE_KEY]);
   }, 60_000);
 
   it('names a model whose lease another run holds ConcurrentRun (Step Functions waits the lease out)', async () => {

@@ -196,4 +196,13 @@ describe('a backfill in the Step Functions definition', () => {
       '--event-time-start (2024-06-04T00:00:00.000Z) must be before --event-time-end (2024-06-01T00:00:00.000Z)',
     );
   });
+
+  it('refuses one event-time bound without the other: the windows would depend on when the definition was written', () => {
+    expect(() => definitionFor(['daily'], { eventTimeEnd: undefined })).toThrow(
+      "--event-time-start needs --event-time-end: a backfill state machine's batches are fixed when its definition is written",
+    );
+    expect(() => definitionFor(['daily'], { eventTimeStart: undefined })).toThrow(
+      "--event-time-end needs --event-time-start: a backfill state machine's batches are fixed when its definition is written",
+    );
+  });
 });
