@@ -23,8 +23,9 @@ import { priorRecord } from './state-guard.js';
  * A microbatch model: each batch of event time is rendered with its inputs filtered to the batch,
  * replaces that window's rows (delete+insert), and commits through the commit protocol with the
  * state record that lists it as done — so a killed run loses at most the batch it was in, and the
- * next run fills the gap. Returns the rows written, and a message when batches of other runs
- * committed beside this run's (execute/batch-commit.ts).
+ * next run fills the gap. The model's pre-hooks run in the first batch's transaction and its
+ * post-hooks in the last's, as dbt runs them. Returns the rows written, and a message when batches
+ * of other runs committed beside this run's (execute/batch-commit.ts).
  */
 export async function buildMicrobatch(
   node: ModelNode,
@@ -32,6 +33,7 @@ export async function buildMicrobatch(
   scope: RunScope,
   signal: AbortSignal,
   run: (sql: string) => Promise<StatementResult>,
+  hooks: { readonly pre: () => Promise<readonly string[]>; readonly post: () => Promise<readonly string[]> },
 ): Promise<{ rows: number; message?: string }> {
   const { renv } = scope;
   const cfg = node.config;
@@ -103,8 +105,11 @@ export async function buildMicrobatch(
       crash: (point) => scope.crash(point, node.name),
       hold: (files) => scope.held.push(files),
       build: async (staging) => {
+        if (window === windows[0]) for (const sql of await hooks.pre()) await run(sql);
         if (exists && !replacing) await refuseRetypedColumns();
-        return staging ? replaceWindowInFiles(staging) : replaceWindowInTable();
+        const outcome = await (staging ? replaceWindowInFiles(staging) : replaceWindowInTable());
+        if (window === windows.at(-1)) for (const sql of await hooks.post()) await run(sql);
+        return outcome;
       },
       commits: () => true,
       shared: storage && sharedBatch(window),

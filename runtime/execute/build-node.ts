@@ -63,9 +63,34 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     return connection.run(sql);
   };
 
+  const thisRelation = new RelationObject({
+    ...node.relation,
+    database: catalogName(project.config.target),
+    type: node.resource_type === 'seed' ? 'table' : relationKindOf(node),
+    text: relation,
+  });
+  /**
+   * Hooks rendered when they run, as dbt renders them: a post-hook's `run_query` sees what the node
+   * just built (and, inside its transaction, nobody else does yet). The queries a render makes go
+   * into the node's run file.
+   */
+  const renderHooksNow = async (hooks: readonly string[]): Promise<string[]> => {
+    if (hooks.length === 0) return [];
+    const database = databaseOn(connection);
+    try {
+      const rendered = await database.render(node.name, () => hooks.map((h) => renv.templates().render(node.original_file_path, h, hookScope({ ...renv, database }, thisRelation))), signal);
+      return rendered.filter((sql) => sql.trim() !== '');
+    } finally {
+      executed.push(...database.executed);
+    }
+  };
+  const renderPostHooks = () => renderHooksNow(node.config.post_hook);
+
   if (node.resource_type === 'model' && isBatched(node)) {
     try {
-      const { rows, message } = await buildMicrobatch(node, connection, scope, signal, run);
+      // dbt's rule for microbatch models: the pre-hooks run with the first batch, the post-hooks with the last.
+      const hooks = { pre: () => renderHooksNow(node.config.pre_hook), post: renderPostHooks };
+      const { rows, message } = await buildMicrobatch(node, connection, scope, signal, run, hooks);
       await writeRunFile(project, node.original_file_path, executed, scope.runFiles);
       catalog.set(catalogKey(node.relation.schema, node.relation.identifier), node.config.external ? 'view' : 'table');
       return { ...base, status: 'success', rows, ...(message ? { message } : {}), seconds: (performance.now() - t0) / 1000, timing: timing(new Date()), statements: executed };
@@ -73,18 +98,6 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
       return fail(nodeError(error, node, signal), new Date());
     }
   }
-
-  // A seed's hooks render when they run, as dbt's do: a post-hook sees (and may drop) the loaded table.
-  const seedHooks = node.resource_type === 'seed' ? databaseOn(connection) : undefined;
-  const renderSeedHooks = async (hooks: readonly string[]): Promise<string[]> => {
-    if (hooks.length === 0 || !seedHooks) return [];
-    const thisRelation = new RelationObject({ ...node.relation, database: catalogName(project.config.target), type: 'table', text: relation });
-    const before = seedHooks.executed.length;
-    const rendered = await seedHooks.render(node.name, () => hooks.map((h) => renv.templates().render(node.original_file_path, h, hookScope({ ...renv, database: seedHooks }, thisRelation))), signal);
-    executed.push(...seedHooks.executed.slice(before));
-    return rendered.filter((sql) => sql.trim() !== '');
-  };
-  const seedPostHooks = node.resource_type === 'seed' ? node.config.post_hook : [];
 
   // Compile: render the model and its hooks, and plan its statements (or its build program).
   type Work = { kind: 'statements'; statements: PlannedStatement[] } | { kind: 'program'; strategy: ProgramStrategy; input: MaterializationInput };
@@ -94,7 +107,8 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
   let newSourceFiles: NewSourceFiles | undefined;
   try {
     if (node.resource_type === 'seed') {
-      const preHooks = await renderSeedHooks(node.config.pre_hook);
+      // A seed has no template of its own: its pre-hooks render when they run too.
+      const preHooks = await renderHooksNow(node.config.pre_hook);
       work = { kind: 'statements', statements: [...preHooks.map((sql) => ({ sql, role: 'hook' as const })), ...seedStatements(node, project.config.dir, relation)] };
     } else {
       const chosen = materializationFor(node.config.materialized, node.config.external);
@@ -105,7 +119,6 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
       // One render of the model and its hooks, answered by the database (run_query, statement, ...).
       const database = databaseOn(connection);
       const nodeRenv = { ...renv, database, ...(sourceRelationOf ? { sourceRelationOf } : {}) };
-      const thisRelation = new RelationObject({ ...node.relation, database: catalogName(project.config.target), type: relationKindOf(node), text: relation });
       const renderHook = (h: string) => renv.templates().render(node.original_file_path, h, hookScope(nodeRenv, thisRelation));
       const rendered = await database.render(
         node.name,
@@ -113,7 +126,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
           // A set_sql_header block runs before the model's statement, after its pre-hooks' rendering.
           const headers: string[] = [];
           const sql = renderModel(node, { ...nodeRenv, sqlHeader: (h) => headers.push(h), isIncremental: () => incremental, watermark: () => watermarkLiteral(node, incremental, state) });
-          return { sql, preHooks: [...node.config.pre_hook.map(renderHook), ...headers], postHooks: node.config.post_hook.map(renderHook) };
+          return { sql, preHooks: [...node.config.pre_hook.map(renderHook), ...headers] };
         },
         signal,
       );
@@ -126,7 +139,6 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
         relation,
         existing: catalog.get(catalogKey(node.relation.schema, node.relation.identifier)),
         preHooks: rendered.preHooks,
-        postHooks: rendered.postHooks,
       };
       work = chosen.kind === 'statements' ? { kind: 'statements', statements: chosen.plan(input) } : { kind: 'program', strategy: chosen, input };
     }
@@ -147,7 +159,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
     const audit = auditFor(node, connection, scope, signal);
     if (work.kind === 'statements') {
       const { statements } = work;
-      if (statements.length === 1 && !audit && seedPostHooks.length === 0) {
+      if (statements.length === 1 && !audit && node.config.post_hook.length === 0) {
         // One statement is its own transaction; BEGIN/COMMIT around it would only cost round trips.
         rows = (await run(statements[0].sql)).rowsAffected;
       } else {
@@ -157,7 +169,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
             const r = await run(st.sql);
             if (st.role === 'main') main = r.rowsAffected;
           }
-          for (const sql of await renderSeedHooks(seedPostHooks)) await run(sql);
+          for (const sql of await renderPostHooks()) await run(sql);
           // Inside the transaction the tests see the new table; nobody else does until COMMIT.
           await audit?.();
           return main;
@@ -188,6 +200,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
             query: (sql) => connection.query(sql),
             crashPoint: (point) => scope.crash(point, node.name),
             warn: scope.warn,
+            renderPostHooks,
             staging,
           }),
         newSourceFiles,

@@ -12,7 +12,7 @@ export const externalTableMaterialization: ProgramStrategy = {
     for (const hook of ctx.preHooks) await ctx.run(hook);
     const rows = await writeStagedFiles(ctx, ctx.sql);
     ctx.crashPoint('mid-write');
-    for (const hook of ctx.postHooks) await ctx.run(hook);
+    for (const hook of await ctx.renderPostHooks()) await ctx.run(hook);
     return { rows, rowsTotal: rows, watermark: null, fileSet: 'replace' };
   },
 };

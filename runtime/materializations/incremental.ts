@@ -29,7 +29,7 @@ export const incrementalMaterialization: ProgramStrategy = {
       : ctx.incremental
         ? await applyIncrement(ctx, strategy)
         : await buildAll(ctx, strategy);
-    for (const hook of ctx.postHooks) await ctx.run(hook);
+    for (const hook of await ctx.renderPostHooks()) await ctx.run(hook);
     return outcome;
   },
 };

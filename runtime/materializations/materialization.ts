@@ -20,14 +20,14 @@ export interface MaterializationInput {
   readonly relation: string;
   /** What already exists under the relation's name, if anything. */
   readonly existing: RelationKind | undefined;
+  /** Rendered with the model; they run before its statements. */
   readonly preHooks: readonly string[];
-  readonly postHooks: readonly string[];
 }
 
 /**
  * A materialization whose statements are known before anything runs (view, table, seed). It only
- * plans; the executor runs them in one transaction (so hooks share the model's transaction, and a
- * failure leaves what was there before untouched).
+ * plans; the executor runs them in one transaction, then the post-hooks (so hooks share the model's
+ * transaction, and a failure leaves what was there before untouched).
  */
 export interface StatementsStrategy {
   readonly kind: 'statements';
@@ -47,6 +47,11 @@ export interface BuildContext extends MaterializationInput {
   crashPoint(point: CrashPoint): void;
   /** The run's warning channel (a column's type changed under sync_all_columns). */
   warn?(message: string): void;
+  /**
+   * The post-hooks, rendered when called, as dbt renders them: after the build, so a `run_query`
+   * in one sees what the model just wrote. Run them last, inside the model's transaction.
+   */
+  renderPostHooks(): Promise<readonly string[]>;
   /**
    * External models: the local folder where this run writes the model's new files (the commit
    * protocol stores them), and the files committed so far (relative to the location, and as

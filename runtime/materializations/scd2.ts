@@ -33,7 +33,7 @@ export const scd2Materialization: ProgramStrategy = {
     for (const hook of ctx.preHooks) await ctx.run(hook);
     const tables = tempTables(ctx.node);
     const outcome = await buildScd2(ctx, tables);
-    for (const hook of ctx.postHooks) await ctx.run(hook);
+    for (const hook of await ctx.renderPostHooks()) await ctx.run(hook);
     // Dropped on success only. A failure rolls the model's transaction back, which takes the
     // temporary tables created in it along; a DROP then would run in the aborted transaction and
     // its refusal would hide the failure that caused it.

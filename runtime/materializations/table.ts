@@ -6,12 +6,11 @@ import { selectBody, type StatementsStrategy } from './materialization.js';
  */
 export const tableMaterialization: StatementsStrategy = {
   kind: 'statements',
-  plan({ sql, relation, existing, preHooks, postHooks }) {
+  plan({ sql, relation, existing, preHooks }) {
     return [
       ...preHooks.map((h) => ({ sql: h, role: 'hook' as const })),
       ...(existing === 'view' ? [{ sql: `DROP VIEW ${relation}`, role: 'ddl' as const }] : []),
       { sql: `CREATE OR REPLACE TABLE ${relation} AS\n${selectBody(sql)}`, role: 'main' as const },
-      ...postHooks.map((h) => ({ sql: h, role: 'hook' as const })),
     ];
   },
 };

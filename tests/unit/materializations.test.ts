@@ -10,18 +10,16 @@ const input = (over: Partial<MaterializationInput>): MaterializationInput => ({
   relation: '"gold"."t"',
   existing: undefined,
   preHooks: [],
-  postHooks: [],
   ...over,
 });
 
 const strategy = (kind: 'view' | 'table') => materializationFor(kind) as StatementsStrategy;
 
 describe('materializations', () => {
-  it('view: hooks around CREATE OR REPLACE VIEW', () => {
-    expect(strategy('view').plan(input({ preHooks: ['set x = 1'], postHooks: ['analyze'] }))).toEqual([
+  it('view: pre-hooks before CREATE OR REPLACE VIEW (the executor renders and runs the post-hooks after it)', () => {
+    expect(strategy('view').plan(input({ preHooks: ['set x = 1'] }))).toEqual([
       { sql: 'set x = 1', role: 'hook' },
       { sql: 'CREATE OR REPLACE VIEW "gold"."t" AS\nselect 1 as id\n', role: 'main' },
-      { sql: 'analyze', role: 'hook' },
     ]);
   });
 
