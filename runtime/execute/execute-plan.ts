@@ -23,7 +23,7 @@ import { nodesRead } from '../graph/reads.js';
 import { crashPointFor } from './crash-points.js';
 import { ensureViews } from './external-views.js';
 import { reportingFirstError } from './first-error.js';
-import { runHooks } from './hooks.js';
+import { onRunEndValues, runHooks } from './hooks.js';
 import { NodeFailure, failedResult, skippedResult } from './node-results.js';
 import type { NodeResult, RunEvent, RunResult } from './results.js';
 import type { RunScope } from './run-scope.js';
@@ -216,7 +216,7 @@ export async function executePlan(options: ExecuteOptions): Promise<RunResult> {
     }
     await runFiles.done();
     if (!runError && !options.signal?.aborted) {
-      runError = await runHooks('on-run-end', project.config.onRunEnd, setup, renv, emit, options.signal);
+      runError = await runHooks('on-run-end', project.config.onRunEnd, setup, renv, emit, options.signal, onRunEndValues(results, manifest, project.config.target));
     }
   } finally {
     for (const c of connections) c.close();

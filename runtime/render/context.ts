@@ -43,6 +43,8 @@ export interface ContextInputs {
   readonly flags?: RenderFlags;
   /** Receives `{% call set_sql_header(config) %}` blocks: SQL to run before the model's statement. */
   readonly sqlHeader?: (sql: string) => void;
+  /** Names only some renders have (on-run-end's `results`, `schemas`, `database_schemas`). */
+  readonly extraValues?: Readonly<Record<string, unknown>>;
 }
 
 export { splitArgs } from './call-args.js';
@@ -140,6 +142,7 @@ export function buildRenderScope(inputs: ContextInputs): RenderScope {
       model: inputs.node ? nodeDict(inputs.node, catalog) : parseTimeModel(inputs.thisRelation),
       graph: inputs.manifest ? graphContext(inputs.manifest, catalog) : { nodes: {}, sources: {}, exposures: {}, metrics: {}, groups: {}, semantic_models: {}, saved_queries: {} },
       flags: flagsContext(inputs.flags),
+      ...inputs.extraValues,
     },
   };
 }

@@ -87,6 +87,12 @@ export const CONTEXT_NAMES = [
 ] as const;
 
 /**
+ * Names only on-run-end hooks have (execute/hooks.ts, onRunEndValues). Unlike CONTEXT_NAMES a macro
+ * may take one of them: dbt's are only in that context, and a project's macro of that name wins.
+ */
+const ON_RUN_END_NAMES = ['results', 'schemas', 'database_schemas'] as const;
+
+/**
  * Parse only (no code generation, no engine: a macro file can be checked before the engine that
  * loads it exists): throws a TemplateLocatedError for a syntax error, placed at `fallback` when the
  * parser gives no position, or only the end of the file (an unclosed block).
@@ -169,6 +175,7 @@ export class TemplateEngine {
     // `log` and `exceptions` are the engine's (jinja-compat.ts), the same in every render.
     const engineGlobals: ReadonlySet<string> = new Set(ENGINE_GLOBALS);
     for (const name of CONTEXT_NAMES) if (name !== 'return' && name !== 'adapter' && !engineGlobals.has(name)) this.defineScopedGlobal(name);
+    for (const name of ON_RUN_END_NAMES) this.defineScopedGlobal(name);
     this.env.addGlobal('return', (value: unknown) => {
       throw new MacroReturn(value);
     });

@@ -9,7 +9,7 @@ import { writeTempProject } from '../helpers/temp-project.js';
  * Model hooks as dbt runs them: pre-hooks before the model's statements, post-hooks rendered when
  * they run — after the build, inside the model's transaction — so a `run_query` in a post-hook sees
  * the rows the model just wrote. A microbatch model runs its pre-hooks with its first batch and its
- * post-hooks with its last, once per run.
+ * post-hooks with its last, once per run. on-run-end hooks see the run's `results` and `schemas`.
  */
 
 const PROJECT =
@@ -103,5 +103,31 @@ describe('model hooks', () => {
     expect(failed.results.map((r) => [r.name, r.status])).toEqual([['events_table', 'error']]);
     expect(failed.results[0].message).toBe("models/events_table.sql:1:106: 'no_such_name' is undefined");
     expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select id from main.events_table')).toEqual([{ id: '1' }]);
+  });
+
+  it('on-run-end sees the run: results (node, status, rows, failures, message) and the schemas built in', async () => {
+    const dir = writeTempProject({
+      'project.yml':
+        'name: hooks\n' +
+        'on-run-start: ["create table if not exists main.run_log (name varchar, type varchar, status varchar, n bigint, failures bigint, failed boolean)"]\n' +
+        'on-run-end:\n' +
+        '  - "{% for r in results %}insert into main.run_log values (\'{{ r.node.name }}\', \'{{ r.node.resource_type }}\', \'{{ r.status }}\', ' +
+        "{{ r.adapter_response.rows_affected if r.adapter_response.rows_affected is defined else 'null' }}, {{ r.failures if r.failures is not none else 'null' }}, {{ 'true' if r.message else 'false' }});{% endfor %}\"\n" +
+        '  - "create or replace table main.schemas_log as select \'{{ schemas | join(\',\') }}\' as schemas, \'{{ database_schemas[0] | join(\'.\') }}\' as first"\n' +
+        'targets:\n  dev: { database: target/dev.duckdb, threads: 1 }\n',
+      'models/ok.sql': "{{ config(materialized='table', schema='gold') }}\nselect 1 as id union all select 2\n",
+      'models/broken.sql': "{{ config(materialized='table') }}\nselect no_such_column from {{ ref('ok') }}\n",
+      'models/schema.yml': 'version: 2\nmodels:\n  - name: ok\n    columns:\n      - name: id\n        data_tests: [unique, { accepted_values: { values: [1], config: { severity: warn } } }]\n',
+    });
+    const result = (await runProject('build', { projectDir: dir, env: {} })).run;
+    expect(result.error).toBeUndefined();
+    const db = join(dir, 'target/dev.duckdb');
+    expect(await queryDuckDB(db, 'select * from main.run_log order by name')).toEqual([
+      { name: 'accepted_values_ok_id__1', type: 'test', status: 'warn', n: null, failures: '1', failed: true },
+      { name: 'broken', type: 'model', status: 'error', n: null, failures: null, failed: true },
+      { name: 'ok', type: 'model', status: 'success', n: '2', failures: null, failed: false },
+      { name: 'unique_ok_id', type: 'test', status: 'pass', n: null, failures: '0', failed: false },
+    ]);
+    expect(await queryDuckDB(db, 'select * from main.schemas_log')).toEqual([{ schemas: 'gold', first: 'dev.gold' }]);
   });
 });
