@@ -1,6 +1,7 @@
 import { ExecutionError } from '../errors.js';
 import type { EngineConnection } from '../engine/engine.js';
 import type { DatabaseAnswers, QueryTable } from '../render/query-table.js';
+import { setLogSink } from '../template/jinja-compat.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
 import { databaseMessage } from './node-results.js';
 
@@ -45,12 +46,16 @@ export class DatabaseAccess implements DatabaseAnswers {
     return known.table;
   }
 
-  /** `render()` with every query it asks answered; `what` names the node in the loop's error. */
+  /**
+   * `render()` with every query it asks answered; `what` names the node in the loop's error. What a
+   * render logs (`log`, `print`, `exceptions.warn`) is printed once, from the render that finished:
+   * a render stopped at an unanswered query is done again, and would print its lines again.
+   */
   async render<T>(what: string, render: () => T, signal?: AbortSignal): Promise<T> {
     for (let pass = 1; ; pass++) {
       this.pending = undefined;
       try {
-        return render();
+        return logOnceDone(render, () => this.pending !== undefined);
       } catch (error) {
         const sql = this.pending;
         if (sql === undefined) throw error;
@@ -73,6 +78,22 @@ export class DatabaseAccess implements DatabaseAnswers {
     } catch (error) {
       this.answers.set(sql, { ok: false, message: databaseMessage(error) });
     }
+  }
+}
+
+/**
+ * Run a synchronous render with its log lines held, then print them unless `redone()` says the
+ * render will run again. Safe with renders of other nodes in flight: nothing else runs while a
+ * synchronous render does.
+ */
+function logOnceDone<T>(render: () => T, redone: () => boolean): T {
+  const lines: string[] = [];
+  const sink = setLogSink((line) => lines.push(line));
+  try {
+    return render();
+  } finally {
+    setLogSink(sink);
+    if (!redone()) for (const line of lines) sink(line);
   }
 }
 

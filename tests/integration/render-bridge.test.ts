@@ -11,6 +11,7 @@ import { ExecutionError } from '../../runtime/errors.js';
 import type { TargetConfig } from '../../runtime/project/project-config.js';
 import { buildRenderScope } from '../../runtime/render/context.js';
 import type { DatabaseAnswers } from '../../runtime/render/query-table.js';
+import { setLogSink } from '../../runtime/template/jinja-compat.js';
 import { TemplateEngine } from '../../runtime/template/template-engine.js';
 import { TemplateLocatedError } from '../../runtime/template/strict-compiler.js';
 
@@ -122,6 +123,30 @@ describe('statement and load_result', () => {
     expect(await renderAnswered(sql, access)).toBe('select 1, 1, 3');
     expect(access.executed).toEqual(["insert into main.audit_log values ('rendered')", 'select count(*) from main.audit_log', 'select max(id) from main.orders']);
     expect(await connection.query('select count(*)::int as n from main.audit_log')).toEqual([{ n: 1 }]);
+  });
+
+  it('prints what a render logs once, from the render that finished, though it took three passes', async () => {
+    const lines: string[] = [];
+    const previous = setLogSink((line) => lines.push(line));
+    try {
+      const sql = "{{ log('start') }}{% set a = run_query('select 1').rows[0][0] %}{{ log('a=' ~ a) }}{% set b = run_query('select 2').rows[0][0] %}{% do exceptions.warn('b=' ~ b) %}select {{ a + b }}";
+      expect(await renderAnswered(sql)).toBe('select 3');
+    } finally {
+      setLogSink(previous);
+    }
+    expect(lines).toEqual(['start', 'a=1', 'warning: b=2']);
+  });
+
+  it('prints what a failed render logged before its error', async () => {
+    const lines: string[] = [];
+    const previous = setLogSink((line) => lines.push(line));
+    try {
+      const error = await renderAnswered("{{ log('before') }}{% set a = run_query('select 1').rows[0][0] %}{{ exceptions.raise_compiler_error('stop at ' ~ a) }}").catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/stop at 1/);
+    } finally {
+      setLogSink(previous);
+    }
+    expect(lines).toEqual(['before']);
   });
 
   it('renders once, with no query, when the template asks nothing', async () => {
