@@ -97,6 +97,14 @@ class DuckDBEngineConnection implements EngineConnection {
     };
   }
 
+  async countStatements(sql: string): Promise<number> {
+    try {
+      return (await this.connection.extractStatements(sql)).count;
+    } catch {
+      return 1;
+    }
+  }
+
   interrupt(): void {
     this.connection.interrupt();
   }

@@ -26,6 +26,8 @@ export interface EngineConnection {
    * lists (integers that fit a double and decimals as numbers), and the rows a DML statement changed.
    */
   queryTable(sql: string): Promise<ResultTable>;
+  /** How many statements DuckDB's parser finds in `sql` (1 when it cannot parse it: running it reports why). */
+  countStatements(sql: string): Promise<number>;
   /** Cancel the statement running on this connection, if any. */
   interrupt(): void;
   close(): void;

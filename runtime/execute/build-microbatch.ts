@@ -9,6 +9,7 @@ import { stateKey } from '../materializations/traits.js';
 import { quoteIdentifier, quoteLiteral, renderRelation } from '../render/relation.js';
 import { renderModel, type BatchWindow } from '../render/render-model.js';
 import { databaseOn } from './database-access.js';
+import { refuseStackedStatements } from './one-statement.js';
 import { parseUtcTime } from '../util/utc-time.js';
 import { batchesToRun, withBatch } from './batches.js';
 import { commitBuild, type ExternalStaging } from './commit.js';
@@ -90,6 +91,7 @@ export async function buildMicrobatch(
   async function buildWindow(window: BatchWindow): Promise<StateRecord | undefined> {
     const database = databaseOn(connection);
     const sql = await database.render(node.name, () => renderModel(node, { ...renv, database, batch: window, isIncremental: () => exists && !rebuild }), signal);
+    await refuseStackedStatements(node, sql, connection);
     const before = state;
     const replacing = rebuild;
     const { record } = await commitBuild({

@@ -28,6 +28,7 @@ import { NewSourceFiles } from './new-source-files.js';
 import { priorRecord } from './state-guard.js';
 import { inTransaction } from './transaction.js';
 import { UndeclaredReads, undeclaredWarning } from '../lineage/index.js';
+import { refuseStackedStatements } from './one-statement.js';
 
 /**
  * One model or seed: compile (render the model and its hooks, choose its materialization), then
@@ -131,6 +132,7 @@ export async function buildNode(node: ModelNode | SeedNode, connection: EngineCo
         signal,
       );
       executed.push(...database.executed);
+      await refuseStackedStatements(node, rendered.sql, connection);
       const undeclared = UndeclaredReads.of(renv.manifest, project.config.target.schema);
       for (const read of await undeclared.find(node, rendered.sql, async () => connection)) scope.warn(undeclaredWarning(node.original_file_path, node.name, read));
       const input: MaterializationInput = {

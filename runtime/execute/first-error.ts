@@ -28,6 +28,8 @@ export function reportingFirstError(connection: EngineConnection): EngineConnect
     run: (sql) => guard(() => connection.run(sql)),
     query: (sql) => guard(() => connection.query(sql)),
     queryTable: (sql) => guard(() => connection.queryTable(sql)),
+    // Parsing runs nothing: it neither fails the transaction nor ends its failure.
+    countStatements: (sql) => connection.countStatements(sql),
     interrupt: () => connection.interrupt(),
     close: () => connection.close(),
   };
