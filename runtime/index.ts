@@ -43,6 +43,7 @@ export {
   type Selected,
   type ParsedProject,
 } from './invocation.js';
+export { previewProject, type Preview, type PreviewOutcome } from './preview.js';
 export type { VerifiedModel } from './maintenance/verify-state.js';
 export type { AdoptedModel } from './maintenance/adopt-state.js';
 export { Session, type SessionOptions, type SessionRunOptions } from './session.js';

@@ -13,13 +13,14 @@ export const COMMANDS = {
   seed: 'load the CSV files in seeds/ as tables',
   snapshot: "build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   ls: 'list the selected nodes (parse only, no database)',
+  show: "preview the selected models' rows (their SQL run on the target's database, --limit rows) and seeds'",
   deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   docs: 'docs generate: write target/manifest.json (compiled SQL, column lineage), target/catalog.json and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
   state: 'state show: print the committed state of incremental, scd2 and external models; state verify: check it against the data; state reset --select: rebuild them; state adopt --select: take over existing data',
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['clean', 'debug', 'init', 'source', 'run-operation', 'show', 'parse', 'retry', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['clean', 'debug', 'init', 'source', 'run-operation', 'parse', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;
@@ -59,6 +60,8 @@ export interface CliArgs {
   readonly upgrade: boolean;
   /** docs serve: the port on 127.0.0.1 (0: any free port). */
   readonly port: number;
+  /** show: rows previewed per node (-1: all). */
+  readonly limit: number;
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -86,6 +89,7 @@ const FLAGS: Flag[] = [
   { name: '--max-concurrency', takes: 'one' },
   { name: '--upgrade', takes: 'none' },
   { name: '--port', takes: 'one' },
+  { name: '--limit', takes: 'one' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -150,6 +154,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const portText = one('--port') ?? '8080';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got '${portText}'`);
+  const limitText = one('--limit') ?? '5';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < -1) throw new UsageError(`--limit must be a whole number of rows (-1: all), got '${limitText}'`);
   const threadsText = one('--threads');
   let threads: number | undefined;
   if (threadsText !== undefined) {
@@ -200,6 +207,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     maxConcurrency,
     upgrade: has('--upgrade'),
     port,
+    limit,
   };
 }
 
@@ -251,7 +259,8 @@ export function helpText(): string {
     '  --event-time-end T        microbatch: ... up to T (exclusive)',
     '  --fail-fast, -x           stop at the first failure',
     '  --log-format text|json    json: one JSON object per line',
-    '  --output name|path|json   what ls prints (state show: json)',
+    '  --output name|path|json   what ls prints (state show, show: json)',
+    '  --limit N                 show: rows per node (default 5; -1: all)',
     "  --full-refresh            rebuild incremental models from scratch (a model's full_refresh config wins)",
     '  --force                   with --full-refresh or state reset: also rebuild scd2 models',
     '  --debug                   print stack traces',

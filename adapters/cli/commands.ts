@@ -5,6 +5,8 @@
 import {
   listNodes,
   compileProject,
+  previewProject,
+  type Preview,
   runProject,
   openProject,
   selectFrom,
@@ -75,6 +77,12 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       // One write: ten thousand small writes to a pipe cost more than listing the project.
       if (nodes.length > 0) output.out(nodes.map((node) => formatListed(node, args.output)).join('\n'));
       return 0;
+    }
+    case 'show': {
+      const outcome = await previewProject({ ...options, limit: args.limit });
+      for (const e of outcome.errors) printError(e, output, args);
+      if (outcome.previews.length > 0) output.out(outcome.previews.map((p) => formatPreview(p, args.output === 'json')).join('\n\n'));
+      return outcome.errors.length > 0 ? 1 : 0;
     }
     case 'compile': {
       const outcome = await compileProject(options);
@@ -194,6 +202,21 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       }
     }
   }
+}
+
+/**
+ * A node's rows as dbt's `show` prints them: a table under `Previewing node 'name':`, numbers
+ * right-aligned, NULL as NULL; with --output json, dbt's `{"node": name, "show": [row objects]}`.
+ */
+function formatPreview(preview: Preview, json: boolean): string {
+  const { columns, rows } = preview.table;
+  if (json) return JSON.stringify({ node: preview.name, show: rows.map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i]]))) });
+  const numeric = columns.map((_, i) => rows.length > 0 && rows.every((row) => row[i] === null || typeof row[i] === 'number'));
+  const text = (v: unknown): string => (v === null || v === undefined ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const cells = [columns.map((c) => c.name), ...rows.map((row) => row.map(text))];
+  const widths = columns.map((_, i) => Math.max(3, ...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  return [`Previewing node '${preview.name}':`, line(cells[0]), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
 }
 
 const VERIFY_LABEL = { ok: 'OK', problem: 'ERROR', reset: 'RESET', none: 'NO STATE' } as const;
