@@ -10,11 +10,14 @@ import type { ModelNode, SeedNode } from './manifest/types.js';
 import { selectBody } from './materializations/materialization.js';
 import { renderModel } from './render/render-model.js';
 import { renderRelation } from './render/relation.js';
+import { resolveModelConfig } from './parse/resolve-config.js';
 
 /** What `show` previews of one model or seed: its columns and first rows. */
 export interface Preview {
   readonly unique_id: string;
   readonly name: string;
+  /** The query of `--inline`, not a node of the project. */
+  readonly inline: boolean;
   readonly table: ResultTable;
 }
 
@@ -25,10 +28,14 @@ export interface PreviewOutcome {
   readonly warnings: readonly string[];
 }
 
-/** `limit` rows of each (-1: all of them). */
+/** `limit` rows of each (-1: all of them); `inline`: a query to preview instead of a selection. */
 export interface PreviewOptions extends InvocationOptions {
   readonly limit: number;
+  readonly inline?: string;
 }
+
+/** The name dbt gives the node of `show --inline`. */
+export const INLINE_NAME = 'inline_query';
 
 /**
  * `smelter show` (dbt's `show --select`): each selected model's SQL, rendered as `compile` renders
@@ -37,9 +44,10 @@ export interface PreviewOptions extends InvocationOptions {
  */
 export async function previewProject(options: PreviewOptions): Promise<PreviewOutcome> {
   const p = openProject(options);
-  const { nodes, warnings } = selectFrom(p, options, ['model', 'seed']);
-  const shown = nodes.filter((n) => n.resource_type === 'seed' || (n.resource_type === 'model' && n.config.materialized !== 'ephemeral')) as Array<ModelNode | SeedNode>;
-  if (shown.length === 0) throw new UsageError('show needs --select naming a model or a seed (an ephemeral model has no relation of its own)');
+  if (options.inline !== undefined && (options.select ?? []).length > 0) throw new UsageError('show takes --select or --inline, not both');
+  const { nodes, warnings } = options.inline === undefined ? selectFrom(p, options, ['model', 'seed']) : { nodes: [], warnings: [] };
+  const shown = (options.inline === undefined ? nodes.filter((n) => n.resource_type === 'seed' || (n.resource_type === 'model' && n.config.materialized !== 'ephemeral')) : [inlineNode(p, options.inline)]) as Array<ModelNode | SeedNode>;
+  if (shown.length === 0) throw new UsageError('show needs --select naming a model or a seed (an ephemeral model has no relation of its own), or --inline with a query');
   const target = p.project.config.target;
   const databasePath = target.databasePath === ':memory:' || isAbsolute(target.databasePath) ? target.databasePath : join(p.project.config.dir, target.databasePath);
   if (databasePath === ':memory:' || !existsSync(databasePath)) {
@@ -57,8 +65,9 @@ export async function previewProject(options: PreviewOptions): Promise<PreviewOu
     for (const node of shown) {
       try {
         const sql = node.resource_type === 'seed' ? `SELECT * FROM ${renderRelation(node.relation)}` : selectBody(await renderForShow(node, p, options, connection));
-        const table = await connection.queryTable(options.limit < 0 ? sql : `SELECT * FROM (\n${sql}) LIMIT ${Math.trunc(options.limit)}`);
-        previews.push({ unique_id: node.unique_id, name: node.name, table });
+        // Always a subquery: a statement that is not a query (DELETE, a second statement) is then a syntax error, not run.
+        const table = await connection.queryTable(`SELECT * FROM (\n${sql})${options.limit < 0 ? '' : ` LIMIT ${Math.trunc(options.limit)}`}`);
+        previews.push({ unique_id: node.unique_id, name: node.name, inline: options.inline !== undefined, table });
       } catch (error) {
         errors.push(nodeError(error, node, signal));
       }
@@ -68,6 +77,36 @@ export async function previewProject(options: PreviewOptions): Promise<PreviewOu
     engine.close();
   }
   return { previews, errors, warnings };
+}
+
+/**
+ * `--inline`: the query as a model of the root project that may read any model, seed or source
+ * (its refs are not known before it renders), rendered with the project's macros and vars.
+ */
+function inlineNode(p: ReturnType<typeof openProject>, text: string): ModelNode {
+  const { config } = p.project;
+  const uniqueId = `model.${config.name}.${INLINE_NAME}`;
+  const readable = Object.values(p.manifest.nodes).filter((n) => n.resource_type === 'model' || n.resource_type === 'seed' || n.resource_type === 'source');
+  return {
+    resource_type: 'model',
+    unique_id: uniqueId,
+    name: INLINE_NAME,
+    package_name: config.name,
+    original_file_path: '--inline',
+    path: '--inline',
+    fqn: [config.name, INLINE_NAME],
+    tags: [],
+    description: '',
+    columns: {},
+    raw_code: text,
+    checksum: '',
+    config: resolveModelConfig(INLINE_NAME, [], uniqueId),
+    relation: { schema: config.target.schema, identifier: INLINE_NAME },
+    refs: [],
+    sources: [],
+    depends_on: { nodes: readable.map((n) => n.unique_id), macros: [] },
+    parsed_by_render: false,
+  };
 }
 
 /** The model's full SELECT (not its incremental filter), its queries answered on the target's database. */

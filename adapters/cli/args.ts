@@ -62,6 +62,8 @@ export interface CliArgs {
   readonly port: number;
   /** show: rows previewed per node (-1: all). */
   readonly limit: number;
+  /** show: a query to preview (Jinja, refs and sources allowed) instead of a selection. */
+  readonly inline?: string;
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -90,6 +92,7 @@ const FLAGS: Flag[] = [
   { name: '--upgrade', takes: 'none' },
   { name: '--port', takes: 'one' },
   { name: '--limit', takes: 'one' },
+  { name: '--inline', takes: 'one' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -208,6 +211,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     upgrade: has('--upgrade'),
     port,
     limit,
+    inline: one('--inline'),
   };
 }
 
@@ -261,6 +265,7 @@ export function helpText(): string {
     '  --log-format text|json    json: one JSON object per line',
     '  --output name|path|json   what ls prints (state show, show: json)',
     '  --limit N                 show: rows per node (default 5; -1: all)',
+    "  --inline SQL              show: preview a query (refs, sources, macros allowed) instead of --select",
     "  --full-refresh            rebuild incremental models from scratch (a model's full_refresh config wins)",
     '  --force                   with --full-refresh or state reset: also rebuild scd2 models',
     '  --debug                   print stack traces',

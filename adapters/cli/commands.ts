@@ -79,7 +79,7 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       return 0;
     }
     case 'show': {
-      const outcome = await previewProject({ ...options, limit: args.limit });
+      const outcome = await previewProject({ ...options, limit: args.limit, inline: args.inline });
       for (const e of outcome.errors) printError(e, output, args);
       if (outcome.previews.length > 0) output.out(outcome.previews.map((p) => formatPreview(p, args.output === 'json')).join('\n\n'));
       return outcome.errors.length > 0 ? 1 : 0;
@@ -216,7 +216,7 @@ function formatPreview(preview: Preview, json: boolean): string {
   const cells = [columns.map((c) => c.name), ...rows.map((row) => row.map(text))];
   const widths = columns.map((_, i) => Math.max(3, ...cells.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
-  return [`Previewing node '${preview.name}':`, line(cells[0]), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
+  return [preview.inline ? 'Previewing inline node:' : `Previewing node '${preview.name}':`, line(cells[0]), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
 }
 
 const VERIFY_LABEL = { ok: 'OK', problem: 'ERROR', reset: 'RESET', none: 'NO STATE' } as const;

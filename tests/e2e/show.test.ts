@@ -66,6 +66,21 @@ describe('smelter show', () => {
     });
   });
 
+  it('--inline previews a query with refs, sources and vars; a statement that is not a query is refused, and changes nothing', async () => {
+    const dir = project();
+    expect(smelter(dir, 'build').code).toBe(0);
+    const r = smelter(dir, 'show', '--inline', "select id, amount * {{ var('min_n') + 2 }} as doubled from {{ ref('orders') }} where amount is not null order by id");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(['Previewing inline node:', '|  id | doubled |', '| --- | ------- |', '|   1 |      21 |', '|   3 |    14.5 |', ''].join('\n'));
+    const deleting = smelter(dir, 'show', '--inline', "delete from {{ ref('orders') }}", '--limit', '-1');
+    expect(deleting.code).toBe(1);
+    expect(deleting.stderr).toMatch(/^error: --inline: Parser Error: syntax error at or near "from"/m);
+    const stacked = smelter(dir, 'show', '--inline', "select 1 as x; delete from {{ ref('orders') }}");
+    expect(stacked.code).toBe(1);
+    expect(await queryDuckDB(join(dir, 'target/dev.duckdb'), 'select count(*)::int as n from main.orders')).toEqual([{ n: 3 }]);
+    expect(smelter(dir, 'show', '--inline', 'select 1', '--select', 'orders').stderr).toContain('error: show takes --select or --inline, not both');
+  });
+
   it('runs the SQL the model would build (vars applied) without building it; a model reading what was never built fails, named', async () => {
     const dir = project();
     expect(smelter(dir, 'run', '--select', 'orders', 'countries').code).toBe(0);
