@@ -28,6 +28,7 @@ export {
   openProject,
   selectFrom,
   listNodes,
+  parseToManifest,
   compileProject,
   runProject,
   testProject,
@@ -43,6 +44,7 @@ export {
   type Selected,
   type ParsedProject,
 } from './invocation.js';
+export { cleanProject, type CleanOutcome } from './maintenance/clean.js';
 export { previewProject, type Preview, type PreviewOutcome } from './preview.js';
 export type { VerifiedModel } from './maintenance/verify-state.js';
 export type { AdoptedModel } from './maintenance/adopt-state.js';

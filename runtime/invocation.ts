@@ -117,10 +117,7 @@ export function selectFrom(p: ParsedProject, options: InvocationOptions, resourc
   if (options.unmatchedSelectorIsError) requireMatches(p, options.select ?? [], stateManifest);
   const nodes = [...selected].map((id) => p.manifest.nodes[id]).sort((a, b) => a.unique_id.localeCompare(b.unique_id));
   // What parse found worth saying but not refusing (dbt's warnings), before the selection's own.
-  const parseWarnings = p.manifest.diagnostics
-    .filter((d) => d.severity === 'warning')
-    .map((d) => `${d.file === undefined ? '' : `${formatLocation({ file: d.file, line: d.line, column: d.column })}: `}${d.message}${d.hint ? ` (${d.hint})` : ''}`);
-  const all = [...parseWarnings, ...warnings];
+  const all = [...parseWarnings(p.manifest), ...warnings];
   for (const w of all) options.onWarning?.(w);
   return { nodes, warnings: all };
 }
@@ -158,8 +155,26 @@ function readStateManifest(stateDir: string): StateManifest {
 }
 
 /** `smelter ls`: parse and select only; no database. */
+/** Parse's warnings (dbt's: what it found worth saying but not refusing), each with its location. */
+function parseWarnings(manifest: Manifest): string[] {
+  return manifest.diagnostics
+    .filter((d) => d.severity === 'warning')
+    .map((d) => `${d.file === undefined ? '' : `${formatLocation({ file: d.file, line: d.line, column: d.column })}: `}${d.message}${d.hint ? ` (${d.hint})` : ''}`);
+}
+
 export function listNodes(options: InvocationOptions): Selected {
   return selectFrom(openProject(options), options);
+}
+
+/**
+ * `smelter parse` (dbt's `parse`): read and check the whole project and write target/manifest.json;
+ * nothing is rendered beyond what parse renders, and no database is opened.
+ */
+export function parseToManifest(options: InvocationOptions): { readonly manifest: Manifest; readonly path: string } {
+  const p = openProject(options);
+  for (const w of parseWarnings(p.manifest)) options.onWarning?.(w);
+  writeManifest(join(p.project.config.dir, p.project.config.targetPath), p.manifest, randomUUID(), new Date());
+  return { manifest: p.manifest, path: `${p.project.config.targetPath}/manifest.json` };
 }
 
 export interface CompileOutcome {

@@ -13,6 +13,8 @@ export const COMMANDS = {
   seed: 'load the CSV files in seeds/ as tables',
   snapshot: "build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   ls: 'list the selected nodes (parse only, no database)',
+  parse: 'read and check the whole project and write target/manifest.json (no database)',
+  clean: "delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
   show: "preview the selected models' rows (their SQL run on the target's database, --limit rows) and seeds'",
   deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   docs: 'docs generate: write target/manifest.json (compiled SQL, column lineage), target/catalog.json and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
@@ -20,7 +22,7 @@ export const COMMANDS = {
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['clean', 'debug', 'init', 'source', 'run-operation', 'parse', 'retry', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['debug', 'init', 'source', 'run-operation', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;

@@ -4,6 +4,8 @@
  */
 import {
   listNodes,
+  parseToManifest,
+  cleanProject,
   compileProject,
   previewProject,
   type Preview,
@@ -76,6 +78,17 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       const { nodes } = listNodes(options);
       // One write: ten thousand small writes to a pipe cost more than listing the project.
       if (nodes.length > 0) output.out(nodes.map((node) => formatListed(node, args.output)).join('\n'));
+      return 0;
+    }
+    case 'parse': {
+      const { manifest, path } = parseToManifest(options);
+      const n = Object.keys(manifest.nodes).length;
+      output.out(args.logFormat === 'json' ? jsonLine({ level: 'info', event: 'parse_finish', message: `${n} nodes; wrote ${path}` }) : `Parsed ${n} node${n === 1 ? '' : 's'}; wrote ${path}`);
+      return 0;
+    }
+    case 'clean': {
+      const { cleaned } = cleanProject({ projectDir: args.projectDir, profilesDir: args.profilesDir, target: args.target });
+      for (const c of cleaned) output.out(c.existed ? `Cleaned ${c.path}/` : `${c.path}/ does not exist: nothing to clean`);
       return 0;
     }
     case 'show': {

@@ -17,6 +17,8 @@ const COMMAND_LINES = [
   '  seed           load the CSV files in seeds/ as tables',
   "  snapshot       build a dbt project's snapshots (snapshots/): history kept by the scd2 materialization, with dbt's column names",
   '  ls             list the selected nodes (parse only, no database)',
+  '  parse          read and check the whole project and write target/manifest.json (no database)',
+  "  clean          delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
   "  show           preview the selected models' rows (their SQL run on the target's database, --limit rows) and seeds'",
   '  deps           install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   '  docs           docs generate: write target/manifest.json (compiled SQL, column lineage), target/catalog.json and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
