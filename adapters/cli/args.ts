@@ -15,6 +15,7 @@ export const COMMANDS = {
   ls: 'list the selected nodes (parse only, no database)',
   parse: 'read and check the whole project and write target/manifest.json (no database)',
   clean: "delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
+  'run-operation': "run-operation MACRO [--args YAML]: call a macro on the target's database, its queries in one transaction",
   show: "preview the selected models' rows (their SQL run on the target's database, --limit rows) and seeds'",
   deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   docs: 'docs generate: write target/manifest.json (compiled SQL, column lineage), target/catalog.json and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
@@ -22,7 +23,7 @@ export const COMMANDS = {
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['debug', 'init', 'source', 'run-operation', 'retry', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['debug', 'init', 'source', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;
@@ -66,6 +67,9 @@ export interface CliArgs {
   readonly limit: number;
   /** show: a query to preview (Jinja, refs and sources allowed) instead of a selection. */
   readonly inline?: string;
+  /** run-operation: the macro (`name` or `package.name`) and its keyword arguments. */
+  readonly macro?: string;
+  readonly macroArgs?: Record<string, unknown>;
 }
 
 type Flag = { name: string; takes: 'none' | 'one' | 'many'; alias?: string };
@@ -95,6 +99,7 @@ const FLAGS: Flag[] = [
   { name: '--port', takes: 'one' },
   { name: '--limit', takes: 'one' },
   { name: '--inline', takes: 'one' },
+  { name: '--args', takes: 'one' },
   { name: '--help', takes: 'none', alias: '-h' },
   { name: '--version', takes: 'none', alias: '-v' },
 ];
@@ -107,7 +112,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-') || arg === '-') {
-      if ((command === 'state' || command === 'docs') && subcommand === undefined) subcommand = arg;
+      if ((command === 'state' || command === 'docs' || command === 'run-operation') && subcommand === undefined) subcommand = arg;
       else if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
       else command = arg;
       continue;
@@ -156,6 +161,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       hint: didYouMean(subcommand ?? '', [...DOCS_SUBCOMMANDS]) ?? 'smelter docs generate | serve [--port N]',
     });
   }
+  if (command === 'run-operation' && subcommand === undefined) throw new UsageError('run-operation needs a macro name', { hint: "smelter run-operation my_macro --args '{key: value}'" });
   const portText = one('--port') ?? '8080';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got '${portText}'`);
@@ -187,7 +193,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (output !== 'name' && output !== 'path' && output !== 'json') throw new UsageError(`--output must be name, path or json, got '${output}'`);
   return {
     command: command as CliCommand | undefined,
-    subcommand: subcommand as CliArgs['subcommand'],
+    subcommand: command === 'run-operation' ? undefined : (subcommand as CliArgs['subcommand']),
+    macro: command === 'run-operation' ? subcommand : undefined,
+    macroArgs: parseYamlMapping(one('--args'), '--args'),
     help: has('--help'),
     version: has('--version'),
     projectDir: one('--project-dir') ?? '.',
@@ -196,7 +204,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     select: values.get('--select') ?? [],
     exclude: values.get('--exclude') ?? [],
     indirectSelection: indirectSelection as IndirectSelection,
-    vars: parseVars(one('--vars')),
+    vars: parseYamlMapping(one('--vars'), '--vars'),
     threads,
     fullRefresh: has('--full-refresh'),
     force: has('--force'),
@@ -224,18 +232,20 @@ function parseTime(text: string | undefined, flag: string): Date | undefined {
   return time;
 }
 
-function parseVars(text: string | undefined): Record<string, unknown> | undefined {
+/** --vars or --args: a YAML mapping. */
+function parseYamlMapping(text: string | undefined, flag: '--vars' | '--args'): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
+  const code = flag === '--vars' ? 'vars' : 'usage';
   let value: unknown;
   try {
-    // Loaded only for --vars: every command that has none starts without the YAML parser.
+    // Loaded only for --vars and --args: every command that has none starts without the YAML parser.
     const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
     value = parseYaml(text);
   } catch (error) {
-    throw new UsageError(`--vars is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { code: 'vars' });
+    throw new UsageError(`${flag} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { code });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new UsageError(`--vars must be a YAML mapping, e.g. --vars '{lookback_days: 30}'`, { code: 'vars' });
+    throw new UsageError(`${flag} must be a YAML mapping, e.g. ${flag} '{lookback_days: 30}'`, { code });
   }
   return value as Record<string, unknown>;
 }
@@ -268,6 +278,7 @@ export function helpText(): string {
     '  --output name|path|json   what ls prints (state show, show: json)',
     '  --limit N                 show: rows per node (default 5; -1: all)',
     "  --inline SQL              show: preview a query (refs, sources, macros allowed) instead of --select",
+    "  --args YAML               run-operation: the macro's keyword arguments, e.g. --args '{days: 7}'",
     "  --full-refresh            rebuild incremental models from scratch (a model's full_refresh config wins)",
     '  --force                   with --full-refresh or state reset: also rebuild scd2 models',
     '  --debug                   print stack traces',

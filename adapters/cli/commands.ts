@@ -8,6 +8,7 @@ import {
   cleanProject,
   compileProject,
   previewProject,
+  runOperation,
   type Preview,
   runProject,
   openProject,
@@ -89,6 +90,11 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
     case 'clean': {
       const { cleaned } = cleanProject({ projectDir: args.projectDir, profilesDir: args.profilesDir, target: args.target });
       for (const c of cleaned) output.out(c.existed ? `Cleaned ${c.path}/` : `${c.path}/ does not exist: nothing to clean`);
+      return 0;
+    }
+    case 'run-operation': {
+      const { executed } = await runOperation({ ...options, macro: args.macro!, args: args.macroArgs });
+      if (args.logFormat === 'json') output.out(jsonLine({ level: 'info', event: 'operation_finish', message: `${args.macro}: ${executed.length} statements, committed` }));
       return 0;
     }
     case 'show': {

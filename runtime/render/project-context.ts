@@ -3,7 +3,7 @@ import type { Manifest, ManifestNode } from '../manifest/types.js';
 import type { TargetConfig } from '../project/project-config.js';
 
 /** The command a render belongs to: dbt's `flags.WHICH`. */
-export type RenderCommand = 'run' | 'build' | 'compile' | 'test' | 'seed' | 'snapshot' | 'parse' | 'show';
+export type RenderCommand = 'run' | 'build' | 'compile' | 'test' | 'seed' | 'snapshot' | 'parse' | 'show' | 'run-operation';
 
 /** dbt's `flags` as templates read them. */
 export interface RenderFlags {
