@@ -16,6 +16,7 @@ export const COMMANDS = {
   parse: 'read and check the whole project and write target/manifest.json (no database)',
   clean: "delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
   'run-operation': "run-operation MACRO [--args YAML]: call a macro on the target's database, its queries in one transaction",
+  source: "source freshness: check the selected sources' newest loaded_at_field against their freshness; write target/sources.json",
   show: "preview the selected models' rows (their SQL run on the target's database, --limit rows) and seeds'",
   deps: 'install the packages of packages.yml (or dependencies.yml) into dbt_packages/ and write package-lock.yml',
   docs: 'docs generate: write target/manifest.json (compiled SQL, column lineage), target/catalog.json and the docs site target/index.html; docs serve [--port N]: serve it on 127.0.0.1',
@@ -23,16 +24,17 @@ export const COMMANDS = {
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['debug', 'init', 'source', 'retry', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['debug', 'init', 'retry', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;
 export type DocsSubcommand = (typeof DOCS_SUBCOMMANDS)[number];
+export const SOURCE_SUBCOMMANDS = ['freshness'] as const;
 
 export interface CliArgs {
   readonly command?: CliCommand;
-  /** For `state` and `docs`. */
-  readonly subcommand?: StateSubcommand | DocsSubcommand;
+  /** For `state`, `docs` and `source`. */
+  readonly subcommand?: StateSubcommand | DocsSubcommand | (typeof SOURCE_SUBCOMMANDS)[number];
   readonly help: boolean;
   readonly version: boolean;
   readonly projectDir: string;
@@ -112,7 +114,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-') || arg === '-') {
-      if ((command === 'state' || command === 'docs' || command === 'run-operation') && subcommand === undefined) subcommand = arg;
+      if ((command === 'state' || command === 'docs' || command === 'source' || command === 'run-operation') && subcommand === undefined) subcommand = arg;
       else if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
       else command = arg;
       continue;
@@ -160,6 +162,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     throw new UsageError(subcommand === undefined ? `docs needs ${DOCS_SUBCOMMANDS.join(' or ')}` : `unknown docs command '${subcommand}'`, {
       hint: didYouMean(subcommand ?? '', [...DOCS_SUBCOMMANDS]) ?? 'smelter docs generate | serve [--port N]',
     });
+  }
+  if (command === 'source' && !(SOURCE_SUBCOMMANDS as readonly (string | undefined)[]).includes(subcommand)) {
+    throw new UsageError(subcommand === undefined ? 'source needs freshness' : `unknown source command '${subcommand}'`, { hint: 'smelter source freshness [--select source:NAME]' });
   }
   if (command === 'run-operation' && subcommand === undefined) throw new UsageError('run-operation needs a macro name', { hint: "smelter run-operation my_macro --args '{key: value}'" });
   const portText = one('--port') ?? '8080';

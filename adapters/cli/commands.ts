@@ -9,6 +9,7 @@ import {
   compileProject,
   previewProject,
   runOperation,
+  sourceFreshness,
   type Preview,
   runProject,
   openProject,
@@ -91,6 +92,18 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       const { cleaned } = cleanProject({ projectDir: args.projectDir, profilesDir: args.profilesDir, target: args.target });
       for (const c of cleaned) output.out(c.existed ? `Cleaned ${c.path}/` : `${c.path}/ does not exist: nothing to clean`);
       return 0;
+    }
+    case 'source': {
+      const { results, path } = await sourceFreshness(options);
+      const total = results.length;
+      results.forEach((r, i) => {
+        const label = r.status === 'runtime error' ? 'ERROR' : r.status.toUpperCase();
+        const detail = r.message ?? `newest ${r.max_loaded_at}, ${formatAge(r.max_loaded_at_time_ago_in_s!)} ago`;
+        if (args.logFormat === 'json') output.out(jsonLine({ level: r.status === 'pass' ? 'info' : r.status === 'warn' ? 'warn' : 'error', event: 'freshness', message: `${r.name}: ${r.status}`, ...r }));
+        else output.out(`${i + 1} of ${total} ${label} freshness of ${r.name}: ${detail} [${label} in ${r.execution_time.toFixed(2)}s]`);
+      });
+      if (args.logFormat !== 'json') output.out(total === 0 ? 'No selected source has freshness criteria' : `Wrote ${path}`);
+      return results.some((r) => r.status === 'error' || r.status === 'runtime error') ? 1 : 0;
     }
     case 'run-operation': {
       const { executed } = await runOperation({ ...options, macro: args.macro!, args: args.macroArgs });
@@ -236,6 +249,16 @@ function formatPreview(preview: Preview, json: boolean): string {
   const widths = columns.map((_, i) => Math.max(3, ...cells.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
   return [preview.inline ? 'Previewing inline node:' : `Previewing node '${preview.name}':`, line(cells[0]), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
+}
+
+/** `2d 3h`, `4h 12m`, `7m 5s`, `12s`. */
+function formatAge(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60)];
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s % 60}s`;
+  return `${s}s`;
 }
 
 const VERIFY_LABEL = { ok: 'OK', problem: 'ERROR', reset: 'RESET', none: 'NO STATE' } as const;

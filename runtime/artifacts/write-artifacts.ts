@@ -61,6 +61,7 @@ export function manifestArtifact(manifest: Manifest, invocationId: string, gener
           relation_name: `${n.relation.schema}.${n.relation.identifier}`,
           external_location: n.external_location ?? null,
           loaded_at_field: n.loaded_at_field ?? null,
+          freshness: n.freshness ?? null,
         };
       case 'unit_test':
         return { ...common, model: n.model, given: n.given, expect: { rows: n.expect }, overrides: n.overrides, checksum: { name: 'sha256', checksum: n.checksum } };

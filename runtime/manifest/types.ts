@@ -148,12 +148,27 @@ export interface SeedNode extends NodeBase {
   readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
 }
 
+/** How old a source's newest `loaded_at_field` may be: a warning past `warn_after`, an error past `error_after`. */
+export interface SourceFreshness {
+  readonly warn_after?: FreshnessAge;
+  readonly error_after?: FreshnessAge;
+  /** A WHERE condition on the rows looked at (dbt's `filter`). */
+  readonly filter?: string;
+}
+
+export interface FreshnessAge {
+  readonly count: number;
+  readonly period: 'minute' | 'hour' | 'day';
+}
+
 export interface SourceNode extends NodeBase {
   readonly resource_type: 'source';
   readonly source_name: string;
   /** Rendered external location with `{name}` substituted, or undefined for an in-database relation. */
   readonly external_location?: string;
   readonly loaded_at_field?: string;
+  /** dbt's freshness criteria (`smelter source freshness`); undefined: none. */
+  readonly freshness?: SourceFreshness;
   readonly relation: Relation;
   readonly config: { readonly enabled: boolean; readonly tags: readonly string[]; readonly event_time?: string };
   readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };

@@ -29,6 +29,7 @@ export function parseSources(ctx: ParseContext, properties: ProjectProperties, p
         columns: table.columns,
         external_location: table.externalLocation,
         loaded_at_field: table.loadedAtField,
+        ...(table.freshness ? { freshness: table.freshness } : {}),
         relation: { schema: source.schema, identifier: table.identifier },
         config: { enabled: table.enabled, tags: table.tags, ...(table.eventTime ? { event_time: table.eventTime } : {}) },
         depends_on: { nodes: [], macros: [] },

@@ -1,5 +1,5 @@
 import { ProjectError, type SourceLocation } from '../errors.js';
-import type { ColumnInfo } from '../manifest/types.js';
+import type { ColumnInfo, FreshnessAge, SourceFreshness } from '../manifest/types.js';
 import type { YamlFile } from '../util/yaml-file.js';
 import { didYouMean } from '../util/did-you-mean.js';
 
@@ -62,6 +62,8 @@ export interface SourceTableProperties {
   readonly description: string;
   readonly externalLocation?: string;
   readonly loadedAtField?: string;
+  /** The table's freshness, else its source's; undefined when neither sets one (or the table says `freshness: null`). */
+  readonly freshness?: SourceFreshness;
   readonly columns: Readonly<Record<string, ColumnInfo>>;
   readonly enabled: boolean;
   /** The column microbatch models filter this table on. */
@@ -157,6 +159,27 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     }
     if (typeof v !== 'string') throw fail(path, `${what} must be a string`);
     return v;
+  };
+  /** dbt's `freshness: {warn_after: {count, period}, error_after: {...}, filter}`; null (or neither bound) is none. */
+  const freshness = (v: unknown, path: Path): SourceFreshness | undefined => {
+    if (v === undefined || v === null) return undefined;
+    const f = asMap(v, path, 'freshness');
+    checkKeys(f, ['warn_after', 'error_after', 'filter'], path, 'freshness');
+    const age = (key: 'warn_after' | 'error_after'): FreshnessAge | undefined => {
+      if (f[key] === undefined || f[key] === null) return undefined;
+      const a = asMap(f[key], [...path, key], key);
+      checkKeys(a, ['count', 'period'], [...path, key], key);
+      // dbt leaves a bound without a count unset.
+      if (a.count === undefined || a.count === null) return undefined;
+      if (typeof a.count !== 'number' || !Number.isInteger(a.count) || a.count <= 0) throw fail([...path, key, 'count'], `${key}.count must be a positive whole number`);
+      if (a.period !== 'minute' && a.period !== 'hour' && a.period !== 'day') throw fail([...path, key, 'period'], `${key}.period must be minute, hour or day`);
+      return { count: a.count, period: a.period };
+    };
+    const warn = age('warn_after');
+    const error = age('error_after');
+    const filter = str(f.filter, [...path, 'filter'], 'freshness.filter');
+    if (!warn && !error) return undefined;
+    return { ...(warn ? { warn_after: warn } : {}), ...(error ? { error_after: error } : {}), ...(filter ? { filter } : {}) };
   };
   const rendered = (v: string | undefined, path: Path): string | undefined => {
     if (v === undefined || (!v.includes('{{') && !v.includes('{%'))) return v;
@@ -304,6 +327,7 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
     const sconfig = sourceConfig(m, path, `source ${name}`);
     const sourceLocation = externalLocation(m, sconfig, path);
     const sourceLoadedAt = str(m.loaded_at_field, [...path, 'loaded_at_field'], 'loaded_at_field');
+    const sourceFreshness = freshness(m.freshness, [...path, 'freshness']);
     const schema = rendered(str(m.schema, [...path, 'schema'], 'schema'), [...path, 'schema']) ?? name;
     rendered(str(m.database, [...path, 'database'], 'database'), [...path, 'database']);
     const tables = asList(m.tables, [...path, 'tables'], 'tables').map((rawTable, j): SourceTableProperties => {
@@ -325,6 +349,11 @@ export function readPropertiesFile(yaml: YamlFile, render: (text: string) => str
         description: str(t.description, [...tpath, 'description'], 'description') ?? '',
         externalLocation: location?.replaceAll('{name}', tableName).replaceAll('{identifier}', identifier),
         loadedAtField: str(t.loaded_at_field, [...tpath, 'loaded_at_field'], 'loaded_at_field') ?? sourceLoadedAt,
+        // A table's own freshness replaces its source's; `freshness: null` turns it off.
+        ...(() => {
+          const own = 'freshness' in t ? freshness(t.freshness, [...tpath, 'freshness']) : sourceFreshness;
+          return own ? { freshness: own } : {};
+        })(),
         ...(() => {
           const cols = columns(t.columns, [...tpath, 'columns']);
           return { columns: cols.columns, tests: [...testsOf(t, tpath), ...cols.tests] };
