@@ -46,6 +46,7 @@ export {
 } from './invocation.js';
 export { cleanProject, type CleanOutcome } from './maintenance/clean.js';
 export { sourceFreshness, type FreshnessResult } from './source-freshness.js';
+export { planRetry, runRetry, type RetryPlan } from './retry.js';
 export { runOperation, type OperationOutcome } from './run-operation.js';
 export { previewProject, type Preview, type PreviewOutcome } from './preview.js';
 export type { VerifiedModel } from './maintenance/verify-state.js';

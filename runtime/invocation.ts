@@ -55,6 +55,8 @@ export interface InvocationOptions {
   readonly failFast?: boolean;
   /** --state DIR: the folder holding an earlier manifest.json, for state:modified. */
   readonly stateDir?: string;
+  /** Exactly these nodes, in place of select/exclude (`retry`: what the last run left failed). */
+  readonly onlyNodes?: ReadonlySet<string>;
   readonly signal?: AbortSignal;
   readonly env?: NodeJS.ProcessEnv;
   readonly onEvent?: (event: RunEvent) => void;
@@ -106,6 +108,15 @@ export interface Selected {
 }
 
 export function selectFrom(p: ParsedProject, options: InvocationOptions, resourceTypes?: readonly string[]): Selected {
+  if (options.onlyNodes !== undefined) {
+    const nodes = [...options.onlyNodes]
+      .map((id) => p.manifest.nodes[id])
+      .filter((n) => n !== undefined && (resourceTypes === undefined || resourceTypes.includes(n.resource_type)))
+      .sort((a, b) => a.unique_id.localeCompare(b.unique_id));
+    const warnings = parseWarnings(p.manifest);
+    for (const w of warnings) options.onWarning?.(w);
+    return { nodes, warnings };
+  }
   const stateManifest = options.stateDir === undefined ? undefined : readStateManifest(options.stateDir);
   const { selected, warnings } = selectNodes(p.manifest, () => p.dag, {
     select: options.select ?? [],

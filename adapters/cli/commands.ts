@@ -10,6 +10,9 @@ import {
   previewProject,
   runOperation,
   sourceFreshness,
+  planRetry,
+  runRetry,
+  type RunOutcome,
   type Preview,
   runProject,
   openProject,
@@ -197,42 +200,68 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       else output.out(formatStateTable(records));
       return 0;
     }
+    case 'retry': {
+      const plan = planRetry(options);
+      if (plan.nodes.length === 0) {
+        output.out(`Nothing to retry: the last ${plan.command} left no node failed or skipped`);
+        return 0;
+      }
+      output.out(`Retrying ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'} the last ${plan.command} left failed or skipped`);
+      return runWithReporter(plan.command, args, output, (invocation) => runRetry(plan, invocation), options);
+    }
     case 'test':
     case 'build':
     case 'run':
     case 'snapshot':
     case 'seed': {
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts > 1) process.exit(130);
-        output.err('interrupting: rolling back running models (press Ctrl-C again to quit at once)');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
-      try {
-        const what = args.command === 'run' ? 'model' : args.command === 'test' ? 'test' : args.command === 'build' ? 'node' : args.command === 'snapshot' ? 'snapshot' : 'seed';
-        const invocation = {
-          ...options,
-          signal: controller.signal,
-          onEvent: createRunReporter(output, args.logFormat, what),
-          args: { select: args.select, exclude: args.exclude, indirect_selection: args.indirectSelection, target: args.target, threads: args.threads },
-        };
-        const { run } = await runProject(args.command as BuildCommand, invocation);
-        if (run.interrupted) return 130;
-        const failed = run.results.filter((r) => r.status === 'error' || r.status === 'fail');
-        // Refused only because other runs hold the models' leases (DynamoDB): the target is locked
-        // by another run, as when another process holds the local database file.
-        if (!run.error && failed.length > 0 && failed.every((r) => isLeaseHeld(r.error))) return 3;
-        if (run.error || failed.length > 0) return 1;
-        return 0;
-      } finally {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
-      }
+      const command = args.command as BuildCommand;
+      return runWithReporter(command, args, output, (invocation) => runProject(command, invocation), options);
     }
+  }
+}
+
+/**
+ * A run on the command line: progress lines (or JSON) as nodes finish, Ctrl-C rolls back what is
+ * running (twice quits at once), and the exit code: 0, 1 a node failed, 3 another run holds the
+ * models, 130 interrupted. The arguments are recorded in run_results.json, for `retry`.
+ */
+async function runWithReporter(command: BuildCommand, args: CliArgs, output: Output, start: (invocation: InvocationOptions) => Promise<RunOutcome>, options: InvocationOptions): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    output.err('interrupting: rolling back running models (press Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    const what = command === 'run' ? 'model' : command === 'test' ? 'test' : command === 'build' ? 'node' : command === 'snapshot' ? 'snapshot' : 'seed';
+    const { run } = await start({
+      ...options,
+      signal: controller.signal,
+      onEvent: createRunReporter(output, args.logFormat, what),
+      args: {
+        select: args.select,
+        exclude: args.exclude,
+        indirect_selection: args.indirectSelection,
+        target: args.target,
+        threads: args.threads,
+        ...(args.vars ? { vars: args.vars } : {}),
+        ...(args.fullRefresh ? { full_refresh: true } : {}),
+      },
+    });
+    if (run.interrupted) return 130;
+    const failed = run.results.filter((r) => r.status === 'error' || r.status === 'fail');
+    // Refused only because other runs hold the models' leases (DynamoDB): the target is locked
+    // by another run, as when another process holds the local database file.
+    if (!run.error && failed.length > 0 && failed.every((r) => isLeaseHeld(r.error))) return 3;
+    if (run.error || failed.length > 0) return 1;
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
   }
 }
 
