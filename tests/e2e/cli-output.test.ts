@@ -65,7 +65,7 @@ describe.concurrent('help and usage', () => {
 
   const usage: ReadonlyArray<readonly [string, readonly string[], string]> = [
     ['an unknown command, with a hint', ['lss'], "error: unknown command 'lss' (did you mean ls?)"],
-    ['a dbt command smelter does not have, without a misleading hint', ['retry'], "error: unknown command 'retry' (see smelter --help)"],
+    ['a dbt command smelter does not have, without a misleading hint', ['clone'], "error: unknown command 'clone' (see smelter --help)"],
     ['an unknown option, with a hint', ['ls', '--selct', 'x'], 'error: unknown option --selct (did you mean --select?)'],
     ['a second positional argument', ['ls', 'stg_orders'], "error: unexpected argument 'stg_orders' (selectors go after --select)"],
     ['--threads 0', ['run', '--threads', '0'], "error: --threads must be a positive integer, got '0'"],
