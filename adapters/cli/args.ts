@@ -16,6 +16,7 @@ export const COMMANDS = {
   parse: 'read and check the whole project and write target/manifest.json (no database)',
   clean: "delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
   'run-operation': "run-operation MACRO [--args YAML]: call a macro on the target's database, its queries in one transaction",
+  debug: "check the project, its profile and the target's database (changes nothing)",
   retry: "run again, with the same command and arguments, the nodes the last run left failed or skipped (target/run_results.json)",
   source: "source freshness: check the selected sources' newest loaded_at_field against their freshness; write target/sources.json",
   show: "preview the selected models' rows (their SQL run on the target's database, --limit rows) and seeds'",
@@ -25,7 +26,7 @@ export const COMMANDS = {
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['debug', 'init', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['init', 'clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;

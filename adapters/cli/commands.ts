@@ -12,6 +12,7 @@ import {
   sourceFreshness,
   planRetry,
   runRetry,
+  debugProject,
   type RunOutcome,
   type Preview,
   runProject,
@@ -199,6 +200,14 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       else if (records.length === 0) output.out('No committed state');
       else output.out(formatStateTable(records));
       return 0;
+    }
+    case 'debug': {
+      const checks = await debugProject(options);
+      const width = Math.max(...checks.map((c) => c.name.length));
+      for (const c of checks) output.out(`${c.name.padEnd(width)}  ${c.ok ? 'OK' : 'ERROR'}  ${c.detail}`);
+      const bad = checks.filter((c) => !c.ok).length;
+      output.out(bad === 0 ? 'All checks passed' : `${bad} check${bad === 1 ? '' : 's'} failed`);
+      return bad === 0 ? 0 : 1;
     }
     case 'retry': {
       const plan = planRetry(options);
