@@ -34,7 +34,8 @@ export async function debugProject(options: InvocationOptions): Promise<readonly
     const p = openProject(options);
     const counts = new Map<string, number>();
     for (const node of Object.values(p.manifest.nodes)) counts.set(node.resource_type, (counts.get(node.resource_type) ?? 0) + 1);
-    checks.push({ name: 'parse', ok: true, detail: [...counts].map(([type, n]) => `${n} ${type}${n === 1 ? '' : 's'}`).join(', ') || 'no nodes' });
+    const plural = (type: string, n: number) => (n === 1 ? type : type === 'analysis' ? 'analyses' : `${type}s`);
+    checks.push({ name: 'parse', ok: true, detail: [...counts].map(([type, n]) => `${n} ${plural(type, n)}`).join(', ') || 'no nodes' });
   } catch (error) {
     failed('parse', error);
   }

@@ -2,7 +2,7 @@ import { readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DiagnosticsError, ProjectError, UsageError, SmelterError, errorFromDiagnostic, formatLocation } from './errors.js';
-import type { Manifest, ManifestNode, ModelNode } from './manifest/types.js';
+import type { AnalysisNode, Manifest, ManifestNode, ModelNode } from './manifest/types.js';
 import { loadProject, type LoadedProject } from './project/load-project.js';
 import { parseProject, type ParseResult } from './parse/parse-project.js';
 import type { Dag } from './graph/dag.js';
@@ -12,7 +12,7 @@ import { parseSelector } from './select/selector.js';
 import { boundText } from './util/bounded-text.js';
 import { didYouMean } from './util/did-you-mean.js';
 import { planRun, type RunPlan } from './plan/plan.js';
-import { renderModel, type RenderEnvironment } from './render/render-model.js';
+import { renderTemplateNode, type RenderEnvironment } from './render/render-model.js';
 import { DatabaseAccess } from './execute/database-access.js';
 import { executePlan } from './execute/execute-plan.js';
 import { isStateful, stateKey, traitsOf } from './materializations/traits.js';
@@ -203,7 +203,7 @@ export interface CompileOutcome {
  */
 export async function compileProject(options: InvocationOptions): Promise<CompileOutcome> {
   const p = openProject(options);
-  const { nodes, warnings } = selectFrom(p, options, ['model']);
+  const { nodes, warnings } = selectFrom(p, options, ['model', 'analysis']);
   const invocationId = randomUUID();
   const runStartedAt = new Date();
   const targetDir = join(p.project.config.dir, p.project.config.targetPath);
@@ -235,11 +235,11 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
   };
   const files = new CompiledFiles();
   try {
-    for (const node of nodes as ModelNode[]) {
+    for (const node of nodes as Array<ModelNode | AnalysisNode>) {
       let sql: string;
       try {
         const database = new DatabaseAccess(connect);
-        sql = await database.render(node.name, () => renderModel(node, { ...renv, database }));
+        sql = await database.render(node.name, () => renderTemplateNode(node, { ...renv, database }));
       } catch (error) {
         if (error instanceof SmelterError) {
           errors.push(error);
@@ -252,7 +252,7 @@ export async function compileProject(options: InvocationOptions): Promise<Compil
       const path = join(targetDir, 'compiled', node.original_file_path);
       files.write(path, sql);
       compiled.push({ unique_id: node.unique_id, path, sql });
-      for (const read of await undeclared.find(node, sql, parser)) options.onWarning?.(undeclaredWarning(node.original_file_path, node.name, read));
+      if (node.resource_type === 'model') for (const read of await undeclared.find(node, sql, parser)) options.onWarning?.(undeclaredWarning(node.original_file_path, node.name, read));
     }
   } finally {
     if (opened) {

@@ -124,10 +124,13 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       const outcome = await compileProject(options);
       for (const e of outcome.errors) printError(e, output, args);
       const n = outcome.compiled.length;
+      const analyses = outcome.compiled.filter((c) => c.unique_id.startsWith('analysis.')).length;
+      const models = n - analyses;
       if (args.logFormat === 'json') {
         output.out(jsonLine({ level: outcome.errors.length ? 'error' : 'info', event: 'compile_finish', message: `${n} compiled, ${outcome.errors.length} failed` }));
       } else {
-        output.out(`Compiled ${n} model${n === 1 ? '' : 's'} to ${outcome.outputDir}/${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
+        const what = `${models} model${models === 1 ? '' : 's'}${analyses > 0 ? ` and ${analyses} analys${analyses === 1 ? 'is' : 'es'}` : ''}`;
+        output.out(`Compiled ${what} to ${outcome.outputDir}/${outcome.errors.length ? `; ${outcome.errors.length} failed` : ''}`);
       }
       return outcome.errors.length > 0 ? 2 : 0;
     }

@@ -63,6 +63,16 @@ export function manifestArtifact(manifest: Manifest, invocationId: string, gener
           loaded_at_field: n.loaded_at_field ?? null,
           freshness: n.freshness ?? null,
         };
+      case 'analysis':
+        return {
+          ...common,
+          raw_code: n.raw_code,
+          language: 'sql',
+          checksum: { name: 'sha256', checksum: n.checksum },
+          refs: n.refs.map((r) => ({ name: r.name, package: r.package ?? null, version: null })),
+          sources: n.sources.map((s) => [s.source, s.table]),
+          ...(extras.compiledCode?.[n.unique_id] !== undefined ? { compiled: true, compiled_code: extras.compiledCode[n.unique_id] } : {}),
+        };
       case 'unit_test':
         return { ...common, model: n.model, given: n.given, expect: { rows: n.expect }, overrides: n.overrides, checksum: { name: 'sha256', checksum: n.checksum } };
       case 'test':
@@ -102,7 +112,7 @@ export function manifestArtifact(manifest: Manifest, invocationId: string, gener
       project_name: manifest.project_name,
       adapter_type: 'duckdb',
     },
-    nodes: { ...pick('model'), ...pick('seed'), ...pick('test') },
+    nodes: { ...pick('model'), ...pick('seed'), ...pick('test'), ...pick('analysis') },
     sources: pick('source'),
     unit_tests: pick('unit_test'),
     macros: Object.fromEntries(

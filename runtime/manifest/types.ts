@@ -240,7 +240,18 @@ export interface UnitTestNode extends NodeBase {
   readonly line?: number;
 }
 
-export type ManifestNode = ModelNode | SeedNode | SourceNode | TestNode | UnitTestNode;
+/** An analysis (dbt's analyses/): a SQL template compiled, never run. */
+export interface AnalysisNode extends NodeBase {
+  readonly resource_type: 'analysis';
+  readonly raw_code: string;
+  readonly checksum: string;
+  readonly config: { readonly enabled: boolean; readonly tags: readonly string[] };
+  readonly refs: readonly RefCall[];
+  readonly sources: readonly SourceCall[];
+  readonly depends_on: { readonly nodes: readonly string[]; readonly macros: readonly string[] };
+}
+
+export type ManifestNode = ModelNode | SeedNode | SourceNode | TestNode | UnitTestNode | AnalysisNode;
 export type ResourceType = ManifestNode['resource_type'];
 
 export interface MacroDef {

@@ -10,6 +10,7 @@ import { toDiagnostic } from './parse-errors.js';
 import { manifestMacros, parseMacros } from './parse-macros.js';
 import { keepRenderableFastPaths } from './fast-path.js';
 import { addModels, draftModels } from './parse-models.js';
+import { parseAnalyses } from './parse-analyses.js';
 import { parseProperties, reportUnmatchedProperties } from './parse-properties.js';
 import { parseSeeds } from './parse-seeds.js';
 import { parseSources } from './parse-sources.js';
@@ -55,6 +56,7 @@ export function parseProject(project: LoadedProject, options: ParseOptions = {})
   // Properties no seed, model or snapshot took name nothing.
   reportUnmatchedProperties(ctx, properties, drafts);
   const calledNames = addModels(ctx, drafts, parsed);
+  for (const [id, names] of parseAnalyses(ctx, parsed)) calledNames.set(id, names);
   parseDataTests(ctx, macros, parsed);
   resolveDependencies(ctx, macros, parsed, calledNames);
   parseUnitTests(ctx, properties.unitTests, parsed);

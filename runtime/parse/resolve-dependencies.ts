@@ -5,8 +5,8 @@ import type { ProjectMacros } from './parse-macros.js';
 import type { ParsedNodes } from './parsed-nodes.js';
 
 /**
- * Second pass: resolve refs and sources now that every node is known. Each model and singular
- * test gets its `depends_on`: the nodes it reads, and the macros its template calls
+ * Second pass: resolve refs and sources now that every node is known. Each model, analysis and
+ * singular test gets its `depends_on`: the nodes it reads, and the macros its template calls
  * (`calledNames`, by unique_id) with what they call.
  */
 export function resolveDependencies(ctx: ParseContext, macros: ProjectMacros, parsed: ParsedNodes, calledNames: ReadonlyMap<string, ReadonlySet<string>>): void {
@@ -14,7 +14,7 @@ export function resolveDependencies(ctx: ParseContext, macros: ProjectMacros, pa
   const { nodes, byPackage, sourceTables } = parsed;
   const disabledByName = new Map(Object.values(parsed.disabled).map((n) => [n.name, n]));
   for (const node of Object.values(nodes)) {
-    if (node.resource_type !== 'model' && !(node.resource_type === 'test' && node.test_type === 'singular')) continue;
+    if (node.resource_type !== 'model' && node.resource_type !== 'analysis' && !(node.resource_type === 'test' && node.test_type === 'singular')) continue;
     const deps: string[] = [];
     for (const ref of node.refs) {
       const target = parsed.resolveRef(ref.name, node.package_name, ref.package);

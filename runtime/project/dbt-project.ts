@@ -20,10 +20,10 @@ export const DBT_PROJECT_FILE = 'dbt_project.yml';
 const READ_KEYS = [
   'name', 'version', 'config-version', 'profile', 'model-paths', 'macro-paths', 'seed-paths', 'test-paths', 'snapshot-paths',
   'target-path', 'packages-install-path', 'vars', 'models', 'seeds', 'snapshots', 'tests', 'data_tests', 'on-run-start',
-  'on-run-end', 'dispatch', 'clean-targets',
+  'on-run-end', 'dispatch', 'clean-targets', 'analysis-paths',
 ] as const;
 const IGNORED_KEYS = [
-  'analysis-paths', 'docs-paths', 'asset-paths', 'log-path', 'require-dbt-version', 'flags', 'quoting',
+  'docs-paths', 'asset-paths', 'log-path', 'require-dbt-version', 'flags', 'quoting',
   'query-comment', 'sources', 'metrics', 'semantic-models', 'saved-queries', 'exposures', 'unit_tests', 'restrict-access',
   'dbt-cloud', 'source-paths', 'data-paths', 'modules-path',
 ] as const;
@@ -176,6 +176,7 @@ class DbtProjectReader extends ProjectReader {
       snapshotPaths: rootFull.snapshotPaths,
       targetPath: this.string(top['target-path'], ['target-path']) ?? 'target',
       cleanTargets: this.stringList(top['clean-targets'], ['clean-targets']),
+      analysisPaths: this.stringList(top['analysis-paths'], ['analysis-paths']),
       vars,
       target: { ...profile.target, vars: {} },
       targetNames: profile.targetNames,

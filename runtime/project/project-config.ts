@@ -97,6 +97,8 @@ export interface ProjectConfig {
   readonly seedPaths: readonly string[];
   readonly dataTestPaths: readonly string[];
   readonly targetPath: string;
+  /** Where the root project's analyses are (`analysis-paths`; default `analyses`). */
+  readonly analysisPaths?: readonly string[];
   /** What `smelter clean` deletes: dbt_project.yml's `clean-targets`; else the target path. */
   readonly cleanTargets?: readonly string[];
   /** Declared vars with their project defaults. */

@@ -1,6 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { CompileError } from '../errors.js';
-import type { Manifest, ModelNode, SeedNode, SourceNode, TestNode } from '../manifest/types.js';
+import type { AnalysisNode, Manifest, ModelNode, SeedNode, SourceNode, TestNode } from '../manifest/types.js';
 import type { LoadedProject } from '../project/load-project.js';
 import type { TemplateEngine } from '../template/template-engine.js';
 import { TemplateUserError } from '../template/strict-compiler.js';
@@ -100,8 +100,8 @@ export function renderModel(node: ModelNode, renv: RenderEnvironment): string {
   return renderTemplateNode(node, renv);
 }
 
-/** A node rendered from its own SQL template: a model, or a singular data test. */
-export type TemplateNode = ModelNode | (TestNode & { readonly raw_code: string });
+/** A node rendered from its own SQL template: a model, an analysis, or a singular data test. */
+export type TemplateNode = ModelNode | AnalysisNode | (TestNode & { readonly raw_code: string });
 
 /** The full SQL of a model or singular test, its ephemeral models inlined as CTEs. */
 export function renderTemplateNode(node: TemplateNode, renv: RenderEnvironment): string {

@@ -35,7 +35,7 @@ export const STATE_VALUES = [
 ] as const;
 export type StateValue = (typeof STATE_VALUES)[number];
 
-/** Values `resource_type:` accepts: ours, plus dbt's that smelter does not have yet (they match nothing). */
+/** Values `resource_type:` accepts: ours, plus dbt's `exposure`, which matches nothing (exposures are not nodes here). */
 export const RESOURCE_TYPE_VALUES = [
   'model',
   'seed',
