@@ -47,6 +47,7 @@ export {
 export { cleanProject, type CleanOutcome } from './maintenance/clean.js';
 export { sourceFreshness, type FreshnessResult } from './source-freshness.js';
 export { planRetry, runRetry, type RetryPlan } from './retry.js';
+export { initProject } from './init-project.js';
 export { debugProject, type DebugCheck } from './debug-project.js';
 export { runOperation, type OperationOutcome } from './run-operation.js';
 export { previewProject, type Preview, type PreviewOutcome } from './preview.js';

@@ -16,6 +16,7 @@ export const COMMANDS = {
   parse: 'read and check the whole project and write target/manifest.json (no database)',
   clean: "delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
   'run-operation': "run-operation MACRO [--args YAML]: call a macro on the target's database, its queries in one transaction",
+  init: 'init NAME: start a new project in the folder NAME (a seed, two models and their tests)',
   debug: "check the project, its profile and the target's database (changes nothing)",
   retry: "run again, with the same command and arguments, the nodes the last run left failed or skipped (target/run_results.json)",
   source: "source freshness: check the selected sources' newest loaded_at_field against their freshness; write target/sources.json",
@@ -26,7 +27,7 @@ export const COMMANDS = {
 } as const;
 export type CliCommand = keyof typeof COMMANDS;
 /** dbt's commands smelter lacks: a did-you-mean would point at one that does something else (docs -> deps). */
-const DBT_COMMANDS_NOT_HERE = ['init', 'clone'];
+const DBT_COMMANDS_NOT_HERE = ['clone'];
 export const STATE_SUBCOMMANDS = ['show', 'verify', 'reset', 'adopt'] as const;
 export type StateSubcommand = (typeof STATE_SUBCOMMANDS)[number];
 export const DOCS_SUBCOMMANDS = ['generate', 'serve'] as const;
@@ -71,6 +72,8 @@ export interface CliArgs {
   readonly limit: number;
   /** show: a query to preview (Jinja, refs and sources allowed) instead of a selection. */
   readonly inline?: string;
+  /** init: the new project's name (and folder). */
+  readonly projectName?: string;
   /** run-operation: the macro (`name` or `package.name`) and its keyword arguments. */
   readonly macro?: string;
   readonly macroArgs?: Record<string, unknown>;
@@ -116,7 +119,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith('-') || arg === '-') {
-      if ((command === 'state' || command === 'docs' || command === 'source' || command === 'run-operation') && subcommand === undefined) subcommand = arg;
+      if ((command === 'state' || command === 'docs' || command === 'source' || command === 'run-operation' || command === 'init') && subcommand === undefined) subcommand = arg;
       else if (command !== undefined) throw new UsageError(`unexpected argument '${arg}'`, { hint: 'selectors go after --select' });
       else command = arg;
       continue;
@@ -168,6 +171,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (command === 'source' && !(SOURCE_SUBCOMMANDS as readonly (string | undefined)[]).includes(subcommand)) {
     throw new UsageError(subcommand === undefined ? 'source needs freshness' : `unknown source command '${subcommand}'`, { hint: 'smelter source freshness [--select source:NAME]' });
   }
+  if (command === 'init' && subcommand === undefined) throw new UsageError('init needs the new project\'s name', { hint: 'smelter init my_project' });
   if (command === 'run-operation' && subcommand === undefined) throw new UsageError('run-operation needs a macro name', { hint: "smelter run-operation my_macro --args '{key: value}'" });
   const portText = one('--port') ?? '8080';
   const port = Number(portText);
@@ -200,8 +204,9 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   if (output !== 'name' && output !== 'path' && output !== 'json') throw new UsageError(`--output must be name, path or json, got '${output}'`);
   return {
     command: command as CliCommand | undefined,
-    subcommand: command === 'run-operation' ? undefined : (subcommand as CliArgs['subcommand']),
+    subcommand: command === 'run-operation' || command === 'init' ? undefined : (subcommand as CliArgs['subcommand']),
     macro: command === 'run-operation' ? subcommand : undefined,
+    projectName: command === 'init' ? subcommand : undefined,
     macroArgs: parseYamlMapping(one('--args'), '--args'),
     help: has('--help'),
     version: has('--version'),

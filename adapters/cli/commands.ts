@@ -13,6 +13,7 @@ import {
   planRetry,
   runRetry,
   debugProject,
+  initProject,
   type RunOutcome,
   type Preview,
   runProject,
@@ -202,6 +203,12 @@ export async function runCommand(args: CliArgs, output: Output): Promise<number>
       if (args.output === 'json') output.out(JSON.stringify(records, null, 2));
       else if (records.length === 0) output.out('No committed state');
       else output.out(formatStateTable(records));
+      return 0;
+    }
+    case 'init': {
+      const { files } = initProject(args.projectName!, process.cwd());
+      output.out(`Created ${args.projectName}/ with ${files.filter((f) => !f.endsWith('.gitkeep')).join(', ')}`);
+      output.out(`Next: cd ${args.projectName} && smelter build`);
       return 0;
     }
     case 'debug': {

@@ -20,6 +20,7 @@ const COMMAND_LINES = [
   '  parse          read and check the whole project and write target/manifest.json (no database)',
   "  clean          delete the folders dbt_project.yml's clean-targets lists (default: the target path)",
   "  run-operation  run-operation MACRO [--args YAML]: call a macro on the target's database, its queries in one transaction",
+  '  init           init NAME: start a new project in the folder NAME (a seed, two models and their tests)',
   "  debug          check the project, its profile and the target's database (changes nothing)",
   '  retry          run again, with the same command and arguments, the nodes the last run left failed or skipped (target/run_results.json)',
   "  source         source freshness: check the selected sources' newest loaded_at_field against their freshness; write target/sources.json",
